@@ -1,0 +1,226 @@
+"""Learning curves from any of the forms Keras users keep them in.
+
+`Curves.from_any` accepts a `dict` of lists (`History.history`), a
+`keras.callbacks.History`, a pandas `DataFrame`, or the path of a `CSVLogger`
+file, and returns one normalised, NumPy-backed object that the rules read. No
+TensorFlow import: a `History` is recognised by its attributes.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+# The spellings of the accuracy metric Keras users meet, most common first.
+ACCURACY_KEYS = (
+    "accuracy",
+    "acc",
+    "sparse_categorical_accuracy",
+    "categorical_accuracy",
+    "binary_accuracy",
+)
+LEARNING_RATE_KEYS = ("learning_rate", "lr")
+
+
+@dataclass
+class Curves:
+    """Per-epoch training curves, aligned on `epochs`.
+
+    Attributes:
+        epochs: Keras epoch numbers (0-based, as `History.epoch` and the `epoch`
+            column of a `CSVLogger` file give them).
+        series: every metric by its key, as float arrays the length of `epochs`
+            (NaN where a value is missing, e.g. validation every other epoch).
+        notes: remarks made while reading (duplicated epochs, ragged lists).
+    """
+
+    epochs: np.ndarray
+    series: dict[str, np.ndarray]
+    notes: list[str] = field(default_factory=list)
+
+    # ------------------------------------------------------------------ access
+    def __len__(self) -> int:
+        return int(self.epochs.shape[0])
+
+    def get(self, key: str | None) -> np.ndarray | None:
+        if key is None:
+            return None
+        return self.series.get(key)
+
+    @property
+    def loss(self) -> np.ndarray | None:
+        return self.series.get("loss")
+
+    @property
+    def val_loss(self) -> np.ndarray | None:
+        return self.series.get("val_loss")
+
+    @property
+    def accuracy_key(self) -> str | None:
+        for key in ACCURACY_KEYS:
+            if key in self.series:
+                return key
+        return None
+
+    @property
+    def val_accuracy_key(self) -> str | None:
+        for key in ACCURACY_KEYS:
+            if f"val_{key}" in self.series:
+                return f"val_{key}"
+        return None
+
+    @property
+    def accuracy(self) -> np.ndarray | None:
+        return self.get(self.accuracy_key)
+
+    @property
+    def val_accuracy(self) -> np.ndarray | None:
+        return self.get(self.val_accuracy_key)
+
+    @property
+    def learning_rate(self) -> np.ndarray | None:
+        for key in LEARNING_RATE_KEYS:
+            if key in self.series:
+                return self.series[key]
+        return None
+
+    @property
+    def is_binary_accuracy(self) -> bool:
+        return self.accuracy_key == "binary_accuracy"
+
+    def epoch_at(self, position: int | None) -> int | None:
+        """The Keras epoch number at list position `position`."""
+        if position is None:
+            return None
+        return int(self.epochs[int(position)])
+
+    def to_dict(self) -> dict[str, list[float]]:
+        return {k: [float(x) for x in v] for k, v in self.series.items()}
+
+    # ------------------------------------------------------------ construction
+    @classmethod
+    def from_any(cls, history: Any) -> Curves:
+        """Normalise `history` (dict, `History`, `DataFrame` or CSV path)."""
+        if isinstance(history, Curves):
+            return history
+        if isinstance(history, (str, os.PathLike)):
+            return cls._from_csv(Path(history))
+        if _is_dataframe(history):
+            return cls._from_frame(history)
+        if not isinstance(history, Mapping) and isinstance(getattr(history, "history", None),
+                                                           Mapping):
+            epochs = getattr(history, "epoch", None)
+            return cls._from_mapping(history.history, epochs)
+        if isinstance(history, Mapping):
+            return cls._from_mapping(history, None)
+        raise TypeError(
+            "`history` must be a dict of lists (History.history), a keras.callbacks.History, "
+            "a pandas DataFrame or the path of a CSVLogger file; got "
+            f"{type(history).__name__}."
+        )
+
+    @classmethod
+    def _from_mapping(cls, mapping: Mapping, epochs: Any) -> Curves:
+        notes: list[str] = []
+        data: dict[str, list[float]] = {}
+        if "epoch" in mapping and epochs is None:
+            epochs = mapping["epoch"]
+        for key, values in mapping.items():
+            if key == "epoch":
+                continue
+            if not isinstance(key, str):
+                raise TypeError(f"`history` keys must be metric names (str), got {key!r}.")
+            data[key] = _to_float_list(key, values)
+        lengths = {len(v) for v in data.values()}
+        n = max(lengths) if lengths else 0
+        if epochs is not None and len(epochs) > 0:
+            epochs_arr = np.asarray(list(epochs), dtype=np.int64)
+            n = max(n, int(epochs_arr.shape[0]))
+            if epochs_arr.shape[0] < n:
+                epochs_arr = np.arange(n, dtype=np.int64)
+                notes.append("`epoch` was shorter than the metric lists; epochs renumbered.")
+        else:
+            epochs_arr = np.arange(n, dtype=np.int64)
+        series: dict[str, np.ndarray] = {}
+        for key, values in data.items():
+            arr = np.full(n, np.nan, dtype=np.float64)
+            m = len(values)
+            if m == n:
+                arr[:] = values
+            elif m > 0:
+                # Validation every k-th epoch (`validation_freq=k`) gives shorter
+                # lists: Keras evaluates at epochs k-1, 2k-1, ...
+                if n % m == 0:
+                    arr[n // m - 1 :: n // m] = values
+                else:
+                    arr[n - m :] = values
+                notes.append(f"`{key}` has {m} values for {n} epochs; aligned to the last epochs.")
+            series[key] = arr
+        return cls(epochs=epochs_arr[:n], series=series, notes=notes)
+
+    @classmethod
+    def _from_frame(cls, frame: Any) -> Curves:
+        notes: list[str] = []
+        frame = frame.copy()
+        if "epoch" in frame.columns:
+            frame = frame[frame["epoch"].notna()]
+            epoch_col = frame["epoch"].astype("int64")
+            if epoch_col.duplicated().any():
+                # A resumed run appends to the same CSVLogger file: the later row of
+                # an epoch is the one the model that continued actually trained.
+                notes.append("duplicated epochs (a resumed run?): kept the last row of each.")
+                frame = frame.assign(epoch=epoch_col).drop_duplicates("epoch", keep="last")
+                frame = frame.sort_values("epoch")
+            epochs = frame["epoch"].astype("int64").to_numpy()
+            frame = frame.drop(columns=["epoch"])
+        else:
+            epochs = np.arange(len(frame), dtype=np.int64)
+        series: dict[str, np.ndarray] = {}
+        for column in frame.columns:
+            values = _to_float_array(str(column), frame[column].to_numpy())
+            series[str(column)] = values
+        return cls(epochs=np.asarray(epochs, dtype=np.int64), series=series, notes=notes)
+
+    @classmethod
+    def _from_csv(cls, path: Path) -> Curves:
+        if not path.exists():
+            raise FileNotFoundError(f"`history` file {str(path)!r} does not exist.")
+        import pandas as pd
+
+        try:
+            frame = pd.read_csv(path)
+        except pd.errors.EmptyDataError as exc:
+            raise ValueError(f"`history` file {str(path)!r} is empty.") from exc
+        # CSVLogger repeats nothing, but a restarted run with append=False and a
+        # hand-concatenated file can repeat the header row: drop such rows.
+        if "epoch" in frame.columns:
+            frame = frame[frame["epoch"].astype(str) != "epoch"]
+        return cls._from_frame(frame)
+
+
+def _is_dataframe(obj: Any) -> bool:
+    return type(obj).__name__ == "DataFrame" and hasattr(obj, "columns")
+
+
+def _to_float_list(key: str, values: Any) -> list[float]:
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__len__"):
+        raise TypeError(f"`history[{key!r}]` must be a list of numbers, got {values!r}.")
+    return [float(v) for v in _to_float_array(key, np.asarray(list(values), dtype=object))]
+
+
+def _to_float_array(key: str, values: np.ndarray) -> np.ndarray:
+    out = np.empty(len(values), dtype=np.float64)
+    for i, v in enumerate(values):
+        try:
+            out[i] = float(v) if v is not None else math.nan
+        except (TypeError, ValueError) as exc:
+            raise ValueError(
+                f"`history[{key!r}]` has a value that is not a number at position {i}: {v!r}."
+            ) from exc
+    return out

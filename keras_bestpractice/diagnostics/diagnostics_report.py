@@ -1,0 +1,145 @@
+"""`DiagnosticsReport`: the findings of one run, as text, a table, a plot or HTML."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from keras_bestpractice.diagnostics.chance import ChanceLevel
+from keras_bestpractice.diagnostics.curves import Curves
+from keras_bestpractice.diagnostics.finding import Finding
+
+
+@dataclass
+class DiagnosticsReport:
+    """The diagnosis of one training run.
+
+    Attributes:
+        findings: `Finding`s, most severe first (never empty).
+        curves: the learning curves that were read.
+        chance: the chance level used by the chance-based rules, if known.
+        skipped_checks: checks that could not run, each with its reason.
+        probes: per-epoch statistics from `TrainingDiagnostics` probes (gradient
+            norms, dead-unit fractions, update/weight ratios), one dict per probe.
+    """
+
+    findings: list[Finding]
+    curves: Curves
+    chance: ChanceLevel | None = None
+    skipped_checks: list[str] = field(default_factory=list)
+    probes: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def primary(self) -> Finding:
+        """The most serious finding (`findings[0]`)."""
+        return self.findings[0]
+
+    @property
+    def codes(self) -> list[str]:
+        return [f.code for f in self.findings]
+
+    @property
+    def is_healthy(self) -> bool:
+        return all(f.severity == "info" for f in self.findings)
+
+    def get(self, code: str) -> Finding | None:
+        """The finding with `code`, or `None`."""
+        for finding in self.findings:
+            if finding.code == code:
+                return finding
+        return None
+
+    # ----------------------------------------------------------------- outputs
+    def to_dataframe(self):
+        """Findings as a pandas `DataFrame` (one row each, epoch 1-based in `epoch_1`)."""
+        import pandas as pd
+
+        rows = []
+        for f in self.findings:
+            rows.append({
+                "severity": f.severity,
+                "code": f.code,
+                "epoch": f.epoch,
+                "epoch_1": None if f.epoch is None else f.epoch + 1,
+                "message": f.message,
+                "suggestion": f.suggestion,
+                "evidence": json.dumps(f.evidence, default=_json_default),
+            })
+        frame = pd.DataFrame(rows, columns=["severity", "code", "epoch", "epoch_1", "message",
+                                            "suggestion", "evidence"])
+        frame["epoch"] = frame["epoch"].astype("Int64")
+        frame["epoch_1"] = frame["epoch_1"].astype("Int64")
+        return frame
+
+    def probe_frame(self):
+        """Probe statistics as a pandas `DataFrame` (empty when there were none)."""
+        import pandas as pd
+
+        return pd.DataFrame(self.probes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "primary": self.primary.code,
+            "findings": [f.to_dict() for f in self.findings],
+            "chance": None if self.chance is None else self.chance.to_dict(),
+            "skipped_checks": list(self.skipped_checks),
+            "epochs": [int(e) for e in self.curves.epochs],
+            "probes": self.probes,
+        }
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent, default=_json_default)
+
+    def to_markdown(self) -> str:
+        """A Markdown summary: primary finding, findings table, suggestions."""
+        from keras_bestpractice.diagnostics import render
+
+        return render.markdown(self)
+
+    def to_html(self, path: str | os.PathLike | None = None) -> str:
+        """A self-contained HTML page (plots embedded as PNG); written to `path` if given.
+
+        The file is written atomically. Without matplotlib the page has no plot
+        and says how to get one.
+        """
+        from keras_bestpractice._atomic import atomic_write_text
+        from keras_bestpractice.diagnostics import render
+
+        html = render.html(self)
+        if path is not None:
+            atomic_write_text(Path(path), html)
+        return html
+
+    def plot(self, path: str | os.PathLike | None = None, dpi: int = 110):
+        """Loss and accuracy curves, train vs validation, finding epochs marked.
+
+        Returns the matplotlib `Figure`; writes a PNG to `path` (atomically) if given.
+        Needs matplotlib (`pip install "keras-bestpractice[plots]"`).
+        """
+        from keras_bestpractice._atomic import atomic_path
+        from keras_bestpractice.diagnostics import render
+
+        fig = render.figure(self, dpi=dpi)
+        if path is not None:
+            with atomic_path(Path(path)) as tmp:
+                fig.savefig(tmp, format=Path(path).suffix.lstrip(".") or "png")
+        return fig
+
+    def __str__(self) -> str:
+        from keras_bestpractice.diagnostics import render
+
+        return render.text(self)
+
+    def __repr__(self) -> str:
+        return (f"DiagnosticsReport(primary={self.primary.code!r}, "
+                f"findings={self.codes!r}, epochs={len(self.curves)})")
+
+
+def _json_default(obj: Any) -> Any:
+    try:
+        return float(obj)
+    except (TypeError, ValueError):
+        return str(obj)

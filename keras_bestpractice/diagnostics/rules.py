@@ -1,0 +1,652 @@
+"""Rules that read learning curves and return `Finding`s. Pure NumPy, no TensorFlow.
+
+Every threshold is a named constant with a note on where it comes from. They
+were set from the handbooks' descriptions and checked (never fitted one run at a
+time) against the labelled corpus of real runs in `tests/data/diagnostics_runs.json`
+(see `benchmarks/make_diagnostics_corpus.py` and `benchmarks/RESULTS.md`).
+Positions in the arrays are list positions; `Curves.epoch_at` turns them into
+Keras epoch numbers for the findings.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from keras_bestpractice.diagnostics.chance import (
+    ChanceLevel,
+    detect_not_learning,
+    infer_chance_level,
+    steadily_decreasing,
+)
+from keras_bestpractice.diagnostics.curves import Curves
+from keras_bestpractice.diagnostics.finding import DEFAULT_SEVERITY, Finding
+
+# ----------------------------------------------------------------- divergence
+# "Diverging": the training loss ends at least 2x its lowest value (Lightning's
+# `divergence_threshold` and our DivergenceGuard default use the same factor)...
+DIVERGENCE_FACTOR = 2.0
+# ...and has given back at least a quarter of what it had learned (first - min).
+# This keeps a converged run whose loss wobbles between 0.001 and 0.004 healthy.
+DIVERGENCE_GIVEBACK = 0.25
+
+# ---------------------------------------------------------------- overfitting
+# Validation loss, smoothed over 3 epochs, risen 15% above its minimum while the
+# training loss kept falling (the handbooks' "by epoch 7 the model was
+# overfitted"). Healthy long runs in the corpus drift up to 10% after their best
+# epoch; the overfitting runs rise 15% to 130%.
+OVERFIT_MIN_RISE = 0.15
+OVERFIT_MIN_EPOCHS_AFTER_BEST = 2
+OVERFIT_TRAIN_MIN_DROP = 0.10
+# Memorisation: training accuracy >= 99% with validation accuracy 5+ points lower
+# and validation loss >= 3x the training loss (healthy digits runs: gap <= 3 points).
+OVERFIT_MEMORISED_ACCURACY = 0.99
+OVERFIT_ACCURACY_GAP = 0.05
+OVERFIT_LOSS_RATIO = 3.0
+# The rise must also matter in absolute terms (>= 5% of the chance loss, or of the
+# first validation loss when the chance level is unknown): a converged model whose
+# validation loss wanders from 0.003 to 0.02 at 99.6% accuracy is not overfitting...
+OVERFIT_MIN_ABS_RISE = 0.05
+# ...and be a trend, not noise: Kendall's tau of the validation loss after its best
+# epoch >= 0.3, or a rise of at least twice the typical epoch-to-epoch jump.
+OVERFIT_MIN_TREND = 0.3
+OVERFIT_NOISE_MULTIPLE = 2.0
+
+# --------------------------------------------------------------- underfitting
+# "Both poor and close": the final training loss is still >= 25% of the chance
+# loss (healthy classifiers in the corpus end at 2-23% of it)...
+UNDERFIT_MIN_LOSS_FRACTION = 0.25
+# ...or accuracy has covered at most 80% of the way from chance to 100%...
+UNDERFIT_MAX_ACCURACY_FRACTION = 0.80
+# ...validation within 25% of training (or better: too much regularisation)...
+UNDERFIT_MAX_GAP = 0.25
+# ...and it has levelled off: improving by less than 2%/epoch over the last epochs
+# (a run still improving faster simply needs more epochs).
+UNDERFIT_MAX_REL_SLOPE = 0.02
+
+# ---------------------------------------------------------- val oscillation
+# Movement of the validation loss beyond the unavoidable down-then-up path,
+# per epoch, relative to the run's scale (max of its median and its total
+# improvement): >= 10% per epoch with direction changes on >= 40% of epochs.
+# Healthy noisy validation curves in the corpus stay below 3%.
+OSCILLATION_MIN_EXCESS = 0.10
+OSCILLATION_MIN_REVERSALS = 0.40
+OSCILLATION_MIN_EPOCHS = 5
+
+# ------------------------------------------------------------ slow convergence
+# Loss going down steadily but slowly: under 35% total improvement, still
+# falling at >= 0.1%/epoch and, when the chance level is known, still above half
+# of it. (lr 1e-5 Adam on digits: 5% in 15 epochs; healthy runs: 65-99%.)
+SLOW_MAX_TOTAL_IMPROVEMENT = 0.35
+SLOW_MIN_EPOCHS = 3
+SLOW_MIN_CHANCE_FRACTION = 0.5
+# ...and has not slowed down: the slope over the last third of the run is at
+# least 30% of the slope over the first third (a converged run decelerates to
+# ~1% of its early pace; a learning rate that is too low gives a straight line).
+SLOW_MIN_PACE_RATIO = 0.3
+
+# ------------------------------------------------------------------- plateau
+# The training loss has stopped moving: it changed by under 0.5% over the last
+# max(3, n/4) epochs, while it is not near zero (>= 5% of the chance loss or of
+# the first epoch's loss). "Frozen" (no change above 1e-4 relative per epoch)
+# means the weights no longer move at all: a collapsed learning rate or frozen
+# layers; underfitting is then not the explanation.
+PLATEAU_MAX_REL_CHANGE = 0.005
+PLATEAU_MIN_LEVEL = 0.05
+PLATEAU_MIN_EPOCHS = 5
+FROZEN_REL_CHANGE = 1e-4
+
+
+@dataclass
+class RunView:
+    """What the rules read: finite prefixes of the main curves and the chance level."""
+
+    curves: Curves
+    loss: np.ndarray | None
+    val_loss: np.ndarray | None
+    acc: np.ndarray | None
+    val_acc: np.ndarray | None
+    chance: ChanceLevel | None
+    n: int
+    inferred_chance: ChanceLevel | None = None
+
+    @classmethod
+    def build(cls, curves: Curves, chance: ChanceLevel | None) -> RunView:
+        loss = curves.loss
+        n = len(curves)
+        # Rules other than nan_loss read the run up to its first non-finite loss.
+        if loss is not None:
+            bad = np.where(~np.isfinite(loss))[0]
+            if curves.val_loss is not None:
+                bad_val = np.where(~np.isfinite(curves.val_loss) & ~np.isnan(curves.val_loss))[0]
+                bad = np.union1d(bad, bad_val)
+            if bad.size:
+                n = int(bad[0])
+        view = cls(
+            curves=curves,
+            loss=None if loss is None else loss[:n],
+            val_loss=None if curves.val_loss is None else curves.val_loss[:n],
+            acc=None if curves.accuracy is None else curves.accuracy[:n],
+            val_acc=None if curves.val_accuracy is None else curves.val_accuracy[:n],
+            chance=chance,
+            n=n,
+        )
+        if view.chance is None and curves.is_binary_accuracy:
+            view.chance = ChanceLevel(math.log(2), 0.5, 2, "inferred")
+        if view.chance is None and view.loss is not None and n >= 3:
+            # An inferred chance level serves the not_learning rule only: a wrong
+            # guess must not move the thresholds of the other rules.
+            t = min(3, n)
+            acc = None if view.acc is None else _nanmean(view.acc[-t:])
+            spread = None
+            if view.acc is not None and np.isfinite(view.acc[-t:]).all():
+                spread = float(np.ptp(view.acc[-t:]))
+            if _rel_change(view.loss[-t:]) < 0.02 or (spread is not None and spread <= 0.02):
+                view.inferred_chance = infer_chance_level(float(np.mean(view.loss[-t:])), acc,
+                                                          spread)
+        return view
+
+    def epoch(self, position: int | None) -> int | None:
+        return self.curves.epoch_at(position)
+
+    def has_val(self) -> bool:
+        return self.val_loss is not None and np.isfinite(self.val_loss).sum() >= 2
+
+
+def _nanmean(x: np.ndarray) -> float | None:
+    x = x[np.isfinite(x)]
+    return float(x.mean()) if x.size else None
+
+
+def _rel_change(x: np.ndarray) -> float:
+    x = np.asarray(x, dtype=float)
+    x = x[np.isfinite(x)]
+    if x.size < 2:
+        return math.inf
+    level = max(abs(float(np.mean(x))), 1e-12)
+    return float((x.max() - x.min()) / level)
+
+
+def _smooth(x: np.ndarray, k: int = 3) -> np.ndarray:
+    """Centred moving average that ignores NaN (validation every k-th epoch)."""
+    out = np.full_like(x, np.nan, dtype=float)
+    half = k // 2
+    for i in range(x.size):
+        window = x[max(0, i - half) : i + half + 1]
+        window = window[np.isfinite(window)]
+        if window.size:
+            out[i] = window.mean()
+    return out
+
+
+def _finding(code: str, epoch: int | None, message: str, suggestion: str,
+             evidence: dict) -> Finding:
+    return Finding(code=code, severity=DEFAULT_SEVERITY[code], epoch=epoch, message=message,
+                   suggestion=suggestion, evidence=_round(evidence))
+
+
+def _round(evidence: dict) -> dict:
+    out = {}
+    for k, v in evidence.items():
+        if isinstance(v, (float, np.floating)):
+            v = float(v)
+            out[k] = round(v, 6) if math.isfinite(v) else v
+        elif isinstance(v, np.integer):
+            out[k] = int(v)
+        else:
+            out[k] = v
+    return out
+
+
+def _e1(epoch: int | None) -> str:
+    """Keras's progress bar counts epochs from 1."""
+    return "?" if epoch is None else str(epoch + 1)
+
+
+# ============================================================================ rules
+def rule_nan_loss(view: RunView) -> Finding | None:
+    curves = view.curves
+    first = None
+    for key, values in curves.series.items():
+        if "loss" not in key:
+            continue
+        bad = np.where(np.isinf(values) | (np.isnan(values) & _observed(key, curves)))[0]
+        if bad.size and (first is None or bad[0] < first[0]):
+            first = (int(bad[0]), key, float(values[bad[0]]))
+    if first is None:
+        return None
+    pos, key, value = first
+    epoch = curves.epoch_at(pos)
+    loss = curves.loss
+    finite_before = None
+    if loss is not None and pos > 0 and np.isfinite(loss[:pos]).any():
+        finite_before = float(loss[:pos][np.isfinite(loss[:pos])][-1])
+    kind = "NaN" if math.isnan(value) else "Inf"
+    message = f"`{key}` became {kind} at epoch {_e1(epoch)}"
+    if finite_before is not None:
+        message += f" (last finite training loss {finite_before:.4g})."
+    else:
+        message += ", from the very first epoch."
+    if pos == 0:
+        suggestion = (
+            "The loss was not finite from the start: check the data for NaN/Inf "
+            "(`np.isfinite(x).all()`, labels in range), the optimizer's epsilon (Adam's must be "
+            "> 0), and the loss for log(0); then divide the learning rate by 10."
+        )
+    else:
+        suggestion = (
+            "Divide the learning rate by 10 and clip gradients (`optimizer=keras.optimizers."
+            "Adam(learning_rate=..., clipnorm=1.0)`); add `DivergenceGuard(lr_backoff=0.1)` "
+            "to roll back to the last good weights and retry automatically."
+        )
+    return _finding("nan_loss", epoch, message, suggestion, {
+        "key": key, "first_nonfinite_epoch": epoch, "value": value,
+        "last_finite_loss": finite_before,
+    })
+
+
+def _observed(key: str, curves: Curves) -> np.ndarray:
+    """NaN that stands for a value (not for 'not evaluated this epoch')."""
+    values = curves.series[key]
+    if not key.startswith("val_"):
+        return np.ones(values.shape, dtype=bool)
+    # Validation every k-th epoch leaves structural NaN. A NaN after the first
+    # observed validation value, where the training loss is also NaN/Inf or where
+    # validation was evaluated the epoch before, is a real NaN.
+    loss = curves.loss
+    observed = np.zeros(values.shape, dtype=bool)
+    if loss is not None:
+        observed |= ~np.isfinite(loss)
+    seen = np.isfinite(values)
+    if seen.any():
+        first_seen = int(np.argmax(seen))
+        gaps = np.diff(np.where(seen)[0])
+        stride = int(gaps.min()) if gaps.size else 1
+        for i in range(first_seen, values.size, max(stride, 1)):
+            observed[i] = True
+    return observed
+
+
+def rule_diverging(view: RunView) -> Finding | None:
+    loss = view.loss
+    if loss is None or view.n < 3:
+        return None
+    m = int(np.argmin(loss))
+    lmin, first, last = float(loss[m]), float(loss[0]), float(loss[-1])
+    if m >= view.n - 1 or lmin <= 0:
+        return None
+    if last < DIVERGENCE_FACTOR * lmin:
+        return None
+    if last - lmin < DIVERGENCE_GIVEBACK * max(first - lmin, 0.0):
+        return None
+    start = m + 1
+    epoch = view.epoch(start)
+    lr_note = ""
+    lr = view.curves.learning_rate
+    if lr is not None and np.isfinite(lr[: view.n]).all() and lr[view.n - 1] > lr[0] * 1.5:
+        lr_note = f" The logged learning rate grew from {lr[0]:.3g} to {lr[view.n - 1]:.3g}."
+    message = (
+        f"The training loss fell to {lmin:.4g} at epoch {_e1(view.epoch(m))}, then climbed to "
+        f"{last:.4g} by epoch {_e1(view.epoch(view.n - 1))} ({last / lmin:.1f}x its best)."
+        + lr_note
+    )
+    suggestion = (
+        "Divide the learning rate by 10 (or decay it: `keras.optimizers.schedules."
+        "ExponentialDecay`, `ReduceLROnPlateau`), clip gradients (`clipnorm=1.0`), and add "
+        f"`DivergenceGuard(lr_backoff=0.1)`; the best weights were those of epoch "
+        f"{_e1(view.epoch(m))}."
+    )
+    return _finding("diverging", epoch, message, suggestion, {
+        "min_loss": lmin, "min_loss_epoch": view.epoch(m), "last_loss": last,
+        "first_loss": first, "ratio_to_min": last / lmin, "factor": DIVERGENCE_FACTOR,
+        "giveback": DIVERGENCE_GIVEBACK,
+    })
+
+
+def rule_not_learning(view: RunView) -> Finding | None:
+    chance = view.chance or view.inferred_chance
+    if view.loss is None or chance is None or view.n < 2:
+        return None
+    evidence = detect_not_learning(
+        view.loss, view.acc, chance, val_loss=view.val_loss, val_accuracy=view.val_acc,
+        grace_epochs=2,
+    )
+    if evidence is None:
+        return None
+    start = int(evidence.pop("stuck_since_position"))
+    epoch = view.epoch(start)
+    acc = evidence.get("tail_accuracy")
+    acc_txt = "" if acc is None else f" and accuracy {acc:.3f} (chance {chance.accuracy:.3f})"
+    c_txt = f"{chance.num_classes} classes" if chance.num_classes else "this prior"
+    message = (
+        f"Since epoch {_e1(epoch)} the training loss stays at {evidence['tail_loss']:.4g}"
+        f"{acc_txt}: the chance level for {c_txt} is a loss of {chance.loss:.4g}. "
+        "The model predicts the class prior and nothing else."
+    )
+    loss = view.loss
+    early_max = float(np.max(loss[: max(1, min(3, view.n))]))
+    if early_max > 3 * chance.loss:
+        suggestion = (
+            f"The first epochs' loss reached {early_max:.3g} (far above chance) before the "
+            "network got stuck: the learning rate is far too high. Divide it by 10-100 "
+            "(try `keras_bestpractice.tuning.lr_range_test`)."
+        )
+    elif _rel_change(loss[-min(3, view.n):]) < FROZEN_REL_CHANGE:
+        suggestion = (
+            "The loss does not move at all: check that the learning rate is not 0, that the "
+            "layers are trainable, and that labels match their inputs (not shuffled separately)."
+        )
+    else:
+        suggestion = (
+            "Divide the learning rate by 10, check that labels match their inputs, that inputs "
+            "are normalised, and that the output layer and loss agree (softmax with "
+            "`sparse_categorical_crossentropy`); reduce heavy regularisation."
+        )
+    return _finding("not_learning", epoch, message, suggestion, evidence)
+
+
+def rule_overfitting(view: RunView) -> Finding | None:
+    if view.loss is None or not view.has_val() or view.n < 4:
+        return None
+    val, loss = view.val_loss, view.loss
+    smooth = _smooth(val)
+    finite = np.isfinite(smooth)
+    if finite.sum() < 3:
+        return None
+    s_best = int(np.nanargmin(smooth))
+    # The raw epoch where validation loss was lowest, up to where the smoothed
+    # curve turned (a late single low spike in a noisy rise is not "the best").
+    upto = min(view.n, s_best + 2)
+    raw = np.where(np.isfinite(val[:upto]), val[:upto], np.inf)
+    best = int(np.argmin(raw))
+    vbest = float(val[best])
+    after = view.n - 1 - s_best
+    # The level the validation loss settled at after its best: the mean of the
+    # smoothed curve over the second half of the epochs after the best one.
+    tail = _nanmean(smooth[-max(1, min(after, max(3, after // 2))):]) if after >= 1 else None
+    s_min = float(smooth[s_best])
+    rise = None if tail is None or s_min <= 0 else tail / s_min - 1.0
+    abs_rise = None if tail is None else tail - s_min
+    train_drop = 1.0 - float(loss[-1]) / float(loss[best]) if loss[best] > 0 else 0.0
+    if view.chance is not None:
+        reference = view.chance.loss
+    else:  # the larger first loss stands in for the unknown chance level
+        reference = max(float(val[np.isfinite(val)][0]), float(loss[0]))
+    post = val[s_best:][np.isfinite(val[s_best:])]
+    tau = _kendall_tau(post)
+    noise = float(np.median(np.abs(np.diff(post)))) if post.size > 2 else 0.0
+    rising = (
+        rise is not None
+        and after >= OVERFIT_MIN_EPOCHS_AFTER_BEST
+        and rise >= OVERFIT_MIN_RISE
+        and abs_rise >= OVERFIT_MIN_ABS_RISE * reference
+        and train_drop >= OVERFIT_TRAIN_MIN_DROP
+        and (tau >= OVERFIT_MIN_TREND or abs_rise >= OVERFIT_NOISE_MULTIPLE * noise)
+    )
+    memorised = False
+    evidence: dict = {
+        "best_val_loss": vbest, "best_epoch": view.epoch(best), "last_val_loss": float(val[-1]),
+        "val_rise": rise, "val_rise_abs": abs_rise, "trend_tau": tau,
+        "train_loss_drop_since_best": train_drop, "min_rise": OVERFIT_MIN_RISE,
+    }
+    if view.acc is not None and view.val_acc is not None:
+        t = min(3, view.n)
+        acc, vacc = _nanmean(view.acc[-t:]), _nanmean(view.val_acc[-t:])
+        tl, vl = _nanmean(loss[-t:]), _nanmean(val[-t:])
+        if None not in (acc, vacc, tl, vl):
+            memorised = (
+                acc >= OVERFIT_MEMORISED_ACCURACY
+                and acc - vacc >= OVERFIT_ACCURACY_GAP
+                and tl > 0
+                and vl >= OVERFIT_LOSS_RATIO * tl
+                and (rise is None or rise >= 0)
+            )
+            evidence.update({"train_accuracy": acc, "val_accuracy": vacc,
+                             "accuracy_gap": acc - vacc})
+    if not (rising or memorised):
+        return None
+    epoch = view.epoch(best)
+    if rising:
+        message = (
+            f"Validation loss was lowest at epoch {_e1(epoch)} ({vbest:.4g}) and then rose "
+            f"{rise:.0%} while the training loss kept falling ({train_drop:.0%} lower)."
+        )
+    else:
+        message = (
+            f"The model memorised the training set (accuracy {evidence['train_accuracy']:.3f}) "
+            f"but validation accuracy is {evidence['val_accuracy']:.3f}; validation loss has not "
+            f"improved since epoch {_e1(epoch)}."
+        )
+    suggestion = (
+        "Add regularisation: Dropout(0.25) after the hidden layers, L2 1e-4 "
+        "(`kernel_regularizer=keras.regularizers.L2(1e-4)`) or data augmentation, or get more "
+        f"data; or stop at epoch {_e1(epoch)} with `keras.callbacks.EarlyStopping("
+        "monitor='val_loss', patience=3, restore_best_weights=True)`."
+    )
+    evidence["memorised"] = memorised
+    return _finding("overfitting", epoch, message, suggestion, evidence)
+
+
+def rule_underfitting(view: RunView) -> Finding | None:
+    if view.loss is None or view.n < 3:
+        return None
+    loss = view.loss
+    t = min(3, view.n)
+    tl = float(np.mean(loss[-t:]))
+    poor_loss = None if view.chance is None else tl >= UNDERFIT_MIN_LOSS_FRACTION * view.chance.loss
+    acc = None if view.acc is None else _nanmean(view.acc[-t:])
+    poor_acc = None
+    if acc is not None and view.chance is not None:
+        span = 1.0 - view.chance.accuracy
+        poor_acc = (acc - view.chance.accuracy) / span <= UNDERFIT_MAX_ACCURACY_FRACTION
+    elif acc is not None:
+        poor_acc = acc <= UNDERFIT_MAX_ACCURACY_FRACTION
+    checks = [c for c in (poor_loss, poor_acc) if c is not None]
+    if not checks or not all(checks):
+        return None
+    w = min(view.n, max(3, view.n // 4 + 1))
+    window = loss[-w:]
+    slope = -np.polyfit(np.arange(w, dtype=float), window, 1)[0] / max(float(np.mean(window)),
+                                                                      1e-12)
+    if slope >= UNDERFIT_MAX_REL_SLOPE:
+        return None
+    if _max_step(loss[-min(4, view.n):]) < FROZEN_REL_CHANGE:
+        return None  # frozen weights: a plateau, not a capacity problem
+    if _is_slow(view):
+        return None  # still learning at a steady pace: the learning rate, not capacity
+    evidence: dict = {"train_loss": tl, "train_accuracy": acc, "rel_slope_per_epoch": slope,
+                      "max_rel_slope": UNDERFIT_MAX_REL_SLOPE}
+    inverted = False
+    if view.has_val():
+        vl = _nanmean(view.val_loss[-t:])
+        if vl is None:
+            return None
+        gap = (vl - tl) / max(tl, 1e-12)
+        evidence.update({"val_loss": vl, "gap": gap, "max_gap": UNDERFIT_MAX_GAP})
+        if gap > UNDERFIT_MAX_GAP:
+            return None
+        inverted = gap < -0.10
+    if view.chance is not None:
+        evidence.update(view.chance.to_dict())
+    start = int(np.argmax(loss <= tl * 1.05))
+    epoch = view.epoch(start)
+    acc_txt = "" if acc is None else f", accuracy {acc:.3f}"
+    if inverted:
+        message = (
+            f"The training loss levelled off at {tl:.4g}{acc_txt}, above the validation loss "
+            f"({evidence['val_loss']:.4g}): regularisation is holding the model back."
+        )
+        suggestion = (
+            "Reduce Dropout (e.g. 0.5 -> 0.2) and L2 (e.g. 1e-2 -> 1e-4), then train longer; "
+            "if it still levels off, add units or layers."
+        )
+    else:
+        message = (
+            f"Training and validation loss levelled off together at a poor value "
+            f"(training {tl:.4g}{acc_txt}) from about epoch {_e1(epoch)}: the model cannot "
+            "fit the data."
+        )
+        suggestion = (
+            "Increase capacity (more units, e.g. Dense(128), or another layer), reduce "
+            "regularisation, train longer, or raise the learning rate; check the features "
+            "carry the signal."
+        )
+    evidence["inverted_gap"] = inverted
+    return _finding("underfitting", epoch, message, suggestion, evidence)
+
+
+def _kendall_tau(x: np.ndarray) -> float:
+    """Kendall's tau of `x` against time (1: always rising, -1: always falling)."""
+    x = np.asarray(x, dtype=float)
+    if x.size < 3:
+        return 0.0
+    diff = np.sign(x[None, :] - x[:, None])
+    upper = np.triu_indices(x.size, k=1)
+    return float(diff[upper].mean())
+
+
+def _max_step(x: np.ndarray) -> float:
+    x = np.asarray(x, dtype=float)
+    if x.size < 2:
+        return math.inf
+    level = max(float(np.mean(np.abs(x))), 1e-12)
+    return float(np.max(np.abs(np.diff(x))) / level)
+
+
+def rule_val_oscillation(view: RunView) -> Finding | None:
+    if not view.has_val():
+        return None
+    val = view.val_loss[np.isfinite(view.val_loss)]
+    if val.size < OSCILLATION_MIN_EPOCHS:
+        return None
+    d = np.diff(val)
+    tv = float(np.abs(d).sum())
+    vmin = float(val.min())
+    baseline = (float(val[0]) - vmin) + (float(val[-1]) - vmin)
+    excess = max(tv - baseline, 0.0) / (val.size - 1)
+    scale = max(float(np.median(val)), float(val[0]) - vmin, 1e-12)
+    signs = np.sign(d[d != 0])
+    reversals = float(np.mean(signs[1:] != signs[:-1])) if signs.size > 1 else 0.0
+    rel = excess / scale
+    if rel < OSCILLATION_MIN_EXCESS or reversals < OSCILLATION_MIN_REVERSALS:
+        return None
+    positions = np.where(np.isfinite(view.val_loss))[0]
+    jump = int(positions[int(np.argmax(np.abs(d))) + 1])
+    epoch = view.epoch(jump)
+    message = (
+        f"Validation loss bounces back and forth: direction changes on {reversals:.0%} of "
+        f"epochs, {rel:.0%} of its level per epoch beyond a smooth path (largest jump at "
+        f"epoch {_e1(epoch)}, to {view.val_loss[jump]:.4g})."
+    )
+    suggestion = (
+        "Lower the learning rate (divide by 3-10) or decay it (`ReduceLROnPlateau`), use a "
+        "larger batch size, and a larger stratified validation set "
+        "(`keras_bestpractice.data.stratified_split`); with BatchNormalization and small "
+        "batches, raise the batch size."
+    )
+    return _finding("val_oscillation", epoch, message, suggestion, {
+        "excess_movement_per_epoch": rel, "direction_changes": reversals,
+        "min_excess": OSCILLATION_MIN_EXCESS, "min_direction_changes": OSCILLATION_MIN_REVERSALS,
+    })
+
+
+def _is_slow(view: RunView) -> bool:
+    """Steady but slow: the slow_convergence condition (shared with underfitting)."""
+    if view.loss is None or view.n < SLOW_MIN_EPOCHS:
+        return False
+    loss = view.loss
+    first, last = float(loss[0]), float(loss[-1])
+    if first <= 0 or (first - last) / first >= SLOW_MAX_TOTAL_IMPROVEMENT:
+        return False
+    if not steadily_decreasing(loss):
+        return False
+    if view.has_val() and not steadily_decreasing(view.val_loss, min_fraction=0.6):
+        return False
+    third = max(2, view.n // 3)
+    early = -np.polyfit(np.arange(third, dtype=float), loss[:third], 1)[0]
+    late = -np.polyfit(np.arange(third, dtype=float), loss[-third:], 1)[0]
+    if early > 0 and late < SLOW_MIN_PACE_RATIO * early:
+        return False
+    return not (view.chance is not None and last < SLOW_MIN_CHANCE_FRACTION * view.chance.loss)
+
+
+def rule_slow_convergence(view: RunView) -> Finding | None:
+    if not _is_slow(view):
+        return None
+    loss = view.loss
+    first, last = float(loss[0]), float(loss[-1])
+    improvement = (first - last) / first
+    rate = (first - last) / first / max(view.n - 1, 1)
+    epochs_to_half = None if rate <= 0 else int(math.ceil(0.5 / rate))
+    message = (
+        f"The loss goes down steadily but slowly: {improvement:.0%} in {view.n} epochs "
+        f"({first:.4g} -> {last:.4g}, about {rate:.1%} per epoch)."
+    )
+    if epochs_to_half:
+        message += f" At this pace halving it would take ~{epochs_to_half} epochs."
+    suggestion = (
+        "Multiply the learning rate by 10 (find it with `keras_bestpractice.tuning."
+        "lr_range_test` or `lr_sweep`); a healthy update/weight ratio is ~1e-3."
+    )
+    return _finding("slow_convergence", None, message, suggestion, {
+        "first_loss": first, "last_loss": last, "total_improvement": improvement,
+        "improvement_per_epoch": rate, "max_total_improvement": SLOW_MAX_TOTAL_IMPROVEMENT,
+    })
+
+
+def rule_plateau(view: RunView) -> Finding | None:
+    if view.loss is None or view.n < PLATEAU_MIN_EPOCHS:
+        return None
+    loss = view.loss
+    p = max(3, view.n // 4)
+    window = loss[-(p + 1):]
+    change = _rel_change(window)
+    if change >= PLATEAU_MAX_REL_CHANGE:
+        return None
+    level = float(np.mean(window))
+    reference = view.chance.loss if view.chance is not None else float(loss[0])
+    if level < PLATEAU_MIN_LEVEL * reference:
+        return None  # converged near zero: nothing left to gain
+    start = view.n - 1
+    while start > 0 and abs(loss[start - 1] - level) <= PLATEAU_MAX_REL_CHANGE * level:
+        start -= 1
+    frozen = _max_step(window) < FROZEN_REL_CHANGE
+    epoch = view.epoch(start)
+    lr = view.curves.learning_rate
+    lr_txt = ""
+    if lr is not None and np.isfinite(lr[: view.n]).any():
+        lr_now = float(lr[view.n - 1])
+        lr_txt = f" The learning rate at the end was {lr_now:.3g}."
+    message = (
+        f"The training loss has not moved since epoch {_e1(epoch)} (stuck at {level:.4g}, "
+        f"{change:.2%} change over the last {p} epochs)." + lr_txt
+    )
+    if frozen:
+        suggestion = (
+            "The weights have stopped changing: the learning rate collapsed (check the "
+            "schedule, `ReduceLROnPlateau(min_lr=...)`), or the layers are frozen. Keep the "
+            "learning rate above ~1e-5 (e.g. `ReduceLROnPlateau(factor=0.5, min_lr=1e-5)`)."
+        )
+    else:
+        suggestion = (
+            "Use `ReduceLROnPlateau(monitor='val_loss', factor=0.5, patience=3)` or a warm "
+            "restart schedule; if it stays flat, add capacity."
+        )
+    return _finding("plateau", epoch, message, suggestion, {
+        "level": level, "relative_change": change, "window_epochs": p, "frozen": frozen,
+        "max_relative_change": PLATEAU_MAX_REL_CHANGE,
+    })
+
+
+CURVE_RULES = (
+    rule_nan_loss,
+    rule_diverging,
+    rule_not_learning,
+    rule_overfitting,
+    rule_underfitting,
+    rule_val_oscillation,
+    rule_slow_convergence,
+    rule_plateau,
+)

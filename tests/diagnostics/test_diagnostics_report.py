@@ -1,0 +1,61 @@
+import base64
+import json
+import re
+
+import numpy as np
+import pytest
+
+from keras_bestpractice.diagnostics import diagnose
+
+
+@pytest.fixture
+def report():
+    n = 25
+    loss = list(np.geomspace(2.0, 0.01, n))
+    val = [1.8, 1.2, 0.8, 0.6, 0.5, 0.45] + [0.45 + 0.04 * i for i in range(1, n - 5)]
+    return diagnose({"loss": loss, "val_loss": val, "accuracy": list(np.linspace(0.5, 1, n)),
+                     "val_accuracy": [0.9] * n}, num_classes=10)
+
+
+def test_markdown_has_primary_and_table(report):
+    md = report.to_markdown()
+    assert "**Primary finding: Overfitting**" in md
+    assert "| warning | `overfitting` | 6 |" in md
+
+
+def test_html_is_self_contained_with_an_embedded_png(report, tmp_path):
+    path = tmp_path / "sub" / "report.html"
+    html = report.to_html(path)
+    assert path.read_text() == html
+    match = re.search(r"data:image/png;base64,([A-Za-z0-9+/=]+)", html)
+    assert match, "plot not embedded"
+    png = base64.b64decode(match.group(1))
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "http://" not in html and "https://" not in html  # nothing fetched from the web
+    assert not list(path.parent.glob(".*tmp*"))  # no temporary file left behind
+
+
+def test_plot_writes_a_png_that_loads(report, tmp_path):
+    import matplotlib.image as mpimg
+
+    path = tmp_path / "curves.png"
+    fig = report.plot(path)
+    image = mpimg.imread(path)
+    assert image.shape[0] > 300 and image.shape[1] > 800
+    assert fig.axes and fig.axes[0].get_title() == "Loss"
+
+
+def test_dataframe_and_json(report):
+    frame = report.to_dataframe()
+    assert list(frame.columns[:4]) == ["severity", "code", "epoch", "epoch_1"]
+    assert frame.loc[0, "code"] == "overfitting" and frame.loc[0, "epoch_1"] == 6
+    payload = json.loads(report.to_json())
+    assert payload["primary"] == "overfitting"
+    assert payload["findings"][0]["evidence"]["best_epoch"] == 5
+
+
+def test_str_is_readable(report):
+    text = str(report)
+    assert text.splitlines()[0].startswith("Training diagnostics (25 epochs, 10 classes")
+    assert "PRIMARY [warning] overfitting at epoch 6" in text
+    assert "Fix:" in text
