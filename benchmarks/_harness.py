@@ -9,6 +9,7 @@ them. Speed is measured here, never asserted in unit tests.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -64,7 +65,13 @@ class Comparison:
                     f"median {t.median / self.per * _scale(self.unit):.4g} "
                     f"max {t.max / self.per * _scale(self.unit):.4g} {self.unit}")
 
-        return f"{self.title}\n  {f(c)}\n  {f(b)}\n  median ratio {self.ratio:.3f}"
+        return (f"{self.title}\n  {f(c)}\n  {f(b)}\n  median ratio {self.ratio:.3f} "
+                f"(min ratio {self.min_ratio:.3f})")
+
+    @property
+    def min_ratio(self) -> float:
+        """Fastest candidate run / fastest baseline run (least disturbed by noise)."""
+        return self.candidate.min / self.baseline.min
 
     def to_dict(self) -> dict:
         return {"title": self.title, "ratio": self.ratio, "candidate": asdict(self.candidate),
@@ -121,10 +128,8 @@ def environment() -> dict[str, str]:
     info = {"python": platform.python_version(), "machine": platform.machine(),
             "cpus": str(os.cpu_count())}
     for module in ("numpy", "tensorflow", "keras", "keras_tuner"):
-        try:
+        with contextlib.suppress(Exception):  # a missing module is just not reported
             info[module] = __import__(module).__version__
-        except Exception:  # noqa: BLE001 - a missing module is just not reported
-            pass
     return info
 
 

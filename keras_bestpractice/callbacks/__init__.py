@@ -1,0 +1,11 @@
+"""Callbacks for `model.fit`: divergence guard, training diagnostics, periodic checkpoints.
+
+```python
+from keras_bestpractice.callbacks import DivergenceGuard
+model.fit(x, y, callbacks=[DivergenceGuard(lr_backoff=0.1)])
+```
+"""
+
+from keras_bestpractice.callbacks.divergence_guard import DivergenceGuard, TrainingDivergedError
+
+__all__ = ["DivergenceGuard", "TrainingDivergedError"]
