@@ -40,7 +40,8 @@ def text(report: DiagnosticsReport) -> str:
     p = report.primary
     where = f" at epoch {p.epoch + 1}" if p.epoch is not None else ""
     lines.append(f"  PRIMARY [{p.severity}] {p.code}{where}: {p.message}")
-    lines.append(f"          Fix: {p.suggestion}")
+    label = "Fix" if p.severity != "info" else "Tip"
+    lines.append(f"          {label}: {p.suggestion}")
     others = report.findings[1:]
     if others:
         lines.append("  Other findings:")

@@ -1,0 +1,433 @@
+"""`TrainingDiagnostics`: a diagnostics report at the end of every `fit`."""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from keras_bestpractice import _validation as v
+from keras_bestpractice.callbacks._common import CopyableCallback, num_classes_of, print_msg
+
+REPORT_SUFFIXES = (".html", ".htm", ".md", ".json", ".png")
+_RELU = ("relu", "relu6")
+
+
+class TrainingDiagnostics(CopyableCallback):
+    """Diagnose the run while it trains; build `callback.report` at the end.
+
+    At `on_train_begin` it runs pre-flight checks: the output activation against
+    the loss's `from_logits` (`logits_mismatch`) and, with `probe_data`, the input
+    scale (`inputs_not_normalized`) and the loss before any update
+    (`bad_initial_loss`; without probe data the first batch's logged loss is
+    used). Every `every_n_epochs` epochs it probes a small batch of `probe_data`
+    in inference mode (no BatchNorm or RNG side effects): per-layer gradient
+    norms (`exploding_gradients`, `vanishing_gradients`), the fraction of ReLU
+    units that never fire (`dead_units`) and the update/weight ratio per layer
+    (~1e-3 per step is healthy). At `on_train_end` it combines these with the
+    findings `keras_bestpractice.diagnostics.diagnose()` reads from the learning
+    curves into `self.report` (a `DiagnosticsReport`), writes `report_path` and
+    prints a short summary.
+
+    A Keras callback cannot see the training data: with `probe_data=None` the
+    checks that need inputs are skipped and listed in `report.skipped_checks`.
+
+    Args:
+        probe_data: `(x, y)` arrays, or a `tf.data.Dataset` of `(x, y)` batches as
+            `fit` takes it; the first `probe_size` samples are used. Defaults to `None`.
+        every_n_epochs: probe every n epochs (and before the first). Defaults to `1`.
+        report_path: where to write the report; the suffix picks the format
+            (`.html`, `.md`, `.json`, `.png`). Defaults to `None`.
+        verbose: `0` silent, `1` prints the summary at the end. Defaults to `1`.
+        num_classes: classes for the chance level; `None` reads the model's
+            output width. Defaults to `None`.
+        class_prior: class counts or shares (imbalanced data). Defaults to `None`.
+        probe_size: samples taken from `probe_data`. Defaults to `64`.
+
+    Attributes:
+        report: the `DiagnosticsReport` of the last `fit` (`None` before).
+        history: the epoch logs recorded during the last `fit` (dict of lists).
+
+    Example:
+
+    ```python
+    diag = TrainingDiagnostics(probe_data=(x_val[:64], y_val[:64]),
+                               report_path="report.html")
+    model.fit(x, y, validation_data=(x_val, y_val), epochs=20, callbacks=[diag])
+    print(diag.report.primary)
+    ```
+
+    Raises:
+        ValueError: for a `report_path` with an unknown suffix or counts < 1.
+        TypeError: for arguments of the wrong type.
+    """
+
+    def __init__(
+        self,
+        probe_data: Any = None,
+        every_n_epochs: int = 1,
+        report_path: str | os.PathLike | None = None,
+        verbose: int = 1,
+        num_classes: int | None = None,
+        class_prior: Sequence[float] | None = None,
+        probe_size: int = 64,
+    ):
+        super().__init__()
+        if probe_data is not None and not _is_dataset(probe_data):
+            if (not isinstance(probe_data, (tuple, list)) or len(probe_data) not in (2, 3)
+                    or not all(hasattr(part, "__len__") for part in probe_data[:2])):
+                raise TypeError(
+                    "`probe_data` must be an (x, y) tuple or a tf.data.Dataset of (x, y), got "
+                    f"{type(probe_data).__name__}."
+                )
+            if len(probe_data[0]) != len(probe_data[1]):
+                raise ValueError(
+                    f"`probe_data` x and y differ in length: {len(probe_data[0])} vs "
+                    f"{len(probe_data[1])}."
+                )
+        self.probe_data = probe_data
+        self.every_n_epochs = v.check_int("every_n_epochs", every_n_epochs, minimum=1)
+        if report_path is not None:
+            if not isinstance(report_path, (str, os.PathLike)):
+                raise TypeError(f"`report_path` must be a path, got {report_path!r}.")
+            suffix = Path(report_path).suffix.lower()
+            if suffix not in REPORT_SUFFIXES:
+                raise ValueError(
+                    f"`report_path` must end in one of {', '.join(REPORT_SUFFIXES)}; got "
+                    f"{str(report_path)!r}."
+                )
+        self.report_path = report_path
+        self.verbose = v.check_int("verbose", verbose, minimum=0)
+        self.num_classes = v.check_int("num_classes", num_classes, minimum=2, allow_none=True)
+        self.class_prior = None if class_prior is None else [float(p) for p in class_prior]
+        self.probe_size = v.check_int("probe_size", probe_size, minimum=1)
+        self.report = None
+        self.history: dict[str, list[float]] = {}
+        self._reset()
+
+    _NOT_COPIED = ("_model", "_probe", "_extractor", "_prev_kernels")
+
+    def _reset(self) -> None:
+        self.history = {}
+        self._epochs: list[int] = []
+        self._probes: list[dict[str, Any]] = []
+        self._findings: list = []
+        self._skipped: list[str] = []
+        self._probe = None
+        self._extractor = None
+        self._relu_layers: list[str] = []
+        self._prev_kernels: dict[str, np.ndarray] | None = None
+        self._batches = 0
+        self._batches_at_probe = 0
+        self._first_batch_loss: float | None = None
+        self._initial_loss: float | None = None
+
+    # -------------------------------------------------------------- callbacks
+    def on_train_begin(self, logs=None):
+        # Allow instances to be re-used across `model.fit()` calls.
+        self._reset()
+        self.report = None
+        self._chance = self._chance_level()
+        self._preflight_model()
+        if self.probe_data is None:
+            self._skipped.append(
+                "exploding_gradients, vanishing_gradients, dead_units, inputs_not_normalized: "
+                "need probe_data (a Keras callback cannot see the training data)"
+            )
+            return
+        try:
+            self._probe = self._take_probe(self.probe_data)
+        except Exception as exc:  # noqa: BLE001 - a bad probe must not break training
+            self._skipped.append(f"probes: could not read probe_data ({exc})")
+            self._probe = None
+            return
+        from keras_bestpractice.diagnostics import signals
+
+        x = self._probe[0]
+        if isinstance(x, np.ndarray) and x.dtype.kind in "fiu":
+            stats = {"mean": float(np.mean(x)), "std": float(np.std(x)),
+                     "min": float(np.min(x)), "max": float(np.max(x))}
+            finding = signals.input_scale_finding(stats, self._has_preprocessing())
+            if finding:
+                self._findings.append(finding)
+        else:
+            self._skipped.append("inputs_not_normalized: probe inputs are not numeric arrays")
+        self._run_probe(epoch=0, when="start")
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._batches += 1
+        if self._first_batch_loss is None and logs and "loss" in logs:
+            try:
+                self._first_batch_loss = float(logs["loss"])
+            except (TypeError, ValueError):
+                self._first_batch_loss = math.nan
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        n = len(self._epochs)
+        for key in set(self.history) | set(logs):
+            series = self.history.setdefault(key, [math.nan] * n)
+            try:
+                series.append(float(logs[key]) if key in logs else math.nan)
+            except (TypeError, ValueError):
+                series.append(math.nan)
+        self._epochs.append(int(epoch))
+        if self._probe is not None and (len(self._epochs) % self.every_n_epochs == 0):
+            self._run_probe(epoch=int(epoch), when="end")
+
+    def on_train_end(self, logs=None):
+        from keras_bestpractice.diagnostics import diagnose, signals
+
+        findings = list(self._findings)
+        initial = self._initial_loss
+        source = "probe batch before training"
+        if initial is None:
+            initial, source = self._first_batch_loss, "first training batch"
+        found = signals.initial_loss_finding(initial, self._chance, source)
+        if found:
+            findings.append(found)
+        findings.extend(signals.gradient_findings(self._probes))
+        dead = signals.dead_units_finding(self._probes)
+        if dead:
+            findings.append(dead)
+        history = {"epoch": list(self._epochs), **self.history}
+        num_classes = self._chance.num_classes if self._chance is not None else None
+        self.report = diagnose(
+            history,
+            num_classes=None if self.class_prior else num_classes,
+            class_prior=self.class_prior,
+            extra_findings=findings,
+            skipped_checks=self._skipped,
+            probes=[_flatten_probe(p) for p in self._probes],
+        )
+        if self.report_path is not None:
+            self._write(Path(self.report_path))
+        if self.verbose:
+            p = self.report.primary
+            where = f" at epoch {p.epoch + 1}" if p.epoch is not None else ""
+            lines = [f"TrainingDiagnostics: [{p.severity}] {p.code}{where}: {p.message}",
+                     f"  {'Fix' if p.severity != 'info' else 'Tip'}: {p.suggestion}"]
+            others = [f.code for f in self.report.findings[1:]]
+            if others:
+                lines.append(f"  Also: {', '.join(others)}")
+            if self.report_path is not None:
+                lines.append(f"  Report: {self.report_path}")
+            print_msg("\n".join(lines))
+        # Free the probe tensors and the activation model.
+        self._probe = self._extractor = self._prev_kernels = None
+
+    # ------------------------------------------------------------------ helpers
+    def _chance_level(self):
+        from keras_bestpractice.diagnostics import chance_level
+
+        num_classes = self.num_classes or num_classes_of(self.model)
+        try:
+            return chance_level(num_classes, self.class_prior)
+        except (TypeError, ValueError):
+            return None
+
+    def _write(self, path: Path) -> None:
+        from keras_bestpractice._atomic import atomic_write_text
+
+        suffix = path.suffix.lower()
+        if suffix in (".html", ".htm"):
+            self.report.to_html(path)
+        elif suffix == ".md":
+            atomic_write_text(path, self.report.to_markdown())
+        elif suffix == ".json":
+            atomic_write_text(path, self.report.to_json())
+        else:
+            self.report.plot(path)
+
+    def _preflight_model(self) -> None:
+        from keras_bestpractice.diagnostics import signals
+
+        model = self.model
+        activation = _output_activation(model)
+        loss = getattr(model, "loss", None)
+        loss_name, from_logits = _loss_info(loss)
+        if loss_name is None:
+            self._skipped.append("logits_mismatch: the compiled loss is not a single named loss")
+            return
+        finding = signals.logits_mismatch_finding(activation, from_logits, loss_name)
+        if finding:
+            self._findings.append(finding)
+
+    def _has_preprocessing(self) -> bool:
+        import keras
+
+        kinds = (keras.layers.Rescaling, keras.layers.Normalization, keras.layers.Embedding,
+                 keras.layers.BatchNormalization, keras.layers.LayerNormalization)
+        return any(isinstance(layer, kinds) for layer in self.model.layers[:3])
+
+    def _take_probe(self, data: Any) -> tuple[Any, Any]:
+        if _is_dataset(data):
+            # A dataset as `fit` takes it: batches of (x, y).
+            xs, ys, count = [], [], 0
+            for element in data:
+                xs.append(np.asarray(element[0]))
+                ys.append(np.asarray(element[1]))
+                count += len(xs[-1])
+                if count >= self.probe_size:
+                    break
+            if not xs:
+                raise ValueError("probe_data is an empty dataset")
+            x, y = np.concatenate(xs), np.concatenate(ys)
+        else:
+            x, y = np.asarray(data[0]), np.asarray(data[1])
+        return x[: self.probe_size], y[: self.probe_size]
+
+    def _run_probe(self, epoch: int, when: str) -> None:
+        record: dict[str, Any] = {"epoch": epoch, "when": when}
+        try:
+            record.update(self._gradients())
+        except Exception as exc:  # noqa: BLE001 - a probe failure must not stop training
+            self._skip_once("exploding_gradients, vanishing_gradients",
+                            f"gradient probe failed ({type(exc).__name__}: {exc})")
+        try:
+            dead = self._dead_units()
+            if dead is not None:
+                record["dead_fraction"] = dead
+        except Exception as exc:  # noqa: BLE001
+            self._skip_once("dead_units", f"activation probe failed ({type(exc).__name__}: {exc})")
+        record.update(self._update_ratios())
+        if when == "start" and "loss" in record:
+            self._initial_loss = record["loss"]
+        self._probes.append(record)
+
+    def _skip_once(self, checks: str, reason: str) -> None:
+        line = f"{checks}: {reason}"
+        if line not in self._skipped:
+            self._skipped.append(line)
+
+    def _gradients(self) -> dict[str, Any]:
+        import tensorflow as tf
+
+        model = self.model
+        x, y = self._probe
+        with tf.GradientTape() as tape:
+            y_pred = model(x, training=False)
+            loss = model.compute_loss(x=x, y=y, y_pred=y_pred, training=False)
+        variables = model.trainable_variables
+        grads = tape.gradient(loss, variables)
+        norms: dict[str, float] = {}
+        for variable, grad in zip(variables, grads, strict=True):
+            if grad is None or len(variable.shape) < 2:  # kernels only, not biases
+                continue
+            norms[variable.path] = float(tf.norm(grad).numpy())
+        return {"loss": float(loss.numpy()), "grad_norms": norms}
+
+    def _dead_units(self) -> dict[str, float] | None:
+        import keras
+
+        model = self.model
+        if self._extractor is None:
+            layers = [layer for layer in model.layers if _is_relu(layer)]
+            if not layers or not getattr(model, "inputs", None):
+                self._skip_once("dead_units", "no ReLU layers, or a subclassed model")
+                self._extractor = False
+                return None
+            self._relu_layers = [layer.name for layer in layers]
+            inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
+            self._extractor = keras.Model(inputs, [layer.output for layer in layers])
+        if self._extractor is False:
+            return None
+        outputs = self._extractor(self._probe[0], training=False)
+        if not isinstance(outputs, (list, tuple)):
+            outputs = [outputs]
+        fractions = {}
+        for name, out in zip(self._relu_layers, outputs, strict=True):
+            arr = np.asarray(out)
+            units = arr.reshape(-1, arr.shape[-1])
+            fractions[name] = float(np.mean(np.max(units, axis=0) <= 0.0))
+        return fractions
+
+    def _update_ratios(self) -> dict[str, Any]:
+        kernels = {w.path: np.array(w.numpy(), copy=True)
+                   for w in self.model.trainable_weights if len(w.shape) >= 2}
+        out: dict[str, Any] = {}
+        steps = self._batches - self._batches_at_probe
+        if self._prev_kernels is not None and steps > 0:
+            ratios = {}
+            for name, value in kernels.items():
+                prev = self._prev_kernels.get(name)
+                if prev is None or prev.shape != value.shape:
+                    continue
+                denom = float(np.linalg.norm(prev))
+                if denom > 0:
+                    ratios[name] = float(np.linalg.norm(value - prev)) / denom / steps
+            out["update_ratio"] = ratios
+        self._prev_kernels = kernels
+        self._batches_at_probe = self._batches
+        return out
+
+
+def _flatten_probe(record: dict[str, Any]) -> dict[str, Any]:
+    """One flat row per probe for the report's table."""
+    row = {"epoch": record["epoch"] + (0 if record["when"] == "start" else 1),
+           "when": "before training" if record["when"] == "start" else "after epoch"}
+    if "loss" in record:
+        row["probe_loss"] = record["loss"]
+    norms = record.get("grad_norms") or {}
+    if norms:
+        finite = [n for n in norms.values() if math.isfinite(n)]
+        row["grad_norm"] = math.sqrt(sum(n * n for n in finite)) if finite else math.inf
+        values = list(norms.values())
+        row["grad_first/last"] = values[0] / values[-1] if values[-1] else math.inf
+    dead = record.get("dead_fraction") or {}
+    if dead:
+        row["max_dead_fraction"] = max(dead.values())
+    ratios = record.get("update_ratio") or {}
+    if ratios:
+        row["median_update_ratio"] = float(np.median(list(ratios.values())))
+    return row
+
+
+def _is_dataset(obj: Any) -> bool:
+    return type(obj).__module__.startswith("tensorflow") and hasattr(obj, "element_spec")
+
+
+def _is_relu(layer: Any) -> bool:
+    import keras
+
+    if isinstance(layer, keras.layers.ReLU):
+        return True
+    try:
+        activation = layer.get_config().get("activation")
+    except Exception:  # noqa: BLE001 - layers without a config
+        return False
+    return isinstance(activation, str) and activation in _RELU
+
+
+def _output_activation(model: Any) -> str | None:
+    """The activation of the model's last layer, as a string, or None if unknown."""
+    try:
+        layer = model.layers[-1]
+        config = layer.get_config()
+    except Exception:  # noqa: BLE001
+        return None
+    activation = config.get("activation")
+    if isinstance(activation, str):
+        return activation
+    if type(layer).__name__ == "Softmax":
+        return "softmax"
+    return None
+
+
+def _loss_info(loss: Any) -> tuple[str | None, bool | None]:
+    """(name, from_logits) of a compiled single loss."""
+    if isinstance(loss, str):
+        return loss, False
+    if loss is None or isinstance(loss, (list, tuple, dict)):
+        return None, None
+    try:
+        config = loss.get_config()
+    except Exception:  # noqa: BLE001 - a plain function
+        name = getattr(loss, "__name__", None)
+        return name, False if name else None
+    name = config.get("name") or type(loss).__name__
+    return name, bool(config.get("from_logits", False))

@@ -1,0 +1,169 @@
+import copy
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from keras_bestpractice.callbacks import TrainingDiagnostics
+from tests.callbacks.helpers import tiny_data, tiny_model
+
+
+def fit(model, callback, x, y, epochs=2, **kw):
+    model.fit(x, y, epochs=epochs, batch_size=16, verbose=0, callbacks=[callback], **kw)
+    return callback.report
+
+
+def test_report_with_probes_and_html_file(tmp_path):
+    x, y = tiny_data()
+    path = tmp_path / "report.html"
+    diag = TrainingDiagnostics(probe_data=(x[:32], y[:32]), report_path=path, verbose=0)
+    report = fit(tiny_model(optimizer="adam"), diag, x, y, epochs=3, validation_data=(x, y))
+    assert report is diag.report and report.findings
+    assert path.exists() and "<html" in path.read_text()
+    assert report.skipped_checks == []
+    probes = report.probe_frame()
+    assert list(probes["epoch"]) == [0, 1, 2, 3]  # before training, then after each epoch
+    assert np.isfinite(probes["grad_norm"]).all()
+    assert (probes["median_update_ratio"].dropna() > 0).all()
+    assert len(diag.history["loss"]) == 3 and len(diag.history["val_loss"]) == 3
+
+
+def test_without_probe_data_checks_are_listed_as_skipped():
+    x, y = tiny_data()
+    diag = TrainingDiagnostics(verbose=0)
+    report = fit(tiny_model(), diag, x, y)
+    assert any("need probe_data" in s for s in report.skipped_checks)
+    assert report.get("dead_units") is None
+
+
+def test_first_batch_loss_flags_a_bad_initial_loss_without_probe():
+    x, y = tiny_data()
+    model = tiny_model(kernel_initializer=keras.initializers.RandomNormal(stddev=30.0))
+    diag = TrainingDiagnostics(verbose=0)
+    report = fit(model, diag, x * 50, y)
+    finding = report.get("bad_initial_loss")
+    assert finding is not None and finding.evidence["measured_on"] == "first training batch"
+    assert finding.evidence["ratio"] > 2
+
+
+@pytest.mark.filterwarnings("ignore:.*from_logits=True.*:UserWarning")
+@pytest.mark.parametrize("output, loss", [
+    ("softmax", keras.losses.SparseCategoricalCrossentropy(from_logits=True)),
+    (None, "sparse_categorical_crossentropy"),
+])
+def test_logits_mismatch_preflight(output, loss):
+    x, y = tiny_data()
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((5,)), keras.layers.Dense(8, activation="relu"),
+                              keras.layers.Dense(3, activation=output)])
+    model.compile("adam", loss)
+    report = fit(model, TrainingDiagnostics(verbose=0), x, y, epochs=1)
+    assert report.primary.code == "logits_mismatch"
+    assert report.primary.severity == "error"
+
+
+def test_matching_logits_and_loss_are_fine():
+    x, y = tiny_data()
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((5,)), keras.layers.Dense(3)])
+    model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    report = fit(model, TrainingDiagnostics(verbose=0), x, y, epochs=1)
+    assert report.get("logits_mismatch") is None
+
+
+def test_raw_pixels_are_not_normalised_unless_a_rescaling_layer_comes_first():
+    x, y = tiny_data()
+    raw = x * 255.0
+    report = fit(tiny_model(), TrainingDiagnostics(probe_data=(raw, y), verbose=0), raw, y,
+                 epochs=1)
+    assert report.get("inputs_not_normalized").evidence["max"] > 200
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((5,)), keras.layers.Rescaling(1 / 255.0),
+                              keras.layers.Dense(3, activation="softmax")])
+    model.compile("adam", "sparse_categorical_crossentropy")
+    report = fit(model, TrainingDiagnostics(probe_data=(raw, y), verbose=0), raw, y, epochs=1)
+    assert report.get("inputs_not_normalized") is None
+
+
+def test_dead_units_and_vanishing_and_exploding_gradients():
+    rng = np.random.default_rng(0)
+    x = rng.random((64, 8)).astype("float32")
+    y = rng.integers(0, 3, 64)
+    keras.utils.set_random_seed(0)
+    dead = keras.Sequential([keras.Input((8,)), keras.layers.Dense(
+        16, activation="relu", bias_initializer=keras.initializers.Constant(-100.0)),
+        keras.layers.Dense(3, activation="softmax")])
+    dead.compile("sgd", "sparse_categorical_crossentropy")
+    report = fit(dead, TrainingDiagnostics(probe_data=(x, y), verbose=0), x, y, epochs=1)
+    assert report.get("dead_units").evidence["dead_fraction"] == 1.0
+
+    sigmoid = keras.Sequential([keras.Input((8,))] + [
+        keras.layers.Dense(16, activation="sigmoid") for _ in range(12)
+    ] + [keras.layers.Dense(3, activation="softmax")])
+    sigmoid.compile("sgd", "sparse_categorical_crossentropy")
+    report = fit(sigmoid, TrainingDiagnostics(probe_data=(x, y), verbose=0), x, y, epochs=1)
+    assert report.get("vanishing_gradients").evidence["depth_ratio"] < 1e-4
+
+    big = keras.initializers.RandomNormal(stddev=3.0, seed=0)
+    linear = keras.Sequential([keras.Input((8,))] + [
+        keras.layers.Dense(16, kernel_initializer=big) for _ in range(6)
+    ] + [keras.layers.Dense(3, activation="softmax")])
+    linear.compile("sgd", "sparse_categorical_crossentropy")
+    report = fit(linear, TrainingDiagnostics(probe_data=(x, y), verbose=0), x, y, epochs=1)
+    assert report.get("exploding_gradients").evidence["global_norm"] > 1e3
+
+
+def test_probe_data_from_a_dataset():
+    import tensorflow as tf
+
+    x, y = tiny_data()
+    ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(16)
+    diag = TrainingDiagnostics(probe_data=ds, probe_size=40, verbose=0)
+    fit(tiny_model(), diag, x, y, epochs=1)
+    assert diag.report.probes and "grad_norm" in diag.report.probes[0]
+
+
+@pytest.mark.parametrize("suffix", [".md", ".json", ".png"])
+def test_report_formats(tmp_path, suffix):
+    x, y = tiny_data()
+    path = tmp_path / f"report{suffix}"
+    fit(tiny_model(), TrainingDiagnostics(report_path=path, verbose=0), x, y, epochs=2)
+    data = path.read_bytes()
+    if suffix == ".json":
+        assert json.loads(data)["findings"]
+    elif suffix == ".png":
+        assert data[:4] == b"\x89PNG"
+    else:
+        assert b"# Training diagnostics" in data
+
+
+def test_verbose_summary_is_printed(capsys):
+    x, y = tiny_data()
+    fit(tiny_model(), TrainingDiagnostics(verbose=1), x, y, epochs=1)
+    assert "TrainingDiagnostics: [" in capsys.readouterr().out
+
+
+def test_deepcopy_and_reuse():
+    x, y = tiny_data()
+    diag = TrainingDiagnostics(probe_data=(x[:16], y[:16]), verbose=0)
+    model = tiny_model()
+    fit(model, diag, x, y, epochs=2)
+    first = diag.report
+    clone = copy.deepcopy(diag)
+    assert clone.model is None
+    fit(model, diag, x, y, epochs=1)
+    assert diag.report is not first and len(diag.history["loss"]) == 1
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    ({"report_path": "report.txt"}, ValueError, "report_path"),
+    ({"every_n_epochs": 0}, ValueError, "every_n_epochs"),
+    ({"probe_data": [1, 2, 3]}, TypeError, "probe_data"),
+    ({"probe_data": (np.zeros((3, 2)), np.zeros(4))}, ValueError, "probe_data"),
+    ({"probe_size": 0}, ValueError, "probe_size"),
+    ({"verbose": "yes"}, TypeError, "verbose"),
+])
+def test_bad_arguments(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        TrainingDiagnostics(**kwargs)

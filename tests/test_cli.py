@@ -1,0 +1,51 @@
+import json
+import subprocess
+import sys
+
+import pytest
+
+from keras_bestpractice.cli import main
+
+
+def write_log(path, loss, val):
+    rows = ["epoch,loss,val_loss"] + [f"{i},{a},{b}" for i, (a, b) in enumerate(zip(loss, val,
+                                                                                   strict=True))]
+    path.write_text("\n".join(rows) + "\n")
+
+
+def test_diagnose_healthy_log_exits_zero_and_writes_html(tmp_path, capsys):
+    log = tmp_path / "training_log.csv"
+    loss = [2.0 * 0.7**i for i in range(10)]
+    write_log(log, loss, [v * 1.1 for v in loss])
+    html = tmp_path / "report.html"
+    code = main(["diagnose", str(log), "--num-classes", "10", "--html", str(html)])
+    assert code == 0
+    assert "healthy" in capsys.readouterr().out
+    assert html.exists() and "data:image/png;base64" in html.read_text()
+
+
+def test_diagnose_exit_code_and_json_for_an_error(tmp_path, capsys):
+    log = tmp_path / "log.csv"
+    write_log(log, [2.0, 1.0, float("nan")], [2.0, 1.0, float("nan")])
+    assert main(["diagnose", str(log), "--json"]) == 2
+    assert json.loads(capsys.readouterr().out)["primary"] == "nan_loss"
+
+
+def test_diagnose_json_history_file_and_missing_file(tmp_path, capsys):
+    hist = tmp_path / "history.json"
+    hist.write_text(json.dumps({"loss": [2.45, 2.43, 2.41, 2.39, 2.37, 2.35],
+                                "val_loss": [2.44, 2.42, 2.40, 2.38, 2.36, 2.34]}))
+    assert main(["diagnose", str(hist), "--num-classes", "10"]) == 1
+    assert "slow_convergence" in capsys.readouterr().out
+    assert main(["diagnose", str(tmp_path / "nope.csv")]) == 2
+
+
+def test_console_script_is_installed():
+    result = subprocess.run([sys.executable, "-m", "keras_bestpractice.cli", "--version"],
+                            capture_output=True, text=True)
+    assert result.returncode == 0 and "keras-bestpractice" in result.stdout
+
+
+def test_unknown_command_is_a_usage_error():
+    with pytest.raises(SystemExit):
+        main(["frobnicate"])
