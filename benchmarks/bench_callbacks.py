@@ -16,6 +16,7 @@ import time
 
 import keras  # noqa: E402  (after _harness sets the TF log level)
 import numpy as np  # noqa: E402
+
 from _harness import compare, print_header
 
 

@@ -5,7 +5,7 @@ vs. label), the confusion of the misses, and whether any healthy run got a
 warning or error. Targets (issue #4): primary right on >= 90% of runs, healthy
 runs get no warning or error.
 
-    python benchmarks/bench_diagnostics.py [--corpus tests/data/diagnostics_runs.json] [-v]
+    python benchmarks/bench_diagnostics.py [--corpus tests/fixtures/diagnostics_runs.json] [-v]
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ def score(corpus: dict, use_num_classes: bool = True, verbose: bool = False) -> 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--corpus", default=str(ROOT / "tests" / "data" /
+    parser.add_argument("--corpus", default=str(ROOT / "tests" / "fixtures" /
                                                  "diagnostics_runs.json"))
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)

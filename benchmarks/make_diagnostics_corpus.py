@@ -3,7 +3,7 @@
 Each scenario trains a small Keras model on real data (scikit-learn's digits, or
 synthetic data from scikit-learn's generators) with one deliberately injected fault,
 or none ("healthy"), and stores its `History.history` with the label. The corpus is
-written to `tests/data/diagnostics_runs.json`; `benchmarks/bench_diagnostics.py`
+written to `tests/fixtures/diagnostics_runs.json`; `benchmarks/bench_diagnostics.py`
 scores `diagnose()` on it and the test suite checks the accuracy target.
 
 Run (about 10 minutes on 2 CPU cores):
@@ -26,7 +26,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_OUT = ROOT / "tests" / "data" / "diagnostics_runs.json"
+DEFAULT_OUT = ROOT / "tests" / "fixtures" / "diagnostics_runs.json"
 
 
 # --------------------------------------------------------------------------- data

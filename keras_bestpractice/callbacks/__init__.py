@@ -7,6 +7,7 @@ model.fit(x, y, callbacks=[DivergenceGuard(lr_backoff=0.1)])
 """
 
 from keras_bestpractice.callbacks.divergence_guard import DivergenceGuard, TrainingDivergedError
+from keras_bestpractice.callbacks.feeder_epoch_sync import FeederEpochSync
 from keras_bestpractice.callbacks.training_diagnostics import TrainingDiagnostics
 
-__all__ = ["DivergenceGuard", "TrainingDiagnostics", "TrainingDivergedError"]
+__all__ = ["DivergenceGuard", "FeederEpochSync", "TrainingDiagnostics", "TrainingDivergedError"]

@@ -2,7 +2,7 @@
 
 Every threshold is a named constant with a note on where it comes from. They
 were set from the handbooks' descriptions and checked (never fitted one run at a
-time) against the labelled corpus of real runs in `tests/data/diagnostics_runs.json`
+time) against the labelled corpus of real runs in `tests/fixtures/diagnostics_runs.json`
 (see `benchmarks/make_diagnostics_corpus.py` and `benchmarks/RESULTS.md`).
 Positions in the arrays are list positions; `Curves.epoch_at` turns them into
 Keras epoch numbers for the findings.
