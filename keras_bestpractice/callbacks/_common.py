@@ -106,6 +106,31 @@ def _callback_base():
     return keras.callbacks.Callback
 
 
+_STATEFUL: list = []  # weak references to callbacks exposing state_dict()
+
+
+def _register_stateful(callback: Any) -> None:
+    import weakref
+
+    _STATEFUL[:] = [ref for ref in _STATEFUL if ref() is not None]
+    if not any(ref() is callback for ref in _STATEFUL):
+        _STATEFUL.append(weakref.ref(callback))
+
+
+def stateful_callbacks(params: Any) -> list[Any]:
+    """Our callbacks with `state_dict()` that belong to the same `fit` as `params`.
+
+    Keras hands every callback of one `CallbackList` the same `params` dict, so
+    its identity tells which callbacks train together.
+    """
+    found = []
+    for ref in list(_STATEFUL):
+        callback = ref()
+        if callback is not None and params is not None and callback.params is params:
+            found.append(callback)
+    return found
+
+
 class CopyableCallback(_callback_base()):
     """A Keras callback whose deep copy does not drag the model along.
 
@@ -116,6 +141,11 @@ class CopyableCallback(_callback_base()):
     """
 
     _NOT_COPIED: tuple[str, ...] = ("_model",)
+
+    def set_params(self, params):
+        super().set_params(params)
+        if hasattr(self, "state_dict"):
+            _register_stateful(self)
 
     def __deepcopy__(self, memo):
         cls = self.__class__

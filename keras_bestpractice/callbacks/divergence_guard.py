@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from keras_bestpractice import _validation as v
+from keras_bestpractice._snapshot import Snapshot
 from keras_bestpractice._warnings import warn
 from keras_bestpractice.callbacks._common import (
     CopyableCallback,
@@ -16,7 +17,6 @@ from keras_bestpractice.callbacks._common import (
     print_msg,
     resolve_mode,
 )
-from keras_bestpractice.callbacks._snapshot import Snapshot
 
 REASONS = ("nan", "inf", "diverged", "not_learning")
 ACTIONS = ("stopped", "rolled_back", "lr_backoff")

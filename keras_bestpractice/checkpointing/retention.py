@@ -1,0 +1,63 @@
+"""Which checkpoints to keep. Pure Python, no TensorFlow."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A committed checkpoint as retention sees it.
+
+    Attributes:
+        name: directory name.
+        step: global training step at the save (orders checkpoints by age).
+        value: the monitored value, or `None` when it was not in the logs.
+        epoch_boundary: True when saved at the end of an epoch (resumable
+            with any input pipeline).
+    """
+
+    name: str
+    step: int
+    value: float | None
+    epoch_boundary: bool
+
+
+def is_better(value: float, reference: float, mode: str) -> bool:
+    return value < reference if mode == "min" else value > reference
+
+
+def select_retained(entries: Sequence[Entry], keep_last: int, keep_best: int,
+                    mode: str) -> set[str]:
+    """Names to keep: the `keep_last` newest, the `keep_best` best, and the newest
+    epoch-boundary checkpoint (always: a mid-epoch checkpoint is only resumable
+    with a stratified feeder, so the newest epoch boundary stays as a fallback).
+
+    Ties in age are broken by name, ties in value by age (newer first).
+    """
+    if mode not in ("min", "max"):
+        raise ValueError(f"`mode` must be 'min' or 'max', got {mode!r}.")
+    newest_first = sorted(entries, key=lambda e: (e.step, e.name), reverse=True)
+    keep = {e.name for e in newest_first[:max(keep_last, 0)]}
+    scored = [e for e in newest_first if e.value is not None and math.isfinite(e.value)]
+    sign = 1.0 if mode == "min" else -1.0
+    scored.sort(key=lambda e: (sign * e.value, -e.step))
+    keep |= {e.name for e in scored[:max(keep_best, 0)]}
+    for e in newest_first:
+        if e.epoch_boundary:
+            keep.add(e.name)
+            break
+    return keep
+
+
+def best_entry(entries: Sequence[Entry], mode: str) -> Entry | None:
+    """The entry with the best monitored value (newer wins ties), or `None`."""
+    best = None
+    for e in sorted(entries, key=lambda e: (e.step, e.name)):
+        if e.value is None or not math.isfinite(e.value):
+            continue
+        if best is None or not is_better(best.value, e.value, mode):
+            best = e
+    return best

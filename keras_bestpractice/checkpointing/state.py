@@ -1,0 +1,159 @@
+"""What a resumable checkpoint holds, and putting it back.
+
+Weights and optimizer variables are not enough for an exact resume: Dropout and
+the other random layers keep their RNG in Keras `SeedGenerator` state variables
+(`model.variables` lists them, `model.weights` does not); the NumPy, Python and
+TensorFlow global generators move on; a mid-epoch resume also needs the
+epoch's running metric accumulators. Keras's own global `SeedGenerator` (used by
+`keras.random` calls without an explicit generator) is out of public reach and
+is not saved.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import numpy as np
+
+from keras_bestpractice._snapshot import ensure_optimizer_built
+
+GROUPS = ("weights", "optimizer", "seeds", "metrics")
+
+
+def _var_name(variable: Any, index: int) -> str:
+    return str(getattr(variable, "path", None) or getattr(variable, "name", f"var_{index}"))
+
+
+def _values(variables: list[Any], lazy: bool = False) -> list[tuple[str, Any]]:
+    if lazy:
+        import tensorflow as tf
+
+        # A read of a TensorFlow resource variable is a snapshot that shares the
+        # buffer until the next in-place update, which then copies it (copy on
+        # write): taking it costs almost nothing, and the background writer turns
+        # it into bytes while training goes on.
+        return [(_var_name(v, i), tf.convert_to_tensor(v)) for i, v in enumerate(variables)]
+    # `numpy()` copies the variable into host memory: later updates do not change it.
+    return [(_var_name(v, i), np.asarray(v.numpy())) for i, v in enumerate(variables)]
+
+
+def seed_variables(model: Any) -> list[Any]:
+    """State variables of the model's `SeedGenerator`s (in `variables`, not `weights`)."""
+    weight_ids = {id(w) for w in model.weights}
+    return [v for v in model.variables if id(v) not in weight_ids]
+
+
+def capture_arrays(model: Any, include_metrics: bool,
+                   lazy: bool = False) -> dict[str, list[tuple[str, Any]]]:
+    """Copies of everything array-shaped to save (host arrays, or tensor snapshots
+    with `lazy=True` for a background writer)."""
+    ensure_optimizer_built(model)
+    arrays = {
+        "weights": _values(list(model.weights), lazy),
+        "seeds": _values(seed_variables(model), lazy),
+    }
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is not None:
+        arrays["optimizer"] = _values(list(optimizer.variables), lazy)
+    if include_metrics:
+        arrays["metrics"] = _values(list(model.metrics_variables), lazy)
+    return arrays
+
+
+def capture_rng() -> dict[str, Any]:
+    """NumPy, Python and TensorFlow global generator states, as JSON-able data."""
+    import tensorflow as tf
+
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    version, internal, gauss_next = random.getstate()
+    out: dict[str, Any] = {
+        "numpy": {"kind": kind, "keys": keys.tolist(), "pos": int(pos),
+                  "has_gauss": int(has_gauss), "cached_gaussian": float(cached)},
+        "python": {"version": version, "internal": list(internal), "gauss_next": gauss_next},
+    }
+    try:
+        generator = tf.random.get_global_generator()
+    except RuntimeError:
+        # With op determinism on, TensorFlow refuses an unseeded global generator:
+        # then nothing uses it and there is nothing to save.
+        return out
+    out["tensorflow_global"] = {"state": generator.state.numpy().tolist(),
+                                "algorithm": int(generator.algorithm)}
+    return out
+
+
+def restore_rng(state: dict[str, Any]) -> None:
+    import tensorflow as tf
+
+    if "numpy" in state:
+        s = state["numpy"]
+        np.random.set_state((s["kind"], np.array(s["keys"], dtype=np.uint32), s["pos"],
+                             s["has_gauss"], s["cached_gaussian"]))
+    if "python" in state:
+        s = state["python"]
+        random.setstate((s["version"], tuple(s["internal"]), s["gauss_next"]))
+    if "tensorflow_global" in state:
+        s = state["tensorflow_global"]
+        try:
+            generator = tf.random.get_global_generator()
+        except RuntimeError:
+            return
+        if int(generator.algorithm) == int(s["algorithm"]):
+            generator.reset(np.array(s["state"], dtype=np.int64))
+
+
+def _assign(variables: list[Any], values: list[np.ndarray], names: list[str], what: str) -> None:
+    if len(variables) != len(values):
+        raise ValueError(
+            f"the checkpoint holds {len(values)} {what} but the model has {len(variables)}: it "
+            "was saved from a different model. Use another directory or resume=False."
+        )
+    for i, (variable, value) in enumerate(zip(variables, values, strict=True)):
+        if tuple(variable.shape) != tuple(value.shape):
+            raise ValueError(
+                f"{what} {i} ({names[i] if i < len(names) else '?'}) has shape "
+                f"{tuple(value.shape)} in the checkpoint but {tuple(variable.shape)} in the "
+                "model: it was saved from a different model."
+            )
+    for variable, value in zip(variables, values, strict=True):
+        variable.assign(value)
+
+
+def restore_weights(model: Any, checkpoint: Any) -> None:
+    """Assign the saved `model.weights` (enough for inference)."""
+    _assign(list(model.weights), checkpoint.read_arrays("weights"),
+            checkpoint.array_names("weights"), "weights")
+
+
+def restore_training_state(model: Any, checkpoint: Any) -> None:
+    """Weights, optimizer variables and seed-generator states."""
+    restore_weights(model, checkpoint)
+    seeds = checkpoint.read_arrays("seeds")
+    if seeds:
+        _assign(seed_variables(model), seeds, checkpoint.array_names("seeds"),
+                "seed-generator states")
+    optimizer_values = checkpoint.read_arrays("optimizer")
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is not None and optimizer_values:
+        ensure_optimizer_built(model)
+        _assign(list(optimizer.variables), optimizer_values,
+                checkpoint.array_names("optimizer"), "optimizer variables")
+
+
+def add_metric_totals(model: Any, names: list[str], values: list[np.ndarray]) -> int:
+    """Add saved metric accumulators to the current ones, matched by variable path.
+
+    Keras metrics keep additive accumulators (totals, counts, confusion counts),
+    so the epoch's running means after a mid-epoch resume equal those of an
+    uninterrupted epoch. Compile metrics are built at the first step, so this
+    runs after it. Returns how many variables were updated.
+    """
+    saved = dict(zip(names, values, strict=True))
+    done = 0
+    for i, variable in enumerate(model.metrics_variables):
+        value = saved.get(_var_name(variable, i))
+        if value is not None and tuple(value.shape) == tuple(variable.shape):
+            variable.assign(variable.numpy() + value)
+            done += 1
+    return done

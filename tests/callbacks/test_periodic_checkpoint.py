@@ -1,0 +1,383 @@
+import contextlib
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_bestpractice import KerasBestPracticeWarning
+from keras_bestpractice.callbacks import DivergenceGuard, PeriodicCheckpoint
+from keras_bestpractice.checkpointing import CheckpointWriteError, load_weights, store
+from keras_bestpractice.data import stratified_dataset
+
+WORKER = Path(__file__).with_name("crash_worker.py")
+
+
+class Crash(Exception):
+    pass
+
+
+class CrashAfter(keras.callbacks.Callback):
+    def __init__(self, batches):
+        super().__init__()
+        self.batches = batches
+        self.count = 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.count += 1
+        if self.count == self.batches:
+            raise Crash()
+
+
+def data(n=96):
+    rng = np.random.default_rng(0)
+    return rng.random((n, 5)).astype("float32"), rng.integers(0, 3, n)
+
+
+def model_with_dropout(seed=1):
+    keras.utils.set_random_seed(seed)
+    model = keras.Sequential([keras.Input((5,)), keras.layers.Dense(16, activation="relu"),
+                              keras.layers.Dropout(0.3),
+                              keras.layers.Dense(3, activation="softmax")])
+    model.compile(keras.optimizers.Adam(1e-2), "sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    return model
+
+
+@pytest.fixture(autouse=True)
+def deterministic_ops():
+    tf.config.experimental.enable_op_determinism()
+    yield
+
+
+def fit(model, directory, epochs=4, crash_after=None, use_dataset=False, **ckpt_kwargs):
+    x, y = data()
+    callbacks = [PeriodicCheckpoint(directory, **ckpt_kwargs)]
+    if crash_after:
+        callbacks.append(CrashAfter(crash_after))
+    if use_dataset:
+        inputs = {"x": stratified_dataset(x[:80], y[:80], 16, seed=3)}
+    else:
+        inputs = {"x": x[:80], "y": y[:80], "batch_size": 16, "shuffle": False}
+    try:
+        return model.fit(**inputs, validation_data=(x[80:], y[80:]), epochs=epochs, verbose=0,
+                         callbacks=callbacks), callbacks[0]
+    except Crash:
+        return None, callbacks[0]
+
+
+def same_weights(a, b):
+    return all(np.array_equal(p, q) for p, q in zip(a.get_weights(), b.get_weights(),
+                                                     strict=True))
+
+
+def test_every_n_epochs_writes_atomic_hashed_checkpoints(tmp_path):
+    model = model_with_dropout()
+    _, ckpt = fit(model, tmp_path, epochs=4, every_n_epochs=2, keep_last=5)
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == ["ckpt-e000001-s0000000010", "ckpt-e000003-s0000000020", "latest"]
+    assert (tmp_path / "latest").read_text().strip() == "ckpt-e000003-s0000000020"
+    manifest = json.loads((tmp_path / names[1] / "manifest.json").read_text())
+    assert manifest["epoch"] == 3 and manifest["epoch_boundary"] is True
+    assert set(manifest["files"]) == {"arrays.bin", "state.json"}
+    assert set(manifest["arrays"]) == {"weights", "seeds", "optimizer"}
+    assert manifest["versions"]["keras"] == keras.__version__
+    assert manifest["monitor"] == "val_loss" and manifest["monitor_value"] > 0
+    assert PeriodicCheckpoint.latest(tmp_path).name == names[1]
+    assert [p.name for p in ckpt.saved] == names[:2]
+
+
+def test_retention_keeps_last_k_best_and_survives_restarts(tmp_path):
+    model = model_with_dropout()
+    history, _ = fit(model, tmp_path, epochs=6, keep_last=2, keep_best=1, monitor="loss")
+    losses = history.history["loss"]
+    names = [f"ckpt-e{e:06d}-s{5 * (e + 1):010d}" for e in range(6)]
+    best = int(np.argmin(losses))
+    kept = sorted(p.name for p in tmp_path.glob("ckpt-*"))
+    assert kept == sorted({names[4], names[5], names[best]})
+    assert PeriodicCheckpoint.best(tmp_path).name == names[best]
+    # A restart continues from the newest and still knows the best from the manifests.
+    with pytest.warns(KerasBestPracticeWarning, match="not a stratified_dataset"):
+        history2, ckpt = fit(model_with_dropout(seed=3), tmp_path, epochs=8, keep_last=2,
+                             keep_best=1, monitor="loss", resume=True)
+    all_losses = losses + history2.history["loss"]
+    overall = int(np.argmin(all_losses))
+    names += [f"ckpt-e{e:06d}-s{5 * (e + 1):010d}" for e in (6, 7)]
+    assert ckpt.resumed_from.name == names[5]
+    assert PeriodicCheckpoint.best(tmp_path).name == names[overall]
+    assert sorted(p.name for p in tmp_path.glob("ckpt-*")) == sorted(
+        {names[6], names[7], names[overall]})
+
+
+def test_fake_clock_triggers_every_n_minutes(tmp_path):
+    now = [0.0]
+
+    class Tick(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            now[0] += 40.0  # 40 seconds per batch
+
+    model = model_with_dropout()
+    x, y = data()
+    ckpt = PeriodicCheckpoint(tmp_path, every_n_epochs=None, every_n_minutes=2, keep_last=10,
+                              clock=lambda: now[0])
+    model.fit(x[:80], y[:80], batch_size=16, epochs=2, shuffle=False, verbose=0,
+              callbacks=[Tick(), ckpt])
+    steps = sorted(int(p.name.split("-s")[1]) for p in tmp_path.glob("ckpt-*"))
+    assert steps == [3, 6, 9]  # every 3 batches = 120 s (batch 5 of 5 waits for epoch end)
+
+
+def test_resume_numpy_input_is_bitwise_exact(tmp_path):
+    reference = model_with_dropout()
+    fit(reference, tmp_path / "ref", epochs=4, every_n_steps=3)
+    crashed = model_with_dropout()
+    fit(crashed, tmp_path / "run", epochs=4, every_n_steps=3, crash_after=13)
+    resumed = model_with_dropout(seed=99)  # a new process would start from other weights
+    with pytest.warns(KerasBestPracticeWarning, match="mid-epoch"):
+        history, ckpt = fit(resumed, tmp_path / "run", epochs=4, every_n_steps=3)
+    assert ckpt.resumed_from.name == "ckpt-e000001-s0000000010"  # the epoch boundary
+    assert len(history.history["loss"]) == 2
+    assert same_weights(reference, resumed)
+
+
+def test_resume_stratified_mid_epoch_is_bitwise_exact_with_equal_logs(tmp_path):
+    reference = model_with_dropout()
+    ref_history, _ = fit(reference, tmp_path / "ref", epochs=4, every_n_steps=3, use_dataset=True)
+    fit(model_with_dropout(), tmp_path / "run", epochs=4, every_n_steps=3, crash_after=13,
+        use_dataset=True)
+    resumed = model_with_dropout(seed=5)
+    history, ckpt = fit(resumed, tmp_path / "run", epochs=4, every_n_steps=3, use_dataset=True)
+    assert ckpt.resumed_from.name == "ckpt-e000002-s0000000012"  # mid-epoch 3
+    assert same_weights(reference, resumed)
+    np.testing.assert_allclose(history.history["loss"], ref_history.history["loss"][2:],
+                               rtol=1e-6)
+
+
+def test_two_crashes_one_inside_a_resumed_partial_epoch(tmp_path):
+    reference = model_with_dropout()
+    fit(reference, tmp_path / "ref", epochs=4, every_n_steps=2, use_dataset=True)
+    fit(model_with_dropout(), tmp_path / "run", epochs=4, every_n_steps=2, crash_after=12,
+        use_dataset=True)  # checkpoint at step 12: epoch 3, batch 1
+    _, ckpt = fit(model_with_dropout(seed=2), tmp_path / "run", epochs=4, every_n_steps=2,
+                  crash_after=2, use_dataset=True)  # saves epoch 3, batch 3, then crashes
+    assert ckpt.resumed_from.name == "ckpt-e000002-s0000000012"
+    manifest = json.loads((PeriodicCheckpoint.latest(tmp_path / "run") / "manifest.json")
+                          .read_text())
+    assert (manifest["epoch"], manifest["batch"]) == (2, 3)
+    resumed = model_with_dropout(seed=3)
+    fit(resumed, tmp_path / "run", epochs=4, every_n_steps=2, use_dataset=True)
+    assert same_weights(reference, resumed)
+
+
+def test_resume_restores_divergence_guard_state(tmp_path):
+    x, y = data()
+
+    def run(epochs, crash=None):
+        keras.utils.set_random_seed(0)
+        model = keras.Sequential([keras.Input((5,)), keras.layers.Dense(3,
+                                                                          activation="softmax")])
+        model.compile(keras.optimizers.SGD(0.5), "sparse_categorical_crossentropy")
+        guard = DivergenceGuard(lr_backoff=0.5)
+        callbacks = [guard, PeriodicCheckpoint(tmp_path)]
+        if crash:
+            callbacks.append(CrashAfter(crash))
+        poisoned = x.copy()
+        poisoned[2, 0] = np.inf  # batch 0 of every epoch: one back-off per epoch
+        with contextlib.suppress(Crash):
+            model.fit(poisoned[:80], y[:80], batch_size=16, epochs=epochs, shuffle=False,
+                      verbose=0, callbacks=callbacks)
+        return guard, model
+
+    guard, _ = run(3, crash=12)  # two epochs done (two back-offs), crash in the third
+    assert guard.backoffs_used == 3
+    with pytest.warns(KerasBestPracticeWarning, match="not a stratified_dataset"):
+        guard, model = run(3)
+    # Restored 2 back-offs from the checkpoint of epoch 2, then a third in epoch 3.
+    assert guard.backoffs_used == 3 and guard.lr_scale == pytest.approx(0.125)
+    assert float(model.optimizer.learning_rate.numpy()) == pytest.approx(0.5 * 0.125)
+
+
+def test_corrupt_latest_falls_back_to_previous(tmp_path):
+    fit(model_with_dropout(), tmp_path, epochs=3, keep_last=3)
+    newest = PeriodicCheckpoint.latest(tmp_path)
+    weights = newest / "arrays.bin"
+    raw = bytearray(weights.read_bytes())
+    raw[5] ^= 0xFF  # one flipped bit
+    weights.write_bytes(bytes(raw))
+    with pytest.warns(KerasBestPracticeWarning, match="damaged"):
+        assert PeriodicCheckpoint.latest(tmp_path).name == "ckpt-e000001-s0000000010"
+    (tmp_path / "ckpt-e000001-s0000000010" / "arrays.bin").write_bytes(b"trunc")
+    with pytest.warns(KerasBestPracticeWarning, match="damaged"):
+        assert PeriodicCheckpoint.latest(tmp_path).name == "ckpt-e000000-s0000000005"
+
+
+def test_failed_write_raises_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
+    fit(model_with_dropout(), tmp_path, epochs=2)
+    good = sorted(p.name for p in tmp_path.glob("ckpt-*"))
+
+    def disk_full(path, buffers):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(store, "_write_buffers", disk_full)
+    with pytest.raises(CheckpointWriteError, match="No space left"):
+        fit(model_with_dropout(), tmp_path, epochs=4, resume=False)
+    assert sorted(p.name for p in tmp_path.glob("ckpt-*")) == good
+    assert not list(tmp_path.glob(".tmp-*"))
+
+
+def test_async_write_error_surfaces_on_the_next_step(tmp_path, monkeypatch):
+    def disk_full(path, buffers):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(store, "_write_buffers", disk_full)
+    with pytest.raises(CheckpointWriteError):
+        fit(model_with_dropout(), tmp_path, epochs=3, every_n_steps=2, async_write=True)
+
+
+def test_async_write_gives_the_same_checkpoints(tmp_path):
+    a, b = model_with_dropout(), model_with_dropout()
+    fit(a, tmp_path / "sync", epochs=2, keep_last=5)
+    fit(b, tmp_path / "async", epochs=2, keep_last=5, async_write=True)
+    for name in ("ckpt-e000000-s0000000005", "ckpt-e000001-s0000000010"):
+        sync = json.loads((tmp_path / "sync" / name / "manifest.json").read_text())
+        asyn = json.loads((tmp_path / "async" / name / "manifest.json").read_text())
+        assert sync["files"]["arrays.bin"] == asyn["files"]["arrays.bin"]
+
+
+def test_async_snapshot_is_not_changed_by_training_during_the_write(tmp_path, monkeypatch):
+    original = store._write_buffers
+
+    def slow(path, buffers):
+        time.sleep(0.05)  # training runs on while the checkpoint is written
+        original(path, buffers)
+
+    monkeypatch.setattr(store, "_write_buffers", slow)
+    recorded = {}
+
+    class Record(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            step = int(self.model.optimizer.iterations.numpy())
+            recorded[step] = [w.copy() for w in self.model.get_weights()]
+
+    model = model_with_dropout()
+    x, y = data()
+    ckpt = PeriodicCheckpoint(tmp_path, every_n_epochs=None, every_n_steps=2, keep_last=100,
+                              async_write=True)
+    model.fit(x[:80], y[:80], batch_size=8, epochs=2, shuffle=False, verbose=0,
+              callbacks=[Record(), ckpt])
+    from keras_bestpractice.checkpointing import CheckpointStore
+
+    checked = 0
+    for saved in CheckpointStore(tmp_path).committed():
+        weights = saved.read_arrays("weights")
+        expected = recorded[saved.step]
+        assert all(np.array_equal(a, b) for a, b in zip(weights, expected, strict=True))
+        checked += 1
+    assert checked >= 8
+
+
+def test_load_weights_for_inference(tmp_path):
+    trained = model_with_dropout()
+    fit(trained, tmp_path, epochs=2)
+    fresh = model_with_dropout(seed=42)
+    path = load_weights(fresh, tmp_path)
+    assert path.name == "ckpt-e000001-s0000000010"
+    assert same_weights(trained, fresh)
+    other = keras.Sequential([keras.Input((5,)), keras.layers.Dense(3)])
+    with pytest.raises(ValueError, match="different model"):
+        load_weights(other, tmp_path)
+    with pytest.raises(FileNotFoundError):
+        load_weights(fresh, tmp_path / "nothing")
+
+
+def test_resume_false_starts_over(tmp_path):
+    fit(model_with_dropout(), tmp_path, epochs=2)
+    history, ckpt = fit(model_with_dropout(), tmp_path, epochs=2, resume=False)
+    assert ckpt.resumed_from is None and len(history.history["loss"]) == 2
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    ({"every_n_epochs": None}, ValueError, "needs a trigger"),
+    ({"every_n_steps": 0}, ValueError, "every_n_steps"),
+    ({"every_n_minutes": -1.0}, ValueError, "every_n_minutes"),
+    ({"keep_last": 0}, ValueError, "keep_last"),
+    ({"keep_best": -1}, ValueError, "keep_best"),
+    ({"mode": "lowest"}, ValueError, "mode"),
+    ({"monitor": "thing"}, ValueError, "mode='max'"),
+    ({"async_write": "yes"}, TypeError, "async_write"),
+])
+def test_bad_arguments(tmp_path, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        PeriodicCheckpoint(tmp_path, **kwargs)
+
+
+@pytest.mark.slow
+def test_sigterm_saves_and_stops_cleanly(tmp_path):
+    script = textwrap.dedent(f"""
+        import os, signal, keras, numpy as np
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+        from keras_bestpractice.callbacks import PeriodicCheckpoint
+        class Preempt(keras.callbacks.Callback):
+            def on_train_batch_end(self, batch, logs=None):
+                if self.model.optimizer.iterations.numpy() == 7:
+                    os.kill(os.getpid(), signal.SIGTERM)
+        x = np.random.default_rng(0).random((64, 5)).astype("float32")
+        y = np.arange(64) % 3
+        model = keras.Sequential([keras.Input((5,)), keras.layers.Dense(3, activation="softmax")])
+        model.compile("sgd", "sparse_categorical_crossentropy")
+        ckpt = PeriodicCheckpoint({str(tmp_path)!r}, every_n_epochs=5)
+        h = model.fit(x, y, batch_size=16, epochs=10, verbose=0, callbacks=[Preempt(), ckpt])
+        print("EPOCHS", len(h.history["loss"]))
+    """)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "EPOCHS 2" in result.stdout
+    assert [p.name for p in tmp_path.glob("ckpt-*")] == ["ckpt-e000001-s0000000007"]
+
+
+def run_worker(directory, mode, out, slow=0.0):
+    return subprocess.Popen([sys.executable, str(WORKER), str(directory), mode, str(out),
+                             str(slow)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["numpy", "stratified"])
+def test_sigkill_at_random_moments_then_resume_is_bitwise_exact(tmp_path, mode):
+    reference = tmp_path / "reference.npz"
+    proc = run_worker(tmp_path / "ref_ckpt", mode, reference)
+    assert proc.wait(timeout=180) == 0, proc.stderr.read()[-2000:]
+    rng = random.Random(1234 if mode == "numpy" else 4321)
+    directory, out = tmp_path / "ckpt", tmp_path / "final.npz"
+    kills = during_save = 0
+    for _ in range(12):
+        proc = run_worker(directory, mode, out, slow=0.02)
+        deadline = time.monotonic() + rng.uniform(4.0, 7.0)  # TensorFlow takes ~3 s to load
+        while time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.01)
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()
+            kills += 1
+            during_save += bool(list(directory.glob(".tmp-*")))
+            continue
+        stdout, stderr = proc.communicate()
+        assert proc.returncode == 0, stderr[-2000:]
+        assert "damaged" not in stderr  # no partial checkpoint is ever loaded
+        break
+    else:  # pragma: no cover
+        pytest.fail("the worker never finished")
+    assert kills >= 2 and during_save >= 1, (kills, during_save)
+    ref, got = np.load(reference), np.load(out)
+    for key in ref.files:
+        if key != "history":
+            assert np.array_equal(ref[key], got[key]), key
