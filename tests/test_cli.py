@@ -49,3 +49,30 @@ def test_console_script_is_installed():
 def test_unknown_command_is_a_usage_error():
     with pytest.raises(SystemExit):
         main(["frobnicate"])
+
+
+def test_trials_table_from_a_project_directory(tmp_path, capsys):
+    import json
+
+    project = tmp_path / "proj"
+    for i, (acc, reason) in enumerate([(0.9, ""), (0.3, "not_learning")]):
+        trial = project / f"trial_{i}"
+        trial.mkdir(parents=True)
+        (trial / "trial.json").write_text(json.dumps({
+            "trial_id": str(i), "status": "COMPLETED", "score": acc,
+            "hyperparameters": {"values": {"learning_rate": 10.0 ** -(i + 2)}}}))
+        (trial / "kbp_trial.json").write_text(json.dumps({
+            "trial_id": str(i), "hyperparameters": {"learning_rate": 10.0 ** -(i + 2)},
+            "history": {"loss": [1.0, 0.5], "val_loss": [1.1, 0.6],
+                        "val_accuracy": [acc - 0.1, acc]},
+            "epochs_run": 2, "prune_reason": reason, "seconds": 1.5,
+            "objective": "val_accuracy", "direction": "max"}))
+    out_csv = tmp_path / "table.csv"
+    assert main(["trials", str(project), "--csv", str(out_csv), "--sort",
+                 "best_val_accuracy"]) == 0
+    printed = capsys.readouterr().out
+    assert "not_learning" in printed and "pruned" in printed
+    lines = out_csv.read_text().splitlines()
+    assert len(lines) == 3 and "hp_learning_rate" in lines[0]
+    assert main(["trials", str(project), "--sort", "nope"]) == 2
+    assert main(["trials", str(tmp_path / "empty")]) == 2

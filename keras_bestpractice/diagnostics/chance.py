@@ -177,6 +177,15 @@ def steadily_decreasing(values: Sequence[float], min_fraction: float = 0.75,
     return -slope / level >= min_rel_slope
 
 
+def steadily_increasing(values: Sequence[float], min_fraction: float = 0.6) -> bool:
+    """True when a curve (accuracy) mostly rises and ends above where it started."""
+    arr = np.asarray([v for v in values if v is not None and math.isfinite(v)], dtype=float)
+    if arr.size < 2:
+        return False
+    deltas = np.diff(arr)
+    return bool(arr[-1] > arr[0] and np.mean(deltas > 0) >= min_fraction)
+
+
 def detect_not_learning(
     loss: Sequence[float],
     accuracy: Sequence[float] | None,
@@ -215,13 +224,17 @@ def detect_not_learning(
         if vacc and vloss and not is_at_chance(float(np.mean(vloss)), None, chance) and \
                 not is_at_chance(chance.loss, float(np.mean(vacc)), chance):
             return None
-    window = loss[-max(3, n // 2):]
-    val_window = None if val_loss is None else list(val_loss)[-max(3, n // 2):]
+    w = max(3, n // 2)
+    window = loss[-w:]
+    val_window = None if val_loss is None else list(val_loss)[-w:]
+    acc_window = None if accuracy is None or len(accuracy) != n else list(accuracy)[-w:]
     if steadily_decreasing(window) and (
         val_window is None
         or not any(math.isfinite(v) for v in val_window)
         or steadily_decreasing(val_window, min_fraction=0.6)
-    ):
+    ) and (acc_window is None or steadily_increasing(acc_window)):
+        # Learning slowly, not stuck. (A loss coming down from an explosion back to
+        # the chance level falls too, but its accuracy does not rise.)
         return None
     # The epoch from which every epoch stayed at chance.
     start = n - 1

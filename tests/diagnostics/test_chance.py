@@ -46,10 +46,14 @@ def test_detect_not_learning_requires_no_steady_progress():
     c = chance_level(10)
     stuck = detect_not_learning([2.5, 2.31, 2.30, 2.30, 2.31], [0.1] * 5, c)
     assert stuck is not None and stuck["num_classes"] == 10
-    slow = detect_not_learning([2.48, 2.46, 2.44, 2.42, 2.40, 2.38], [0.09, 0.09, 0.1, 0.1,
-                                                                      0.1, 0.11], c,
+    slow = detect_not_learning([2.48, 2.46, 2.44, 2.42, 2.40, 2.38],
+                               [0.09, 0.095, 0.1, 0.105, 0.11, 0.115], c,
                                val_loss=[2.47, 2.45, 2.43, 2.41, 2.39, 2.37])
     assert slow is None
+    # Coming down from an explosion to the chance level is not learning: accuracy is flat.
+    exploded = detect_not_learning([505.0, 5.3, 3.97], [0.115, 0.107, 0.117], c,
+                                   val_loss=[7.9, 4.6, 2.9], grace_epochs=2)
+    assert exploded is not None
     assert detect_not_learning([2.3], [0.1], c, grace_epochs=2) is None
 
 

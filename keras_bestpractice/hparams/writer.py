@@ -1,0 +1,180 @@
+"""Writing TensorBoard HParams data: the experiment config and one session per trial.
+
+The HParams dashboard needs, at the root of the log directory, an *experiment
+config* listing every hyperparameter with its domain (`Discrete` values or a
+`RealInterval`/`IntInterval` with the true bounds) and every metric with its tag
+and group; and, in one sub-directory per trial, a *session start* with the
+trial's values, scalar summaries of the metrics, and a *session end* with the
+final status. Scalars follow Keras's `TensorBoard` callback layout
+(`<session>/train` and `<session>/validation`, tags `epoch_<metric>`), so the
+two can be used together.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+STATUS = {"success": "STATUS_SUCCESS", "failure": "STATUS_FAILURE",
+          "running": "STATUS_RUNNING", "unknown": "STATUS_UNKNOWN"}
+
+
+def metric_tag(key: str) -> tuple[str, str]:
+    """`(group, tag)` of a Keras log key: `val_loss` -> (`validation`, `epoch_loss`)."""
+    if key.startswith("val_"):
+        return "validation", f"epoch_{key[4:]}"
+    return "train", f"epoch_{key}"
+
+
+def hparams_from_keras_tuner(hyperparameters: Any) -> list[Any]:
+    """`hp.HParam`s with real domains for a `keras_tuner.HyperParameters` space."""
+    from tensorboard.plugins.hparams import api as hp
+
+    out = []
+    for item in hyperparameters.space:
+        config = item.get_config()
+        kind = type(item).__name__
+        name = item.name
+        if kind == "Choice":
+            domain = hp.Discrete(list(config["values"]))
+        elif kind == "Float":
+            domain = hp.RealInterval(float(config["min_value"]), float(config["max_value"]))
+        elif kind == "Int":
+            domain = hp.IntInterval(int(config["min_value"]), int(config["max_value"]))
+        elif kind == "Boolean":
+            domain = hp.Discrete([False, True])
+        elif kind == "Fixed":
+            domain = hp.Discrete([config["value"]])
+        else:  # pragma: no cover - future KerasTuner kinds
+            domain = None
+        out.append(hp.HParam(name, domain))
+    return out
+
+
+def hparams_from_values(values: Mapping[Any, Any]) -> tuple[list[Any], dict[str, Any]]:
+    """`(HParam list, {name: value})` from a dict keyed by names or `hp.HParam`s.
+
+    A plain name gets a `Discrete` domain holding its one value (numbers, strings
+    and booleans are what the dashboard can show).
+    """
+    from tensorboard.plugins.hparams import api as hp
+
+    params, flat = [], {}
+    for key, value in values.items():
+        if isinstance(key, hp.HParam):
+            params.append(key)
+            flat[key.name] = _plain(value)
+        else:
+            if not isinstance(key, str):
+                raise TypeError(f"`hparams` keys must be names or hp.HParam, got {key!r}.")
+            params.append(hp.HParam(key, hp.Discrete([_plain(value)])))
+            flat[key] = _plain(value)
+    return params, flat
+
+
+def _plain(value: Any) -> Any:
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, (bool, int, float, str)):
+        return value
+    return str(value)
+
+
+def metrics_for(keys: Iterable[str]) -> list[Any]:
+    """`hp.Metric`s for Keras log keys (train and validation groups)."""
+    from tensorboard.plugins.hparams import api as hp
+
+    out, seen = [], set()
+    for key in keys:
+        group, tag = metric_tag(key)
+        if (group, tag) in seen:
+            continue
+        seen.add((group, tag))
+        display = key if group == "validation" else f"train_{key}"
+        out.append(hp.Metric(tag, group=group, display_name=display))
+    return out
+
+
+def write_experiment(logdir: str | os.PathLike, hparams: list[Any], metrics: list[Any],
+                     time_created: float | None = None) -> None:
+    """Write the experiment config (domains and metric list) at the log root."""
+    import tensorflow as tf
+    from tensorboard.plugins.hparams import api as hp
+
+    Path(logdir).mkdir(parents=True, exist_ok=True)
+    writer = tf.summary.create_file_writer(str(logdir))
+    with writer.as_default():
+        hp.hparams_config(hparams=hparams, metrics=metrics,
+                          time_created_secs=time_created or time.time())
+    writer.flush()
+    writer.close()
+
+
+class SessionWriter:
+    """One HParams session (a trial or a `fit`): its values, scalars and status."""
+
+    def __init__(self, session_dir: str | os.PathLike):
+        import tensorflow as tf
+
+        self.session_dir = Path(session_dir)
+        self.session_dir.mkdir(parents=True, exist_ok=True)
+        self._tf = tf
+        self._root = tf.summary.create_file_writer(str(self.session_dir))
+        self._groups: dict[str, Any] = {}
+
+    def start(self, values: Mapping[str, Any], trial_id: str | None = None,
+              hparams: list[Any] | None = None) -> None:
+        from tensorboard.plugins.hparams import api as hp
+
+        if hparams is not None:
+            by_name = {p.name: p for p in hparams}
+            values = {by_name.get(k, k): _plain(v) for k, v in values.items()}
+        else:
+            values = {k: _plain(v) for k, v in values.items()}
+        with self._root.as_default():
+            hp.hparams(values, trial_id=trial_id, start_time_secs=int(time.time()))
+        self._root.flush()
+
+    def scalars(self, step: int, logs: Mapping[str, Any]) -> None:
+        for key, value in logs.items():
+            try:
+                number = float(value)
+            except (TypeError, ValueError):
+                continue
+            if not math.isfinite(number):
+                continue
+            group, tag = metric_tag(key)
+            writer = self._groups.get(group)
+            if writer is None:
+                writer = self._tf.summary.create_file_writer(str(self.session_dir / group))
+                self._groups[group] = writer
+            with writer.as_default():
+                self._tf.summary.scalar(tag, number, step=step)
+        for writer in self._groups.values():
+            writer.flush()
+
+    def text(self, tag: str, value: str, step: int = 0) -> None:
+        with self._root.as_default():
+            self._tf.summary.text(tag, value, step=step)
+        self._root.flush()
+
+    def end(self, status: str = "success") -> None:
+        from tensorboard.plugins.hparams import api_pb2
+        from tensorboard.plugins.hparams import summary as hp_summary
+
+        code = getattr(api_pb2, STATUS.get(status, "STATUS_UNKNOWN"))
+        pb = hp_summary.session_end_pb(code, end_time_secs=int(time.time()))
+        with self._root.as_default():
+            self._tf.summary.experimental.write_raw_pb(pb.SerializeToString(), step=0)
+        self.close()
+
+    def close(self) -> None:
+        self._root.flush()
+        self._root.close()
+        for writer in self._groups.values():
+            writer.close()
+        self._groups = {}

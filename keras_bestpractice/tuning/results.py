@@ -1,0 +1,141 @@
+"""Per-trial summaries and the results table. Pure Python/pandas (no TensorFlow)."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+SUMMARY_FILE = "kbp_trial.json"
+RESULTS_FILE = "results.csv"
+VALIDATION_METRICS = ("val_loss", "val_accuracy", "val_precision_macro", "val_recall_macro",
+                      "val_f1_macro")
+SLOPE_EPOCHS = 3
+
+
+def loss_slope(values: Sequence[float], window: int = SLOPE_EPOCHS) -> float | None:
+    """Least-squares slope per epoch of the last `window` values (None if < 2)."""
+    vals = [float(v) for v in values[-window:] if v is not None and math.isfinite(float(v))]
+    if len(vals) < 2:
+        return None
+    x = np.arange(len(vals), dtype=float)
+    return float(np.polyfit(x, np.asarray(vals), 1)[0])
+
+
+def write_summary(trial_dir: str | os.PathLike, summary: Mapping[str, Any]) -> Path:
+    from keras_bestpractice._atomic import atomic_write_text
+
+    path = Path(trial_dir) / SUMMARY_FILE
+    atomic_write_text(path, json.dumps(summary, indent=1, default=_default), fsync=False)
+    return path
+
+
+def read_summaries(project_dir: str | os.PathLike) -> dict[str, dict[str, Any]]:
+    out = {}
+    for path in sorted(Path(project_dir).glob(f"trial_*/{SUMMARY_FILE}")):
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        out[str(data.get("trial_id"))] = data
+    return out
+
+
+def read_trials(project_dir: str | os.PathLike) -> dict[str, dict[str, Any]]:
+    """KerasTuner's own `trial.json` files (status, score, hyperparameter values)."""
+    out = {}
+    for path in sorted(Path(project_dir).glob("trial_*/trial.json")):
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        out[str(data.get("trial_id"))] = data
+    return out
+
+
+def build_frame(trials: Mapping[str, Mapping[str, Any]],
+                summaries: Mapping[str, Mapping[str, Any]], objective: str, direction: str):
+    """One row per trial: id, status, hyperparameters, best/last metrics, pruning, time."""
+    import pandas as pd
+
+    rows = []
+    for trial_id in sorted(set(trials) | set(summaries)):
+        trial = trials.get(trial_id, {})
+        summary = summaries.get(trial_id, {})
+        hps = summary.get("hyperparameters") or trial.get("hyperparameters", {}).get("values", {})
+        history = summary.get("history", {})
+        status = (trial.get("status") or summary.get("status") or "").lower()
+        if summary.get("prune_reason") and status in ("completed", ""):
+            status = "pruned"
+        row: dict[str, Any] = {"trial_id": trial_id, "status": status,
+                               "score": trial.get("score", summary.get("score"))}
+        row.update({f"hp_{k}": v for k, v in hps.items()})
+        for key in dict.fromkeys([*VALIDATION_METRICS, objective]):
+            series = [v for v in history.get(key, []) if v is not None]
+            finite = [v for v in series if math.isfinite(v)]
+            minimise = key.endswith("loss") if key != objective else direction == "min"
+            best = (min(finite) if minimise else max(finite)) if finite else None
+            row[f"best_{key}"] = best
+            row[f"last_{key}"] = series[-1] if series else None
+        obj = [v if v is not None and math.isfinite(v) else None
+               for v in history.get(objective, [])]
+        candidates = [(v, i) for i, v in enumerate(obj) if v is not None]
+        if candidates:
+            pick = min if direction == "min" else max
+            row["best_epoch"] = pick(candidates, key=lambda t: (t[0], -t[1]))[1] + 1
+        else:
+            row["best_epoch"] = None
+        row["val_loss_slope"] = loss_slope(history.get("val_loss", []))
+        row["epochs_run"] = summary.get("epochs_run", len(history.get("loss", [])))
+        row["prune_reason"] = summary.get("prune_reason") or ""
+        row["seconds"] = summary.get("seconds")
+        row["batch_size_used"] = summary.get("batch_size_used")
+        row["error"] = summary.get("error") or (trial.get("message") or "")[-300:]
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    if not frame.empty:
+        frame = frame.sort_values("trial_id").reset_index(drop=True)
+    return frame
+
+
+def load_results_frame(project_dir: str | os.PathLike):
+    """The results table of a tuner's project directory (for the CLI and offline use).
+
+    Raises:
+        FileNotFoundError: if `project_dir` holds no trials.
+    """
+    project = Path(project_dir)
+    trials = read_trials(project)
+    summaries = read_summaries(project)
+    if not trials and not summaries:
+        raise FileNotFoundError(f"no trials under {str(project)!r} (pass the tuner's "
+                                "directory/project_name folder).")
+    objective, direction = "val_accuracy", "max"
+    oracle = project / "oracle.json"
+    if oracle.exists():
+        try:
+            state = json.loads(oracle.read_text())
+            obj = state.get("objective", {})
+            if isinstance(obj, dict) and "name" in obj:
+                objective, direction = obj["name"], obj.get("direction", "max")
+            elif isinstance(obj, str):
+                objective = obj
+        except (OSError, ValueError):
+            pass
+    for summary in summaries.values():
+        if summary.get("objective"):
+            objective = summary["objective"]
+            direction = summary.get("direction", direction)
+            break
+    return build_frame(trials, summaries, objective, direction)
+
+
+def _default(obj: Any) -> Any:
+    if hasattr(obj, "item"):
+        return obj.item()
+    return str(obj)

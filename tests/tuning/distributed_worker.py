@@ -1,0 +1,30 @@
+"""One process of a distributed search (chief or worker), for the distributed test.
+
+    KERASTUNER_TUNER_ID=chief|tuner0|... KERASTUNER_ORACLE_IP=127.0.0.1 \
+    KERASTUNER_ORACLE_PORT=PORT python distributed_worker.py DIRECTORY
+"""
+
+import json
+import os
+import sys
+from pathlib import Path
+
+os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from keras_bestpractice.tuning import RandomSearchTuner  # noqa: E402
+from tests.tuning.helpers import build_mlp, digits_splits  # noqa: E402
+
+directory = sys.argv[1]
+(xt, yt), (xv, yv) = digits_splits(n=400)
+tuner = RandomSearchTuner(build_mlp, max_trials=6, epochs_per_trial=3, seed=3,
+                          directory=directory, project_name="dist",
+                          min_trials_for_median=1)
+tuner.search(xt, yt, validation_data=(xv, yv), verbose=0)
+who = os.environ.get("KERASTUNER_TUNER_ID")
+if who == "chief":
+    frame = tuner.results_frame()
+    print("CHIEF-DONE", json.dumps(frame[["trial_id", "status", "prune_reason"]]
+                                   .to_dict(orient="records")))
+else:
+    print("WORKER-DONE", who)
