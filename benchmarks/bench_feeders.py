@@ -74,6 +74,8 @@ class EpochTimer(keras.callbacks.Callback):
 def fit_epoch_time(model, data, epochs=3, **kwargs) -> float:
     """Median epoch time after the first (tracing) epoch."""
     timer = EpochTimer()
+    if not isinstance(data[0], np.ndarray):
+        kwargs.setdefault("shuffle", False)  # datasets bring their own order
     model.fit(*data, epochs=epochs, verbose=0, callbacks=[timer], **kwargs)
     return float(np.median(timer.times[1:]))
 
@@ -102,7 +104,10 @@ def main(argv=None) -> int:
           f"{n / r.baseline.median:,.0f}; throughput ratio {1 / r.ratio:.3f} (target >= 0.9)")
     results.append(("throughput ratio (stratified / plain)", 1 / r.ratio))
 
-    m_strat, m_numpy, m_plain = (tiny_model(args.features, args.classes) for _ in range(3))
+    # One model for every fit: separate model objects of the same architecture differ
+    # by several percent in step time on this machine, which would swamp the feeders.
+    model = tiny_model(args.features, args.classes)
+    m_strat = m_numpy = m_plain = model
     r_np = compare("(2a) fit epoch time: stratified_dataset vs NumPy arrays",
                    lambda: fit_epoch_time(m_strat, (strat,)),
                    lambda: fit_epoch_time(m_numpy, (x, y), batch_size=b),
@@ -153,7 +158,7 @@ def main(argv=None) -> int:
         results.append(("input speed-up vs imblearn (per sample)", 1 / r.ratio))
     except ImportError as exc:  # pragma: no cover - the dev extra installs it
         print(f"  imbalanced-learn not available ({exc}); install keras-bestpractice[dev]")
-    m_bal, m_sample, m_imb = (tiny_model(args.features, args.classes) for _ in range(3))
+    m_bal = m_sample = m_imb = model
     r = compare("(3c) fit epoch time: stratified_dataset(balance=1) vs sample_from_datasets",
                 lambda: fit_epoch_time(m_bal, (balanced,)),
                 lambda: fit_epoch_time(m_sample, (sampled,)),

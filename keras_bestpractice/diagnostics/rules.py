@@ -65,6 +65,9 @@ UNDERFIT_MAX_GAP = 0.25
 # ...and it has levelled off: improving by less than 2%/epoch over the last epochs
 # (a run still improving faster simply needs more epochs).
 UNDERFIT_MAX_REL_SLOPE = 0.02
+# ...and is steady: no epoch-to-epoch jump above 10% of its level in that window (a
+# training loss jumping around is an unstable optimisation, not a capacity limit).
+UNDERFIT_MAX_JITTER = 0.10
 
 # ---------------------------------------------------------- val oscillation
 # Movement of the validation loss beyond the unavoidable down-then-up path,
@@ -143,7 +146,9 @@ class RunView:
             spread = None
             if view.acc is not None and np.isfinite(view.acc[-t:]).all():
                 spread = float(np.ptp(view.acc[-t:]))
-            if _rel_change(view.loss[-t:]) < 0.02 or (spread is not None and spread <= 0.02):
+            # A loss near ln C with accuracy near 1/C is the evidence; flatness only
+            # has to rule out a curve plunging through ln C on its way down.
+            if _rel_change(view.loss[-t:]) < 0.3 or (spread is not None and spread <= 0.02):
                 view.inferred_chance = infer_chance_level(float(np.mean(view.loss[-t:])), acc,
                                                           spread)
         return view
@@ -450,7 +455,7 @@ def rule_underfitting(view: RunView) -> Finding | None:
     window = loss[-w:]
     slope = -np.polyfit(np.arange(w, dtype=float), window, 1)[0] / max(float(np.mean(window)),
                                                                       1e-12)
-    if slope >= UNDERFIT_MAX_REL_SLOPE:
+    if slope >= UNDERFIT_MAX_REL_SLOPE or _max_step(window) > UNDERFIT_MAX_JITTER:
         return None
     if _max_step(loss[-min(4, view.n):]) < FROZEN_REL_CHANGE:
         return None  # frozen weights: a plateau, not a capacity problem
