@@ -78,6 +78,12 @@ class ConfusionMatrixMetric(keras.metrics.Metric):
     def _macro(self, values, present):
         return ops.divide_no_nan(ops.sum(values * present), ops.sum(present))
 
+    def _macro_scores(self) -> dict:
+        precision, recall, f1, present = self._per_class()
+        return {"precision_macro": self._macro(precision, present),
+                "recall_macro": self._macro(recall, present),
+                "f1_macro": self._macro(f1, present)}
+
     def reset_state(self):
         if hasattr(self, "confusion"):
             self.confusion.assign(ops.zeros_like(self.confusion))
@@ -86,3 +92,19 @@ class ConfusionMatrixMetric(keras.metrics.Metric):
         config = super().get_config()
         config.update({"num_classes": self.num_classes, "threshold": self.threshold})
         return config
+
+
+class MacroMetric(ConfusionMatrixMetric):
+    """One macro score (`score` names it) from the confusion matrix."""
+
+    score = "f1_macro"
+
+    def __init__(self, num_classes: int | None = None, threshold: float = 0.5,
+                 name: str | None = None, dtype: Any = None):
+        super().__init__(num_classes=num_classes, threshold=threshold,
+                         name=name or self.score, dtype=dtype)
+
+    def result(self):
+        if not hasattr(self, "confusion"):
+            return ops.convert_to_tensor(0.0)
+        return self._macro_scores()[self.score]

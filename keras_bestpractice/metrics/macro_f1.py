@@ -1,17 +1,15 @@
-"""`MacroF1`: macro-averaged f1 for sparse or one-hot labels."""
+"""`MacroF1`: macro-averaged F1 for sparse or one-hot labels."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import keras
 
-from keras_bestpractice.metrics._confusion import ConfusionMatrixMetric
+from keras_bestpractice.metrics._confusion import MacroMetric
 
 
 @keras.saving.register_keras_serializable(package="keras_bestpractice")
-class MacroF1(ConfusionMatrixMetric):
-    """Macro-averaged f1 from a confusion matrix, logged as `f1_macro`.
+class MacroF1(MacroMetric):
+    """Macro-averaged F1 from a confusion matrix, logged as `f1_macro`.
 
     Works with sparse integer labels (shape `(N,)` or `(N, 1)`, where Keras's
     `F1Score` silently gives wrong values) and one-hot labels; predictions are
@@ -35,12 +33,4 @@ class MacroF1(ConfusionMatrixMetric):
     ```
     """
 
-    def __init__(self, num_classes: int | None = None, threshold: float = 0.5,
-                 name: str = "f1_macro", dtype: Any = None):
-        super().__init__(num_classes=num_classes, threshold=threshold, name=name, dtype=dtype)
-
-    def result(self):
-        if not hasattr(self, "confusion"):
-            return keras.ops.convert_to_tensor(0.0)
-        parts = self._per_class()
-        return self._macro(parts[2], parts[3])
+    score = "f1_macro"

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import keras
 
-from keras_bestpractice.metrics._confusion import ConfusionMatrixMetric
+from keras_bestpractice.metrics._confusion import MacroMetric
 
 
 @keras.saving.register_keras_serializable(package="keras_bestpractice")
-class MacroPrecision(ConfusionMatrixMetric):
+class MacroPrecision(MacroMetric):
     """Macro-averaged precision from a confusion matrix, logged as `precision_macro`.
 
     Works with sparse integer labels (shape `(N,)` or `(N, 1)`, where Keras's
@@ -35,12 +33,4 @@ class MacroPrecision(ConfusionMatrixMetric):
     ```
     """
 
-    def __init__(self, num_classes: int | None = None, threshold: float = 0.5,
-                 name: str = "precision_macro", dtype: Any = None):
-        super().__init__(num_classes=num_classes, threshold=threshold, name=name, dtype=dtype)
-
-    def result(self):
-        if not hasattr(self, "confusion"):
-            return keras.ops.convert_to_tensor(0.0)
-        parts = self._per_class()
-        return self._macro(parts[0], parts[3])
+    score = "precision_macro"

@@ -41,7 +41,4 @@ class MacroScores(ConfusionMatrixMetric):
         if not hasattr(self, "confusion"):
             zero = keras.ops.convert_to_tensor(0.0)
             return {"precision_macro": zero, "recall_macro": zero, "f1_macro": zero}
-        precision, recall, f1, present = self._per_class()
-        return {"precision_macro": self._macro(precision, present),
-                "recall_macro": self._macro(recall, present),
-                "f1_macro": self._macro(f1, present)}
+        return self._macro_scores()

@@ -35,27 +35,25 @@ def write_summary(trial_dir: str | os.PathLike, summary: Mapping[str, Any]) -> P
     return path
 
 
-def read_summaries(project_dir: str | os.PathLike) -> dict[str, dict[str, Any]]:
+def _read_by_trial(project_dir: str | os.PathLike, name: str) -> dict[str, dict[str, Any]]:
     out = {}
-    for path in sorted(Path(project_dir).glob(f"trial_*/{SUMMARY_FILE}")):
+    for path in sorted(Path(project_dir).glob(f"trial_*/{name}")):
         try:
             data = json.loads(path.read_text())
         except (OSError, ValueError):
-            continue
+            continue  # a file being written by another worker: read it next time
         out[str(data.get("trial_id"))] = data
     return out
+
+
+def read_summaries(project_dir: str | os.PathLike) -> dict[str, dict[str, Any]]:
+    """Our per-trial summaries (history, prune reason, time, error)."""
+    return _read_by_trial(project_dir, SUMMARY_FILE)
 
 
 def read_trials(project_dir: str | os.PathLike) -> dict[str, dict[str, Any]]:
     """KerasTuner's own `trial.json` files (status, score, hyperparameter values)."""
-    out = {}
-    for path in sorted(Path(project_dir).glob("trial_*/trial.json")):
-        try:
-            data = json.loads(path.read_text())
-        except (OSError, ValueError):
-            continue
-        out[str(data.get("trial_id"))] = data
-    return out
+    return _read_by_trial(project_dir, "trial.json")
 
 
 def build_frame(trials: Mapping[str, Mapping[str, Any]],
