@@ -5,7 +5,7 @@ is `model.fit(dataset, epochs=1, steps_per_epoch=num_steps)` on a model of the s
 architecture; the range test adds setting the learning rate and reading the loss at
 every step, the snapshot of the state before and its restore after.
 
-    python benchmarks/bench_lr_finder.py [--steps 100] [--repeats 7]
+    python benchmarks/bench_lr_finder.py [--steps 100] [--repeats 25]
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def mlp():
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=100)
-    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--repeats", type=int, default=25)
     args = parser.parse_args(argv)
     print_header(f"lr_range_test vs {args.steps} plain training steps (MLP, batch 32)")
     rng = np.random.default_rng(0)

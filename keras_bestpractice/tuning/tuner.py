@@ -169,8 +169,10 @@ class RandomSearchTuner(kt.Tuner):
         directory: where trials are stored. Defaults to `"kbp_tuning"`.
         project_name: sub-folder of `directory`. Defaults to `"random_search"`.
         overwrite: start over instead of resuming. Defaults to `False`.
-        min_epochs_for_median: epochs before the median rule applies. Defaults to `1`.
-        min_trials_for_median: completed trials needed before it applies. Defaults to `3`.
+        min_epochs_for_median: epochs a trial runs before the median rule applies.
+            Defaults to `1`.
+        min_trials_for_median: earlier viable trials (not NaN, diverged or stuck) that
+            reached the same epoch, needed before the rule applies. Defaults to `3`.
         grace_epochs: epochs before the not-learning rule applies. Defaults to `2`.
         num_classes: classes for the chance level (else the model's output width).
         **kwargs: passed to `keras_tuner.Tuner` (e.g. `max_consecutive_failed_trials`

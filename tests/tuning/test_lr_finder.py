@@ -60,6 +60,34 @@ def test_dataset_input():
     assert len(result.lrs) == 20
 
 
+def test_recorded_losses_are_each_batch_own_loss_and_rates_are_applied():
+    (xt, yt), _ = digits_splits(n=400)
+    batches = [(xt[i:i + 32], yt[i:i + 32]) for i in range(0, 320, 32)]
+    model = mlp(dropout=0.0)
+    loss_fn = keras.losses.SparseCategoricalCrossentropy()
+    # At 1e-12 the weights do not move, so each batch's loss is the initial model's.
+    expected = [float(loss_fn(yb, model(xb))) for xb, yb in batches]
+    ds = tf.data.Dataset.from_tensor_slices((xt[:320], yt[:320])).batch(32)
+    result = lr_range_test(model, ds, min_lr=1e-12, max_lr=2e-12, num_steps=10)
+    np.testing.assert_allclose(result.raw_losses, expected, rtol=1e-5)
+    assert np.ptp(expected) > 0.05  # a running mean would not match
+
+    seen = []
+
+    class Spy(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            seen.append(float(self.model.optimizer.learning_rate.numpy()))
+
+    # the rate each step trains with is the schedule's (read back inside fit)
+    model = mlp()
+    original = model.fit
+    model.fit = lambda *a, **k: original(*a, **{**k, "callbacks": k["callbacks"] + [Spy()]})
+    result = lr_range_test(model, ds.repeat(), min_lr=1e-5, max_lr=1e-1, num_steps=12,
+                           stop_factor=1e9)
+    np.testing.assert_allclose(seen, result.lrs, rtol=1e-6)
+    assert float(model.optimizer.learning_rate.numpy()) == pytest.approx(1e-3)
+
+
 @pytest.mark.parametrize("kwargs, error, match", [
     ({"min_lr": 0.0}, ValueError, "min_lr"),
     ({"min_lr": 1.0, "max_lr": 0.1}, ValueError, "max_lr"),
