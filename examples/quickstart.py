@@ -6,13 +6,17 @@ random search logged to TensorBoard's HParams dashboard, then the final training
 DivergenceGuard, TrainingDiagnostics and PeriodicCheckpoint. Runs offline on a laptop
 CPU in about a minute.
 
-    python examples/quickstart.py [--out quickstart_outputs]
+    python examples/quickstart.py [--out quickstart_outputs] [--resume]
+
+Each run starts over; `--resume` instead continues an interrupted final training from
+its checkpoints (PeriodicCheckpoint resumes by itself when its directory has one).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import time
 import warnings
 from pathlib import Path
@@ -31,6 +35,7 @@ from keras_bestpractice.callbacks import (  # noqa: E402
     PeriodicCheckpoint,
     TrainingDiagnostics,
 )
+from keras_bestpractice.checkpointing import load_weights  # noqa: E402
 from keras_bestpractice.data import stratified_dataset, stratified_split  # noqa: E402
 from keras_bestpractice.hparams import HParamsLogger  # noqa: E402
 from keras_bestpractice.tuning import (  # noqa: E402
@@ -57,9 +62,13 @@ def main() -> None:
     parser.add_argument("--out", default="quickstart_outputs")
     parser.add_argument("--trials", type=int, default=8)
     parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--resume", action="store_true",
+                        help="continue the final training from the last run's checkpoints")
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    if not args.resume and (out / "checkpoints").exists():
+        shutil.rmtree(out / "checkpoints")  # a fresh run, not a resume of the last one
     t0 = time.perf_counter()
     keras.utils.set_random_seed(0)
 
@@ -91,7 +100,7 @@ def main() -> None:
     diagnostics = TrainingDiagnostics(probe_data=(x_val[:64], y_val[:64]),
                                       report_path=out / "report.html")
     callbacks = [
-        DivergenceGuard(lr_backoff=0.1),
+        DivergenceGuard(lr_backoff=0.1, verbose=1),  # prints each roll-back
         diagnostics,
         HParamsLogger(out / "tensorboard" / "final", hp, trial_id="final"),
         keras.callbacks.CSVLogger(str(out / "training_log.csv")),
@@ -102,16 +111,21 @@ def main() -> None:
     model.fit(train, validation_data=(x_val, y_val), epochs=args.epochs, verbose=2,
               callbacks=callbacks)
     diagnostics.report.plot(out / "curves.png")
+    last = model.evaluate(x_te, y_te, verbose=0, return_dict=True)
+    # Keep the best model, not the last one: the checkpoint with the best val_accuracy.
+    best = PeriodicCheckpoint.best(out / "checkpoints")
+    load_weights(model, best)
     results = model.evaluate(x_te, y_te, verbose=0, return_dict=True)
     print(f"\ntest accuracy {results['accuracy']:.4f}, test macro F1 "
-          f"{results['f1_macro']:.4f}")
+          f"{results['f1_macro']:.4f} (best checkpoint {best.name}; last epoch: "
+          f"{last['accuracy']:.4f})")
 
     print(f"\nDone in {time.perf_counter() - t0:.0f}s. Outputs:")
     print(f"  diagnostics report  {out / 'report.html'}   (open in a browser; "
           f"plot: {out / 'curves.png'})")
     print(f"  results table       {out / 'tuning' / 'results.csv'}")
     print(f"  checkpoints         {out / 'checkpoints'}   "
-          f"(best: {PeriodicCheckpoint.best(out / 'checkpoints')})")
+          f"(best: {best})")
     print(f"  training log        {out / 'training_log.csv'}")
     print(f"  TensorBoard         tensorboard --logdir {out / 'tensorboard'}   "
           "(HPARAMS tab)")

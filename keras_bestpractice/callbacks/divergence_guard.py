@@ -52,7 +52,14 @@ class DivergenceGuard(CopyableCallback):
     - **Divergence**: the monitored value as Keras puts it in `logs` (within an
       epoch, the running mean since the epoch began) above `divergence_factor`
       times the lowest value seen so far in this `fit` (the first value counts
-      until a lower one appears), for `patience` consecutive checks. For a
+      until a lower one appears), for `patience` consecutive checks. Once the
+      run has a settled value (an epoch end, or a running mean of at least
+      `min_batches` batches), a running mean of fewer batches is checked but no
+      longer becomes the lowest value: early in an epoch it is the mean of a
+      batch or two, and one lucky batch would make the ordinary mean look
+      "diverged" for the rest of the run. At the very start of training the
+      first batches are the only reference there is, so they count (a loss that
+      explodes within the first epoch is caught against the initial loss). For a
       `mode="max"` metric: below the highest value divided by the factor.
     - **Not learning** (`stop_if_not_learning=True`): after `grace_epochs`
       epochs, the loss still at or above the chance-level loss (the entropy of
@@ -81,6 +88,9 @@ class DivergenceGuard(CopyableCallback):
             (> 1). Defaults to `3.0`.
         patience: consecutive checks above the threshold before acting.
             Defaults to `10`.
+        min_batches: batches into an epoch before its running mean may set the
+            lowest (highest) value, once the run has a settled one; `1` lets every
+            value set it. Defaults to `10`.
         check_every: check every n-th `on_train_batch_end`. Defaults to `1`.
         restore: `"last_good"` (newest finite snapshot), `"best"` (the snapshot
             with the best monitored value) or `None` (stop without restoring).
@@ -137,6 +147,7 @@ class DivergenceGuard(CopyableCallback):
         min_delta: float = 0.0,
         divergence_factor: float = 3.0,
         patience: int = 10,
+        min_batches: int = 10,
         check_every: int = 1,
         restore: str | None = "last_good",
         lr_backoff: float | None = None,
@@ -156,6 +167,7 @@ class DivergenceGuard(CopyableCallback):
         self.divergence_factor = v.check_float("divergence_factor", divergence_factor, low=1.0,
                                                low_inclusive=False)
         self.patience = v.check_int("patience", patience, minimum=1)
+        self.min_batches = v.check_int("min_batches", min_batches, minimum=1)
         self.check_every = v.check_int("check_every", check_every, minimum=1)
         if restore is not None and not isinstance(restore, str):
             raise TypeError(f"`restore` must be 'last_good', 'best' or None, got {restore!r}.")
@@ -196,6 +208,7 @@ class DivergenceGuard(CopyableCallback):
         self.lr_scale = 1.0
         self.backoffs_used = 0
         self._best: float | None = None
+        self._settled = False  # has a settled value (epoch end, >= min_batches) been seen
         self._bad_checks = 0
         self._calls = 0
         self._epoch = 0
@@ -238,6 +251,7 @@ class DivergenceGuard(CopyableCallback):
         self.events = [dict(e) for e in state.get("events", [])]
         self.stop_reason = state.get("stop_reason")
         self._best = state.get("best")
+        self._settled = self._best is not None
         self._history = {k: list(vals) for k, vals in state.get("history", {}).items()}
         scale = float(state.get("lr_scale", 1.0))
         if self.model is not None and scale != self.lr_scale:
@@ -345,10 +359,14 @@ class DivergenceGuard(CopyableCallback):
         return value < best / self.divergence_factor
 
     def _check_divergence(self, value: float, batch: int | None) -> bool:
+        settled = batch is None or batch + 1 >= self.min_batches
         if self._is_better(value, self._best):
-            self._best = value
+            if settled or not self._settled:
+                self._best = value
+            self._settled = self._settled or settled
             self._bad_checks = 0
             return False
+        self._settled = self._settled or settled
         diverged = self._above_threshold(value)
         self._bad_checks = self._bad_checks + 1 if diverged else 0
         if self._bad_checks >= self.patience:

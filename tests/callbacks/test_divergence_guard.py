@@ -161,7 +161,7 @@ def test_raise_error_restores_first():
 
 def test_divergence_of_the_monitored_running_mean_with_patience():
     model = tiny_model()
-    guard = DivergenceGuard(divergence_factor=2.0, patience=3)
+    guard = DivergenceGuard(divergence_factor=2.0, patience=3, min_batches=1)
     guard.set_model(model)
     guard.on_train_begin()
     guard.on_epoch_begin(0)
@@ -175,9 +175,51 @@ def test_divergence_of_the_monitored_running_mean_with_patience():
                              "action": "rolled_back"}]
 
 
+def test_a_lucky_first_batch_does_not_make_the_ordinary_mean_look_diverged():
+    # Seen in the quickstart (Adam at 0.1, dropout 0.5): the running mean after one
+    # batch of a later epoch was 0.074, the epoch settled at 0.33, and the literal
+    # "lowest value so far" rule rolled back three times and stopped a healthy run.
+    means = [0.074, 0.2] + [0.33] * 30
+
+    def run(**kwargs):
+        model = tiny_model()
+        guard = DivergenceGuard(**kwargs)
+        guard.set_model(model)
+        guard.on_train_begin()
+        guard.on_epoch_begin(0)
+        for batch in range(40):
+            guard.on_train_batch_end(batch, logs={"loss": 0.5})
+        guard.on_epoch_end(0, logs={"loss": 0.5})
+        guard.on_epoch_begin(1)
+        for batch, loss in enumerate(means):
+            guard.on_train_batch_end(batch, logs={"loss": loss})
+        return guard
+
+    assert run().events == [] and run().stop_reason is None
+    literal = run(min_batches=1)  # every value may set the lowest: 0.33 > 3 x 0.074
+    assert literal.stop_reason == "diverged" and literal.events[0]["epoch"] == 1
+    # a real blow-up later in that epoch is still caught against the settled lowest value,
+    # and at the very start of training the first batches are the reference
+    guard = run()
+    for batch in range(len(means), len(means) + 10):
+        guard.on_train_batch_end(batch, logs={"loss": 5.0})
+    assert guard.stop_reason == "diverged"
+    model = tiny_model()
+    guard = DivergenceGuard()
+    guard.set_model(model)
+    guard.on_train_begin()
+    guard.on_epoch_begin(0)
+    for batch, loss in enumerate([2.3, 2.2, 30.0, 900.0] + [3e4] * 12):
+        guard.on_train_batch_end(batch, logs={"loss": loss})
+        if model.stop_training:
+            break
+    assert guard.events[0]["batch"] == 11 and guard.events[0]["reason"] == "diverged"
+
+
 def test_max_mode_divergence_on_an_accuracy_monitor():
     model = tiny_model()
-    guard = DivergenceGuard(monitor="accuracy", divergence_factor=2.0, patience=1)
+    guard = DivergenceGuard(monitor="accuracy", divergence_factor=2.0, patience=1,
+                            min_batches=1)
     guard.set_model(model)
     guard.on_train_begin()
     guard.on_epoch_begin(0)
@@ -271,6 +313,7 @@ def test_state_dict_round_trip_is_applied_at_train_begin():
     ({"monitor": "weird_quantity"}, ValueError, "mode='max'"),
     ({"restore": None, "lr_backoff": 0.5}, ValueError, "lr_backoff"),
     ({"patience": 2.5}, TypeError, "patience"),
+    ({"min_batches": 0}, ValueError, "min_batches"),
     ({"stop_if_not_learning": "yes"}, TypeError, "stop_if_not_learning"),
     ({"num_classes": 1}, ValueError, "num_classes"),
 ])
