@@ -81,3 +81,11 @@ def atomic_write_text(
 ) -> Path:
     """Write `text` to `path` atomically and return the final path."""
     return atomic_write_bytes(path, text.encode(encoding), fsync=fsync)
+
+
+def save_figure(fig, path: str | os.PathLike) -> Path:
+    """Save a matplotlib figure to `path` atomically, in the format its suffix names."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format=path.suffix.lstrip(".") or "png")
+    return path

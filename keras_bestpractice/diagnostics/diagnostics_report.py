@@ -119,13 +119,12 @@ class DiagnosticsReport:
         Returns the matplotlib `Figure`; writes a PNG to `path` (atomically) if given.
         Needs matplotlib (`pip install "keras-bestpractice[plots]"`).
         """
-        from keras_bestpractice._atomic import atomic_path
+        from keras_bestpractice._atomic import save_figure
         from keras_bestpractice.diagnostics import render
 
         fig = render.figure(self, dpi=dpi)
         if path is not None:
-            with atomic_path(Path(path)) as tmp:
-                fig.savefig(tmp, format=Path(path).suffix.lstrip(".") or "png")
+            save_figure(fig, path)
         return fig
 
     def __str__(self) -> str:

@@ -7,7 +7,6 @@ import math
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -59,7 +58,7 @@ class LRSweepResult:
 
     def plot(self, path: str | os.PathLike | None = None):
         """Final loss/accuracy against the rate (the U shape), and every run's curves."""
-        from keras_bestpractice._atomic import atomic_path
+        from keras_bestpractice._atomic import save_figure
         from keras_bestpractice._optional import new_figure
 
         frame = self.to_dataframe()
@@ -98,8 +97,7 @@ class LRSweepResult:
             ax.grid(True, alpha=0.3)
         fig.tight_layout()
         if path is not None:
-            with atomic_path(Path(path)) as tmp:
-                fig.savefig(tmp, format=Path(path).suffix.lstrip(".") or "png")
+            save_figure(fig, path)
         return fig
 
 
