@@ -360,13 +360,13 @@ class DivergenceGuard(CopyableCallback):
 
     def _check_divergence(self, value: float, batch: int | None) -> bool:
         settled = batch is None or batch + 1 >= self.min_batches
+        may_set_best = settled or not self._settled
+        self._settled = self._settled or settled
         if self._is_better(value, self._best):
-            if settled or not self._settled:
+            if may_set_best:
                 self._best = value
-            self._settled = self._settled or settled
             self._bad_checks = 0
             return False
-        self._settled = self._settled or settled
         diverged = self._above_threshold(value)
         self._bad_checks = self._bad_checks + 1 if diverged else 0
         if self._bad_checks >= self.patience:

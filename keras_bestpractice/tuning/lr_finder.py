@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import keras
@@ -13,6 +12,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_bestpractice import _validation as v
+from keras_bestpractice._snapshot import Snapshot, assign
 from keras_bestpractice.tuning import lr_analysis
 
 
@@ -57,7 +57,7 @@ class LRFinderResult:
 
     def plot(self, path: str | os.PathLike | None = None):
         """Smoothed loss against the learning rate (log scale), suggestions marked."""
-        from keras_bestpractice._atomic import atomic_path
+        from keras_bestpractice._atomic import save_figure
         from keras_bestpractice._optional import new_figure
 
         fig = new_figure(figsize=(7.5, 4.5), dpi=110)
@@ -85,8 +85,7 @@ class LRFinderResult:
         ax.legend(fontsize=8)
         fig.tight_layout()
         if path is not None:
-            with atomic_path(Path(path)) as tmp:
-                fig.savefig(tmp, format=Path(path).suffix.lstrip(".") or "png")
+            save_figure(fig, path)
         return fig
 
 
@@ -141,7 +140,6 @@ def lr_range_test(
     ```
     """
     from keras_bestpractice import _lr
-    from keras_bestpractice._snapshot import Snapshot
     from keras_bestpractice.checkpointing.state import seed_variables
 
     min_lr = v.check_float("min_lr", min_lr, low=0.0, low_inclusive=False)
@@ -200,9 +198,9 @@ class _RangeRecorder(keras.callbacks.Callback):
     """Sets the rate before each batch, records its loss, stops on blow-up.
 
     Per-step cost matters here (the test is a hundred steps), so the rate and the loss
-    tracker are set on the TensorFlow variables under the Keras ones, from tensors made
-    once, without reading the value back: a few times cheaper than `Variable.assign`
-    and `Model.reset_metrics()` in eager mode.
+    tracker are set with `_snapshot.assign` (on the TensorFlow variables under the Keras
+    ones, without reading the value back) from tensors made once: a few times cheaper
+    than `Variable.assign` and `Model.reset_metrics()` in eager mode.
     """
 
     def __init__(self, lrs: np.ndarray, smoothing: float, stop_factor: float):
@@ -214,24 +212,23 @@ class _RangeRecorder(keras.callbacks.Callback):
         self.stopped = False
 
     def on_train_begin(self, logs=None):
-        lr = self.model.optimizer.learning_rate
-        self._lr = lr.value
-        self._lr_values = [tf.constant(value, lr.dtype) for value in self.lrs]
+        self._lr = self.model.optimizer.learning_rate
+        self._lr_values = [tf.constant(value, self._lr.dtype) for value in self.lrs]
         # The logged loss is the running mean of Keras's loss tracker; zeroing it before
         # each batch makes the logged value that batch's own loss. A model with a custom
         # train_step may have no tracker named "loss": reset all its metrics instead.
         trackers = [m for m in self.model.metrics if m.name == "loss"]
         self._zeros = None
         if trackers:
-            self._zeros = [(v.value, tf.zeros(v.shape, v.dtype)) for v in trackers[0].variables]
+            self._zeros = [(v, tf.zeros(v.shape, v.dtype)) for v in trackers[0].variables]
 
     def on_train_batch_begin(self, batch, logs=None):
         if self._zeros is None:
             self.model.reset_metrics()
         else:
             for variable, zero in self._zeros:
-                variable.assign(zero, read_value=False)
-        self._lr.assign(self._lr_values[batch], read_value=False)
+                assign(variable, zero)
+        assign(self._lr, self._lr_values[batch])
 
     def on_train_batch_end(self, batch, logs=None):
         loss = float((logs or {}).get("loss", math.nan))
