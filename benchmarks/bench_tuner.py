@@ -24,12 +24,9 @@ import keras_tuner as kt  # noqa: E402
 from sklearn.datasets import load_digits  # noqa: E402
 
 from keras_bestpractice.data import stratified_split  # noqa: E402
-from keras_bestpractice.tuning import (  # noqa: E402
-    RandomSearchTuner,
-    dropout_layer,
-    make_optimizer,
-    trial_seed,
-)
+from keras_bestpractice.tuning import RandomSearchTuner, dropout_layer  # noqa: E402
+from keras_bestpractice.tuning.space import make_optimizer  # noqa: E402
+from keras_bestpractice.tuning.tuner import trial_seed  # noqa: E402
 
 from _harness import print_header  # noqa: E402
 

@@ -49,7 +49,7 @@ def _build_parser() -> argparse.ArgumentParser:
 
 
 def _diagnose(args: argparse.Namespace) -> int:
-    from keras_bestpractice.diagnostics import diagnose
+    from keras_bestpractice.diagnostics.diagnosis import diagnose
 
     path = Path(args.history)
     if not path.exists():

@@ -4,17 +4,18 @@
 from keras_bestpractice.callbacks import DivergenceGuard
 model.fit(x, y, callbacks=[DivergenceGuard(lr_backoff=0.1)])
 ```
+
+Names are imported lazily (PEP 562): Keras is imported when one is first used.
 """
 
-from keras_bestpractice.callbacks.divergence_guard import DivergenceGuard, TrainingDivergedError
-from keras_bestpractice.callbacks.feeder_epoch_sync import FeederEpochSync
-from keras_bestpractice.callbacks.periodic_checkpoint import PeriodicCheckpoint
-from keras_bestpractice.callbacks.training_diagnostics import TrainingDiagnostics
+from keras_bestpractice._lazy import lazy_exports
 
-__all__ = [
-    "DivergenceGuard",
-    "FeederEpochSync",
-    "PeriodicCheckpoint",
-    "TrainingDiagnostics",
-    "TrainingDivergedError",
-]
+_EXPORTS = {
+    "DivergenceGuard": "divergence_guard",
+    "TrainingDivergedError": "divergence_guard",
+    "FeederEpochSync": "feeder_epoch_sync",
+    "PeriodicCheckpoint": "periodic_checkpoint",
+    "TrainingDiagnostics": "training_diagnostics",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

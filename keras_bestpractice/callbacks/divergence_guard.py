@@ -7,18 +7,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from keras_bestpractice import _validation as v
+from keras_bestpractice._callback import CopyableCallback, num_classes_of, print_msg
+from keras_bestpractice._core.compare import is_better, resolve_mode
+from keras_bestpractice._core.divergence import GUARD_DIVERGENCE_FACTOR
+from keras_bestpractice._core.history import EpochHistory, accuracy_key, first_nonfinite
+from keras_bestpractice._core.reasons import StopReason
 from keras_bestpractice._snapshot import Snapshot
 from keras_bestpractice._warnings import warn
-from keras_bestpractice.callbacks._common import (
-    CopyableCallback,
-    accuracy_key,
-    first_nonfinite,
-    num_classes_of,
-    print_msg,
-    resolve_mode,
-)
 
-REASONS = ("nan", "inf", "diverged", "not_learning")
 ACTIONS = ("stopped", "rolled_back", "lr_backoff")
 RESTORE_CHOICES = ("last_good", "best", None)
 
@@ -85,7 +81,8 @@ class DivergenceGuard(CopyableCallback):
         min_delta: minimum change for a new lowest (highest) value to count.
             Defaults to `0`.
         divergence_factor: how many times the best value counts as diverged
-            (> 1). Defaults to `3.0`.
+            (> 1). Defaults to `3.0` (`_core.divergence` says why it differs from
+            `diagnose()`'s 2.0).
         patience: consecutive checks above the threshold before acting.
             Defaults to `10`.
         min_batches: batches into an epoch before its running mean may set the
@@ -145,7 +142,7 @@ class DivergenceGuard(CopyableCallback):
         monitor: str = "loss",
         mode: str = "auto",
         min_delta: float = 0.0,
-        divergence_factor: float = 3.0,
+        divergence_factor: float = GUARD_DIVERGENCE_FACTOR,
         patience: int = 10,
         min_batches: int = 10,
         check_every: int = 1,
@@ -188,7 +185,7 @@ class DivergenceGuard(CopyableCallback):
         self.num_classes = v.check_int("num_classes", num_classes, minimum=2, allow_none=True)
         self.class_prior = None if class_prior is None else [float(p) for p in class_prior]
         if self.class_prior is not None:
-            from keras_bestpractice.diagnostics import chance_level
+            from keras_bestpractice.diagnostics.chance import chance_level
 
             chance_level(class_prior=self.class_prior)  # validates
         if self.lr_backoff is not None and self.restore is None:
@@ -202,9 +199,12 @@ class DivergenceGuard(CopyableCallback):
         self._reset_state()
 
     # ------------------------------------------------------------------ state
+    def _state_key_args(self) -> dict[str, Any]:
+        return {"monitor": self.monitor, "mode": self.mode}
+
     def _reset_state(self) -> None:
         self.events: list[dict[str, Any]] = []
-        self.stop_reason: str | None = None
+        self.stop_reason: StopReason | None = None
         self.lr_scale = 1.0
         self.backoffs_used = 0
         self._best: float | None = None
@@ -218,7 +218,7 @@ class DivergenceGuard(CopyableCallback):
         self._last_good: Snapshot | None = None
         self._best_snapshot: Snapshot | None = None
         self._monitor_seen = False
-        self._history: dict[str, list[float]] = {}
+        self._history = EpochHistory()
         self._history_start = 0
         self._chance = None
         self._chance_checked = False
@@ -231,7 +231,7 @@ class DivergenceGuard(CopyableCallback):
             "events": [dict(e) for e in self.events],
             "stop_reason": self.stop_reason,
             "best": self._best,
-            "history": {k: list(vals) for k, vals in self._history.items()},
+            "history": self._history.to_dict(with_epoch=True),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -249,10 +249,10 @@ class DivergenceGuard(CopyableCallback):
     def _apply_state(self, state: dict[str, Any]) -> None:
         self.backoffs_used = int(state.get("backoffs_used", 0))
         self.events = [dict(e) for e in state.get("events", [])]
-        self.stop_reason = state.get("stop_reason")
+        self.stop_reason = StopReason.parse(state.get("stop_reason"))
         self._best = state.get("best")
         self._settled = self._best is not None
-        self._history = {k: list(vals) for k, vals in state.get("history", {}).items()}
+        self._history = EpochHistory.from_dict(state.get("history", {}))
         scale = float(state.get("lr_scale", 1.0))
         if self.model is not None and scale != self.lr_scale:
             from keras_bestpractice import _lr
@@ -293,8 +293,7 @@ class DivergenceGuard(CopyableCallback):
             return
         bad = first_nonfinite(logs)
         if bad is not None:
-            reason = "nan" if math.isnan(bad[1]) else "inf"
-            self._act(reason, step, bad[1])
+            self._act(_nonfinite_reason(bad[1]), step, bad[1])
             return
         if self._initial is None:  # a model that was built by its first step
             self._initial = Snapshot.take(self.model, self._epoch, step, where="batch")
@@ -313,7 +312,7 @@ class DivergenceGuard(CopyableCallback):
         logs = logs or {}
         bad = first_nonfinite(logs)
         if bad is not None:
-            self._act("nan" if math.isnan(bad[1]) else "inf", None, bad[1])
+            self._act(_nonfinite_reason(bad[1]), None, bad[1])
             return
         if self.monitor in logs:
             self._monitor_seen = True
@@ -326,11 +325,7 @@ class DivergenceGuard(CopyableCallback):
                 f"logs (available: {', '.join(sorted(logs)) or 'none'}); the divergence rule is "
                 "off, NaN/Inf checks still run."
             )
-        for key, value in logs.items():
-            try:
-                self._history.setdefault(key, []).append(float(value))
-            except (TypeError, ValueError):
-                continue
+        self._history.append(epoch, logs)
         if self.stop_if_not_learning and self._check_not_learning(logs):
             return
         self._snapshot(None, logs)
@@ -344,11 +339,7 @@ class DivergenceGuard(CopyableCallback):
 
     # ----------------------------------------------------------------- checks
     def _is_better(self, value: float, reference: float | None) -> bool:
-        if reference is None:
-            return True
-        if self._resolved_mode == "min":
-            return value < reference - self.min_delta
-        return value > reference + self.min_delta
+        return is_better(value, reference, self._resolved_mode, self.min_delta)
 
     def _above_threshold(self, value: float) -> bool:
         best = self._best
@@ -371,14 +362,14 @@ class DivergenceGuard(CopyableCallback):
         self._bad_checks = self._bad_checks + 1 if diverged else 0
         if self._bad_checks >= self.patience:
             self._bad_checks = 0
-            self._act("diverged", batch, value)
+            self._act(StopReason.DIVERGED, batch, value)
             return True
         return False
 
     def _chance_level(self):
         if not self._chance_checked:
             self._chance_checked = True
-            from keras_bestpractice.diagnostics import chance_level
+            from keras_bestpractice.diagnostics.chance import chance_level
 
             num_classes = self.num_classes or num_classes_of(self.model)
             self._chance = chance_level(num_classes, self.class_prior)
@@ -392,30 +383,22 @@ class DivergenceGuard(CopyableCallback):
 
     def _check_not_learning(self, logs: dict) -> bool:
         chance = self._chance_level()
-        if chance is None or "loss" not in self._history:
+        loss = self._history.get("loss", self._history_start)
+        if chance is None or loss is None or len(loss) < self.grace_epochs:
             return False
-        n = len(self._history["loss"]) - self._history_start
-        if n < self.grace_epochs:
-            return False
-        from keras_bestpractice.diagnostics import detect_not_learning
-
-        start = self._history_start
+        from keras_bestpractice.diagnostics.chance import detect_not_learning
 
         def series(key):
-            if key is None or key not in self._history:
-                return None
-            values = self._history[key][start:]
-            return values if len(values) == n else None
+            return self._history.get(key, self._history_start)
 
-        acc_key = accuracy_key(logs)
         evidence = detect_not_learning(
-            series("loss"), series(acc_key), chance,
+            loss, series(accuracy_key(logs)), chance,
             val_loss=series("val_loss"), val_accuracy=series(accuracy_key(logs, "val_")),
             grace_epochs=self.grace_epochs,
         )
         if evidence is None:
             return False
-        self._act("not_learning", None, float(evidence["tail_loss"]))
+        self._act(StopReason.NOT_LEARNING, None, float(evidence["tail_loss"]))
         return True
 
     # ---------------------------------------------------------------- actions
@@ -446,22 +429,24 @@ class DivergenceGuard(CopyableCallback):
     def _restore_point(self, reason: str) -> Snapshot | None:
         if self.restore is None:
             return None
-        if reason == "not_learning":
+        if reason is StopReason.NOT_LEARNING:
             return self._initial
         if self.restore == "best" and self._best_snapshot is not None:
             return self._best_snapshot
         return self._last_good
 
-    def _act(self, reason: str, batch: int | None, value: float) -> None:
+    def _act(self, reason: StopReason, batch: int | None, value: float) -> None:
         snapshot = self._restore_point(reason)
         restored = snapshot is not None
         if restored:
             snapshot.restore(self.model)
         where = f"epoch {self._epoch + 1}" + (f", batch {batch}" if batch is not None else "")
-        what = {"nan": f"a NaN value ({value})", "inf": f"an infinite value ({value})",
-                "diverged": f"{self.monitor} diverged ({value:.4g}, best {self._best:.4g})"
-                if self._best is not None else f"{self.monitor} diverged ({value:.4g})",
-                "not_learning": f"the loss is stuck at chance ({value:.4g})"}[reason]
+        what = {StopReason.NAN: f"a NaN value ({value})",
+                StopReason.INF: f"an infinite value ({value})",
+                StopReason.DIVERGED: f"{self.monitor} diverged ({value:.4g}, best "
+                f"{self._best:.4g})" if self._best is not None
+                else f"{self.monitor} diverged ({value:.4g})",
+                StopReason.NOT_LEARNING: f"the loss is stuck at chance ({value:.4g})"}[reason]
         event = {"epoch": self._epoch, "batch": batch, "reason": reason,
                  "value": float(value), "action": "stopped"}
         if restored and self.lr_backoff is not None and self.backoffs_used < self.max_backoffs:
@@ -477,8 +462,8 @@ class DivergenceGuard(CopyableCallback):
             # The epoch's running metrics hold the bad values: start them afresh.
             self.model.reset_metrics()
             self._bad_checks = 0
-            if reason == "not_learning":
-                self._history_start = len(self._history.get("loss", []))
+            if reason is StopReason.NOT_LEARNING:
+                self._history_start = len(self._history)
             if self.verbose:
                 print_msg(
                     f"DivergenceGuard: {where}: {what}. Restored the state of "
@@ -498,3 +483,7 @@ class DivergenceGuard(CopyableCallback):
             print_msg(message)
         if self.raise_error:
             raise TrainingDivergedError(message, dict(event))
+
+
+def _nonfinite_reason(value: float) -> StopReason:
+    return StopReason.NAN if math.isnan(value) else StopReason.INF

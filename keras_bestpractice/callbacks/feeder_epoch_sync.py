@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from keras_bestpractice.callbacks._common import CopyableCallback
+from keras_bestpractice._callback import CopyableCallback
 
 
 class FeederEpochSync(CopyableCallback):

@@ -14,13 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from keras_bestpractice import _validation as v
+from keras_bestpractice._callback import CopyableCallback, print_msg, stateful_callbacks
+from keras_bestpractice._core.compare import resolve_mode
 from keras_bestpractice._warnings import warn
-from keras_bestpractice.callbacks._common import (
-    CopyableCallback,
-    print_msg,
-    resolve_mode,
-    stateful_callbacks,
-)
 
 _RAN_OUT = "Your input ran out of data"
 
@@ -140,7 +136,7 @@ class PeriodicCheckpoint(CopyableCallback):
     @staticmethod
     def latest(directory: str | os.PathLike) -> Path | None:
         """The newest committed checkpoint under `directory` that passes its hash check."""
-        from keras_bestpractice.checkpointing import CheckpointStore
+        from keras_bestpractice.checkpointing.store import CheckpointStore
 
         ckpt = CheckpointStore(directory).latest()
         return None if ckpt is None else ckpt.path
@@ -149,7 +145,7 @@ class PeriodicCheckpoint(CopyableCallback):
     def best(directory: str | os.PathLike, mode: str = "auto",
              monitor: str | None = None) -> Path | None:
         """The best committed checkpoint (by the monitor it was saved with), or `None`."""
-        from keras_bestpractice.checkpointing import CheckpointStore
+        from keras_bestpractice.checkpointing.store import CheckpointStore
 
         store = CheckpointStore(directory)
         committed = store.committed()
@@ -183,7 +179,7 @@ class PeriodicCheckpoint(CopyableCallback):
 
     # ---------------------------------------------------------------- callbacks
     def on_train_begin(self, logs=None):
-        from keras_bestpractice.checkpointing import CheckpointStore
+        from keras_bestpractice.checkpointing.store import CheckpointStore
 
         # Allow instances to be re-used across `model.fit()` calls.
         self._reset()
@@ -363,8 +359,8 @@ class PeriodicCheckpoint(CopyableCallback):
                                 lazy=self.async_write)
         state = {
             "rng": capture_rng(),
-            "callbacks": {type(cb).__name__: cb.state_dict()
-                          for cb in stateful_callbacks(self.params)},
+            "callbacks": {key: cb.state_dict()
+                          for key, cb in stateful_callbacks(self.params).items()},
             "feeders": {f.key: f.state() for f in registry.feeders()},
         }
         value = logs.get(self.monitor)
@@ -450,9 +446,10 @@ class PeriodicCheckpoint(CopyableCallback):
         state = ckpt.read_state()
         restore_rng(state.get("rng", {}))
         saved_callbacks = state.get("callbacks", {})
-        for callback in stateful_callbacks(self.params):
-            saved = saved_callbacks.get(type(callback).__name__)
-            if saved is not None and callback is not self:
+        for key, callback in stateful_callbacks(self.params).items():
+            # Format 1 checkpoints keyed the state by class name.
+            saved = saved_callbacks.get(key, saved_callbacks.get(type(callback).__name__))
+            if saved is not None:
                 callback.load_state_dict(saved)
         resume_at = ckpt.manifest["resume_at"]
         epoch = int(resume_at["epoch"])

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from keras_bestpractice import _validation as v
-from keras_bestpractice.callbacks._common import CopyableCallback, num_classes_of, print_msg
+from keras_bestpractice._callback import CopyableCallback, num_classes_of, print_msg
 
 REPORT_SUFFIXES = (".html", ".htm", ".md", ".json", ".png")
 _RELU = ("relu", "relu6")
@@ -180,7 +180,8 @@ class TrainingDiagnostics(CopyableCallback):
             self._run_probe(epoch=int(epoch), when="end")
 
     def on_train_end(self, logs=None):
-        from keras_bestpractice.diagnostics import diagnose, signals
+        from keras_bestpractice.diagnostics import signals
+        from keras_bestpractice.diagnostics.diagnosis import diagnose
 
         findings = list(self._findings)
         initial = self._initial_loss
@@ -222,7 +223,7 @@ class TrainingDiagnostics(CopyableCallback):
 
     # ------------------------------------------------------------------ helpers
     def _chance_level(self):
-        from keras_bestpractice.diagnostics import chance_level
+        from keras_bestpractice.diagnostics.chance import chance_level
 
         num_classes = self.num_classes or num_classes_of(self.model)
         try:

@@ -1,26 +1,20 @@
-"""The storage layer under `PeriodicCheckpoint`: atomic commits, manifests, retention.
+"""Loading what `PeriodicCheckpoint` saved.
 
 ```python
 from keras_bestpractice.checkpointing import load_weights
 
-load_weights(model, "checkpoints")   # the newest checkpoint that passes its hash check
+load_weights(model, "checkpoints")   # the newest checkpoint that passes its checks
 ```
+
+The storage engine itself (`store`, `retention`, `state`, `load`) is internal;
+`docs/architecture.md` describes it for contributors.
 """
 
-from keras_bestpractice.checkpointing.load import load_weights, open_checkpoint
-from keras_bestpractice.checkpointing.retention import Entry, select_retained
-from keras_bestpractice.checkpointing.store import (
-    Checkpoint,
-    CheckpointStore,
-    CheckpointWriteError,
-)
+from keras_bestpractice._lazy import lazy_exports
 
-__all__ = [
-    "Checkpoint",
-    "CheckpointStore",
-    "CheckpointWriteError",
-    "Entry",
-    "load_weights",
-    "open_checkpoint",
-    "select_retained",
-]
+_EXPORTS = {
+    "load_weights": "load",
+    "CheckpointWriteError": "store",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+from keras_bestpractice._core.compare import is_better, is_finite_number, sort_key
 
 
 @dataclass(frozen=True)
@@ -25,10 +26,6 @@ class Entry:
     epoch_boundary: bool
 
 
-def is_better(value: float, reference: float, mode: str) -> bool:
-    return value < reference if mode == "min" else value > reference
-
-
 def select_retained(entries: Sequence[Entry], keep_last: int, keep_best: int,
                     mode: str) -> set[str]:
     """Names to keep: the `keep_last` newest, the `keep_best` best, and the newest
@@ -41,9 +38,8 @@ def select_retained(entries: Sequence[Entry], keep_last: int, keep_best: int,
         raise ValueError(f"`mode` must be 'min' or 'max', got {mode!r}.")
     newest_first = sorted(entries, key=lambda e: (e.step, e.name), reverse=True)
     keep = {e.name for e in newest_first[:max(keep_last, 0)]}
-    scored = [e for e in newest_first if e.value is not None and math.isfinite(e.value)]
-    sign = 1.0 if mode == "min" else -1.0
-    scored.sort(key=lambda e: (sign * e.value, -e.step))
+    scored = [e for e in newest_first if is_finite_number(e.value)]
+    scored.sort(key=lambda e: (sort_key(e.value, mode), -e.step))
     keep |= {e.name for e in scored[:max(keep_best, 0)]}
     for e in newest_first:
         if e.epoch_boundary:
@@ -56,8 +52,7 @@ def best_entry(entries: Sequence[Entry], mode: str) -> Entry | None:
     """The entry with the best monitored value (newer wins ties), or `None`."""
     best = None
     for e in sorted(entries, key=lambda e: (e.step, e.name)):
-        if e.value is None or not math.isfinite(e.value):
-            continue
-        if best is None or not is_better(best.value, e.value, mode):
+        if is_finite_number(e.value) and (best is None or not is_better(best.value, e.value,
+                                                                         mode)):
             best = e
     return best

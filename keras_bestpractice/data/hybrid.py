@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from keras_bestpractice import _validation as v
-from keras_bestpractice.callbacks._common import CopyableCallback, print_msg
+from keras_bestpractice._callback import CopyableCallback, print_msg
 from keras_bestpractice.data.plan import batch_plan
 from keras_bestpractice.data.sources import check_image_size, list_files
 from keras_bestpractice.data.split import split_counts

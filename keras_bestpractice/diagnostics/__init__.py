@@ -1,4 +1,4 @@
-"""Training diagnostics from learning curves. Pure NumPy/pandas: no TensorFlow import.
+"""Training diagnostics from learning curves. Pure NumPy/pandas: no Keras or TensorFlow.
 
 ```python
 from keras_bestpractice.diagnostics import diagnose
@@ -8,24 +8,12 @@ print(report.primary)
 ```
 """
 
-from keras_bestpractice.diagnostics.chance import (
-    ChanceLevel,
-    chance_level,
-    detect_not_learning,
-    is_at_chance,
-)
-from keras_bestpractice.diagnostics.curves import Curves
-from keras_bestpractice.diagnostics.diagnose import diagnose
-from keras_bestpractice.diagnostics.diagnostics_report import DiagnosticsReport
-from keras_bestpractice.diagnostics.finding import Finding
+from keras_bestpractice._lazy import lazy_exports
 
-__all__ = [
-    "ChanceLevel",
-    "Curves",
-    "DiagnosticsReport",
-    "Finding",
-    "chance_level",
-    "detect_not_learning",
-    "diagnose",
-    "is_at_chance",
-]
+_EXPORTS = {
+    "DiagnosticsReport": "diagnostics_report",
+    "Finding": "finding",
+    "diagnose": "diagnosis",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -17,14 +17,8 @@ from typing import Any
 
 import numpy as np
 
-# The spellings of the accuracy metric Keras users meet, most common first.
-ACCURACY_KEYS = (
-    "accuracy",
-    "acc",
-    "sparse_categorical_accuracy",
-    "categorical_accuracy",
-    "binary_accuracy",
-)
+from keras_bestpractice._core.history import ACCURACY_KEYS
+
 LEARNING_RATE_KEYS = ("learning_rate", "lr")
 
 

@@ -1,4 +1,4 @@
-"""TensorBoard HParams logging for a plain `model.fit` and for the tuner.
+"""TensorBoard HParams logging for a plain `model.fit` (the tuner logs its own trials).
 
 ```python
 from keras_bestpractice.hparams import HParamsLogger
@@ -6,18 +6,8 @@ model.fit(x, y, callbacks=[HParamsLogger("logs", {"learning_rate": 1e-3})])
 ```
 """
 
-from keras_bestpractice.hparams.logger import HParamsLogger
-from keras_bestpractice.hparams.writer import (
-    SessionWriter,
-    hparams_from_keras_tuner,
-    metrics_for,
-    write_experiment,
-)
+from keras_bestpractice._lazy import lazy_exports
 
-__all__ = [
-    "HParamsLogger",
-    "SessionWriter",
-    "hparams_from_keras_tuner",
-    "metrics_for",
-    "write_experiment",
-]
+_EXPORTS = {"HParamsLogger": "logger"}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from keras_bestpractice.callbacks._common import CopyableCallback
+from keras_bestpractice._callback import CopyableCallback
 
 
 class HParamsLogger(CopyableCallback):

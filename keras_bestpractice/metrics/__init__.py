@@ -7,9 +7,9 @@ model.compile("adam", "sparse_categorical_crossentropy",
 ```
 """
 
-from keras_bestpractice.metrics.macro_f1 import MacroF1
-from keras_bestpractice.metrics.macro_precision import MacroPrecision
-from keras_bestpractice.metrics.macro_recall import MacroRecall
-from keras_bestpractice.metrics.macro_scores import MacroScores
+from keras_bestpractice._lazy import lazy_exports
 
-__all__ = ["MacroF1", "MacroPrecision", "MacroRecall", "MacroScores"]
+_EXPORTS = {name: "macro" for name in ("MacroF1", "MacroPrecision", "MacroRecall",
+                                       "MacroScores")}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -1,33 +1,25 @@
-"""Tuning: the pruning random-search tuner, the handbook space, the results table.
+"""Tuning: the pruning random-search tuner, the handbook space, the results table, LR finders.
 
 ```python
 from keras_bestpractice.tuning import RandomSearchTuner, handbook_search_space
 ```
+
+`load_results_frame` (the results table of a saved search) is pure pandas; the
+tuner and the learning-rate finders import Keras when first used.
 """
 
-from keras_bestpractice.tuning.lr_finder import LRFinderResult, lr_range_test
-from keras_bestpractice.tuning.lr_sweep import LRSweepResult, lr_sweep
-from keras_bestpractice.tuning.results import load_results_frame
-from keras_bestpractice.tuning.space import (
-    compile_from_hp,
-    default_metrics,
-    dropout_layer,
-    handbook_search_space,
-    make_optimizer,
-)
-from keras_bestpractice.tuning.tuner import RandomSearchTuner, trial_seed
+from keras_bestpractice._lazy import lazy_exports
 
-__all__ = [
-    "LRFinderResult",
-    "LRSweepResult",
-    "RandomSearchTuner",
-    "compile_from_hp",
-    "default_metrics",
-    "dropout_layer",
-    "handbook_search_space",
-    "load_results_frame",
-    "lr_range_test",
-    "lr_sweep",
-    "make_optimizer",
-    "trial_seed",
-]
+_EXPORTS = {
+    "LRFinderResult": "lr_finder",
+    "LRSweepResult": "sweep",
+    "RandomSearchTuner": "tuner",
+    "compile_from_hp": "space",
+    "dropout_layer": "space",
+    "handbook_search_space": "space",
+    "load_results_frame": "results",
+    "lr_range_test": "lr_finder",
+    "lr_sweep": "sweep",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -70,7 +70,7 @@ def make_optimizer(hp: Any):
 def default_metrics() -> list[Any]:
     """Accuracy and the macro precision/recall/F1 the results table reports (one
     `MacroScores` metric: a single confusion matrix for all three)."""
-    from keras_bestpractice.metrics import MacroScores
+    from keras_bestpractice.metrics.macro import MacroScores
 
     return ["accuracy", MacroScores()]
 

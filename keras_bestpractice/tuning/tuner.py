@@ -16,7 +16,7 @@ import keras_tuner as kt
 import numpy as np
 
 from keras_bestpractice import _validation as v
-from keras_bestpractice.callbacks._common import CopyableCallback
+from keras_bestpractice._callback import CopyableCallback
 from keras_bestpractice.tuning import results as results_mod
 from keras_bestpractice.tuning.space import compile_from_hp, default_metrics
 
@@ -373,7 +373,7 @@ class RandomSearchTuner(kt.Tuner):
         return session
 
     def _fit_once(self, trial, args, kwargs, epochs, batch_size, user_callbacks, session):
-        from keras_bestpractice.callbacks import DivergenceGuard
+        from keras_bestpractice.callbacks.divergence_guard import DivergenceGuard
 
         hp = trial.hyperparameters
         keras.backend.clear_session()

@@ -273,7 +273,7 @@ def test_async_snapshot_is_not_changed_by_training_during_the_write(tmp_path, mo
                               async_write=True)
     model.fit(x[:80], y[:80], batch_size=8, epochs=2, shuffle=False, verbose=0,
               callbacks=[Record(), ckpt])
-    from keras_bestpractice.checkpointing import CheckpointStore
+    from keras_bestpractice.checkpointing.store import CheckpointStore
 
     checked = 0
     for saved in CheckpointStore(tmp_path).committed():

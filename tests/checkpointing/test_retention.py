@@ -1,7 +1,6 @@
 import pytest
 
-from keras_bestpractice.checkpointing import Entry, select_retained
-from keras_bestpractice.checkpointing.retention import best_entry
+from keras_bestpractice.checkpointing.retention import Entry, best_entry, select_retained
 
 
 def entries():

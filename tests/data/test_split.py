@@ -5,7 +5,8 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from sklearn.model_selection import StratifiedShuffleSplit
 
-from keras_bestpractice.data import rule_of_thumb, stratified_split
+from keras_bestpractice.data import stratified_split
+from keras_bestpractice.data.split import rule_of_thumb
 
 
 def labels_from(counts):

@@ -10,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from keras_bestpractice.callbacks import FeederEpochSync
-from keras_bestpractice.data import feeder_of, stratified_dataset
+from keras_bestpractice.data import stratified_dataset
+from keras_bestpractice.data.registry import feeder_of
 
 
 def labels_from(counts):
@@ -220,7 +221,8 @@ def test_mirrored_strategy_replays_the_same_order_with_sync():
             cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
         import keras, numpy as np
         from keras_bestpractice.callbacks import FeederEpochSync
-        from keras_bestpractice.data import feeder_of, stratified_dataset
+        from keras_bestpractice.data import stratified_dataset
+        from keras_bestpractice.data.registry import feeder_of
         y = np.repeat([0, 1], [24, 40]); x = np.arange(64).astype("float32")[:, None]
         strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
         def run(callbacks):

@@ -2,8 +2,12 @@ import math
 
 import pytest
 
-from keras_bestpractice.diagnostics import chance_level, detect_not_learning, is_at_chance
-from keras_bestpractice.diagnostics.chance import infer_chance_level
+from keras_bestpractice.diagnostics.chance import (
+    chance_level,
+    detect_not_learning,
+    infer_chance_level,
+    is_at_chance,
+)
 
 
 def test_balanced_and_prior_chance_levels():

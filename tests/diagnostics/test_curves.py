@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from keras_bestpractice.diagnostics import Curves
+from keras_bestpractice.diagnostics.curves import Curves
 
 
 def test_dict_of_lists_and_accuracy_spellings():

@@ -151,7 +151,7 @@ def lr_sweep(
     """
     import keras
 
-    from keras_bestpractice.diagnostics import diagnose
+    from keras_bestpractice.diagnostics.diagnosis import diagnose
     from keras_bestpractice.tuning.space import make_optimizer
 
     rates = [v.check_float("learning_rates", lr, low=0.0, low_inclusive=False)

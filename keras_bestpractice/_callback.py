@@ -1,0 +1,129 @@
+"""The base under every callback of this package (`callbacks/`, `data/`, `hparams/`, `tuning/`).
+
+It sits below the subpackages so that none of them imports another to get it
+(the feeders and the HParams logger are callbacks too):
+
+- `CopyableCallback`: deep copies without the model (KerasTuner copies callbacks
+  for every execution), a `state_key` for callbacks with `state_dict()`;
+- `print_msg`: Keras-style output;
+- `stateful_callbacks(params)`: how `PeriodicCheckpoint` finds the other stateful
+  callbacks of the same `fit` (see its docstring).
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import sys
+import weakref
+from typing import Any
+
+log = logging.getLogger("keras_bestpractice")
+
+
+def print_msg(message: str) -> None:
+    """Print like Keras's own callbacks: stdout when interactive logging is on, else log."""
+    import keras
+
+    if keras.config.is_interactive_logging_enabled():
+        sys.stdout.write(message + "\n")
+        sys.stdout.flush()
+    else:
+        log.info(message)
+
+
+def num_classes_of(model: Any) -> int | None:
+    """Classes from a single-output model's output width (1 unit: binary), or `None`."""
+    try:
+        outputs = model.outputs
+    except (AttributeError, ValueError):
+        return None
+    if not outputs or len(outputs) != 1:
+        return None
+    width = outputs[0].shape[-1]
+    if width is None:
+        return None
+    return 2 if int(width) == 1 else int(width)
+
+
+def _callback_base():
+    import keras
+
+    return keras.callbacks.Callback
+
+
+_STATEFUL: list[weakref.ref] = []  # callbacks exposing state_dict(), weakly held
+
+
+def _register_stateful(callback: Any) -> None:
+    _STATEFUL[:] = [ref for ref in _STATEFUL if ref() is not None]
+    if not any(ref() is callback for ref in _STATEFUL):
+        _STATEFUL.append(weakref.ref(callback))
+
+
+def stateful_callbacks(params: Any) -> dict[str, Any]:
+    """`{state_key: callback}` of our callbacks with `state_dict()` in the `fit` of `params`.
+
+    Keras hands every callback of one `CallbackList` the same `params` dict (in
+    `set_params`, before `on_train_begin`), so its identity tells which callbacks
+    train together; each registers itself there. Two callbacks with the same
+    `state_key` (the same class and arguments) are told apart by their order in
+    the callback list: the second gets `#2` appended, and so on.
+    """
+    found: dict[str, Any] = {}
+    if params is None:
+        return found
+    for ref in list(_STATEFUL):
+        callback = ref()
+        if callback is None or callback.params is not params:
+            continue
+        key, n = callback.state_key, 1
+        while key in found:
+            n += 1
+            key = f"{callback.state_key}#{n}"
+        found[key] = callback
+    return found
+
+
+class CopyableCallback(_callback_base()):
+    """A Keras callback whose deep copy does not drag the model along.
+
+    KerasTuner deep-copies callbacks for every execution, and users copy
+    configured callbacks; copying `self.model` with them would duplicate a whole
+    network (and fail for models holding non-copyable state). The copy gets no
+    model: Keras calls `set_model` on it when it is used. Attributes named in
+    `_NOT_COPIED` (threads, host snapshots) are set to `None` in the copy.
+
+    A subclass with `state_dict()`/`load_state_dict()` is resumable by
+    `PeriodicCheckpoint`; its `state_key` (class name plus the arguments of
+    `_state_key_args()`, as Lightning's callbacks do) names its state in the
+    checkpoint, so two instances with different arguments keep separate state.
+    """
+
+    _NOT_COPIED: tuple[str, ...] = ("_model",)
+
+    def set_params(self, params):
+        super().set_params(params)
+        if hasattr(self, "state_dict"):
+            _register_stateful(self)
+
+    def _state_key_args(self) -> dict[str, Any]:
+        return {}
+
+    @property
+    def state_key(self) -> str:
+        """The key of this callback's state in a checkpoint."""
+        args = self._state_key_args()
+        inner = ", ".join(f"{k}={v!r}" for k, v in sorted(args.items()))
+        return f"{type(self).__qualname__}{{{inner}}}"
+
+    def __deepcopy__(self, memo):
+        cls = self.__class__
+        new = cls.__new__(cls)
+        memo[id(self)] = new
+        for key, value in self.__dict__.items():
+            if key in self._NOT_COPIED:
+                setattr(new, key, None)
+            else:
+                setattr(new, key, copy.deepcopy(value, memo))
+        return new
