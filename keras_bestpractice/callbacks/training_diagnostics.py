@@ -12,6 +12,8 @@ import numpy as np
 
 from keras_bestpractice import _validation as v
 from keras_bestpractice._callback import CopyableCallback, num_classes_of, print_msg
+from keras_bestpractice._core.history import EpochHistory
+from keras_bestpractice._core.inputs import is_dataset as _is_dataset
 
 REPORT_SUFFIXES = (".html", ".htm", ".md", ".json", ".png")
 _RELU = ("relu", "relu6")
@@ -106,14 +108,17 @@ class TrainingDiagnostics(CopyableCallback):
         self.class_prior = None if class_prior is None else [float(p) for p in class_prior]
         self.probe_size = v.check_int("probe_size", probe_size, minimum=1)
         self.report = None
-        self.history: dict[str, list[float]] = {}
         self._reset()
 
     _NOT_COPIED = ("_model", "_probe", "_extractor", "_prev_kernels")
 
+    @property
+    def history(self) -> dict[str, list[float]]:
+        """The epoch logs recorded during the last `fit` (a dict of lists)."""
+        return self._log.data
+
     def _reset(self) -> None:
-        self.history = {}
-        self._epochs: list[int] = []
+        self._log = EpochHistory()
         self._probes: list[dict[str, Any]] = []
         self._findings: list = []
         self._skipped: list[str] = []
@@ -167,16 +172,8 @@ class TrainingDiagnostics(CopyableCallback):
                 self._first_batch_loss = math.nan
 
     def on_epoch_end(self, epoch, logs=None):
-        logs = logs or {}
-        n = len(self._epochs)
-        for key in set(self.history) | set(logs):
-            series = self.history.setdefault(key, [math.nan] * n)
-            try:
-                series.append(float(logs[key]) if key in logs else math.nan)
-            except (TypeError, ValueError):
-                series.append(math.nan)
-        self._epochs.append(int(epoch))
-        if self._probe is not None and (len(self._epochs) % self.every_n_epochs == 0):
+        self._log.append(epoch, logs)
+        if self._probe is not None and (len(self._log) % self.every_n_epochs == 0):
             self._run_probe(epoch=int(epoch), when="end")
 
     def on_train_end(self, logs=None):
@@ -195,7 +192,7 @@ class TrainingDiagnostics(CopyableCallback):
         dead = signals.dead_units_finding(self._probes)
         if dead:
             findings.append(dead)
-        history = {"epoch": list(self._epochs), **self.history}
+        history = self._log.to_dict(with_epoch=True)
         num_classes = self._chance.num_classes if self._chance is not None else None
         self.report = diagnose(
             history,
@@ -386,10 +383,6 @@ def _flatten_probe(record: dict[str, Any]) -> dict[str, Any]:
     if ratios:
         row["median_update_ratio"] = float(np.median(list(ratios.values())))
     return row
-
-
-def _is_dataset(obj: Any) -> bool:
-    return type(obj).__module__.startswith("tensorflow") and hasattr(obj, "element_spec")
 
 
 def _is_relu(layer: Any) -> bool:

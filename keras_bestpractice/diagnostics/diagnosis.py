@@ -7,11 +7,13 @@ from typing import Any
 
 import numpy as np
 
+from keras_bestpractice.diagnostics import catalog
+from keras_bestpractice.diagnostics.catalog import finding_spec, make_finding
 from keras_bestpractice.diagnostics.chance import ChanceLevel, chance_level
 from keras_bestpractice.diagnostics.curves import Curves
 from keras_bestpractice.diagnostics.diagnostics_report import DiagnosticsReport
 from keras_bestpractice.diagnostics.finding import Finding, sort_key
-from keras_bestpractice.diagnostics.rules import CURVE_RULES, RunView
+from keras_bestpractice.diagnostics.rules import RunView
 
 
 def diagnose(
@@ -75,11 +77,12 @@ def diagnose(
         skipped.append("overfitting, val_oscillation: no validation curves (`val_loss`)")
     findings: list[Finding] = []
     if curves.loss is not None and len(curves) > 0:
-        for rule in CURVE_RULES:
-            found = rule(view)
+        for spec in catalog.curve_specs():
+            found = spec.detect(view)
             if found is not None:
-                findings.append(found)
-    findings = _drop_consequences(findings)
+                findings.append(make_finding(spec.code, *found))
+    hidden = catalog.subsumed_by({f.code for f in findings})
+    findings = [f for f in findings if f.code not in hidden]
     findings.extend(extra_findings)
     problems = [f for f in findings if f.severity in ("error", "warning")]
     if not problems:
@@ -97,57 +100,39 @@ def diagnose(
     )
 
 
-# A stuck or diverging run also looks "underfit", "plateaued" or "slow"; those
-# are consequences, not separate problems, and listing them would only distract
-# from the cause.
-SUBSUMES = {
-    "not_learning": {"underfitting", "plateau", "slow_convergence"},
-    "diverging": {"underfitting", "plateau", "slow_convergence", "not_learning"},
-    "underfitting": {"plateau"},
-}
+@finding_spec("healthy", severity="info", title="Healthy", rank=1000, source="summary")
+class Healthy:
+    @staticmethod
+    def message(ev) -> str:
+        parts = []
+        if ev.get("final_loss") is not None:
+            parts.append(f"final training loss {ev['final_loss']:.4g}")
+        if ev.get("best_val_loss") is not None:
+            parts.append(f"best validation loss {ev['best_val_loss']:.4g} at epoch "
+                         f"{ev['best_epoch']}")
+        if ev.get("best_val_accuracy") is not None:
+            parts.append(f"best validation accuracy {ev['best_val_accuracy']:.4f}")
+        detail = "; ".join(parts) if parts else "no curves to judge"
+        if ev["epochs"] < 3:
+            return f"No problem found, but {ev['epochs']} epoch(s) say little: {detail}."
+        return f"No problem found in the curves: {detail}."
 
-
-def _drop_consequences(findings: list[Finding]) -> list[Finding]:
-    codes = {f.code for f in findings}
-    hidden: set[str] = set()
-    for code in codes:
-        hidden |= SUBSUMES.get(code, set())
-    return [f for f in findings if f.code not in hidden]
+    @staticmethod
+    def fix(ev) -> str:
+        return ("Keep the settings; for a final model, train with EarlyStopping("
+                "restore_best_weights=True) and checkpoint (PeriodicCheckpoint).")
 
 
 def _healthy(view: RunView) -> Finding:
     curves = view.curves
     evidence: dict[str, Any] = {"epochs": len(curves)}
-    parts = []
     if curves.loss is not None and len(curves) and np.isfinite(curves.loss).any():
-        last = float(curves.loss[np.isfinite(curves.loss)][-1])
-        evidence["final_loss"] = round(last, 6)
-        parts.append(f"final training loss {last:.4g}")
+        evidence["final_loss"] = float(curves.loss[np.isfinite(curves.loss)][-1])
     if view.has_val():
         val = curves.val_loss
         best = int(np.nanargmin(val))
-        evidence["best_val_loss"] = round(float(val[best]), 6)
-        evidence["best_epoch"] = curves.epoch_at(best)
-        parts.append(f"best validation loss {val[best]:.4g} at epoch {curves.epoch_at(best) + 1}")
+        evidence["best_val_loss"] = float(val[best])
+        evidence["best_epoch"] = curves.epoch_at(best) + 1
     if curves.val_accuracy is not None and np.isfinite(curves.val_accuracy).any():
-        acc = float(np.nanmax(curves.val_accuracy))
-        evidence["best_val_accuracy"] = round(acc, 6)
-        parts.append(f"best validation accuracy {acc:.4f}")
-    detail = "; ".join(parts) if parts else "no curves to judge"
-    short = len(curves) < 3
-    message = (
-        "No problem found in the curves: " + detail + "."
-        if not short
-        else f"No problem found, but {len(curves)} epoch(s) say little: " + detail + "."
-    )
-    return Finding(
-        code="healthy",
-        severity="info",
-        epoch=None,
-        message=message,
-        suggestion=(
-            "Keep the settings; for a final model, train with EarlyStopping("
-            "restore_best_weights=True) and checkpoint (PeriodicCheckpoint)."
-        ),
-        evidence=evidence,
-    )
+        evidence["best_val_accuracy"] = float(np.nanmax(curves.val_accuracy))
+    return make_finding("healthy", None, evidence)

@@ -1,11 +1,16 @@
-"""Rules that read learning curves and return `Finding`s. Pure NumPy, no TensorFlow.
+"""The curve rules: each code's detection and wording. Pure NumPy, no TensorFlow.
 
-Every threshold is a named constant with a note on where it comes from. They
-were set from the handbooks' descriptions and checked (never fitted one run at a
-time) against the labelled corpus of real runs in `tests/fixtures/diagnostics_runs.json`
-(see `benchmarks/make_diagnostics_corpus.py` and `benchmarks/RESULTS.md`).
-Positions in the arrays are list positions; `Curves.epoch_at` turns them into
-Keras epoch numbers for the findings.
+Every code is declared once with `catalog.finding_spec` (severity, title, rank,
+what it subsumes) on a class holding its rule (`detect`, returning the epoch
+index and the evidence) and its wording (`message` and `fix`, rendered from the
+evidence alone). Every threshold is a named constant with a note on where it
+comes from. They were set from the handbooks' descriptions and checked (never
+fitted one run at a time) against the labelled corpus of real runs in
+`tests/fixtures/diagnostics_runs.json` (see `benchmarks/make_diagnostics_corpus.py`
+and `benchmarks/RESULTS.md`).
+
+Epoch numbers in evidence are as Keras prints them ("Epoch 6/20" is 6); the
+epoch of a `Finding` is Keras's 0-based index (`History.epoch`).
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from keras_bestpractice._core.divergence import DIAGNOSE_DIVERGENCE_FACTOR
+from keras_bestpractice.diagnostics.catalog import finding_spec
 from keras_bestpractice.diagnostics.chance import (
     ChanceLevel,
     detect_not_learning,
@@ -22,12 +29,11 @@ from keras_bestpractice.diagnostics.chance import (
     steadily_decreasing,
 )
 from keras_bestpractice.diagnostics.curves import Curves
-from keras_bestpractice.diagnostics.finding import DEFAULT_SEVERITY, Finding
 
 # ----------------------------------------------------------------- divergence
-# "Diverging": the training loss ends at least 2x its lowest value (Lightning's
-# `divergence_threshold` and our DivergenceGuard default use the same factor)...
-DIVERGENCE_FACTOR = 2.0
+# "Diverging": the training loss ends at least 2x its lowest value (the offline
+# factor; `_core.divergence` says why DivergenceGuard's online factor is 3)...
+DIVERGENCE_FACTOR = DIAGNOSE_DIVERGENCE_FACTOR
 # ...and has given back at least a quarter of what it had learned (first - min).
 # This keeps a converged run whose loss wobbles between 0.001 and 0.004 healthy.
 DIVERGENCE_GIVEBACK = 0.25
@@ -186,70 +192,58 @@ def _smooth(x: np.ndarray, k: int = 3) -> np.ndarray:
     return out
 
 
-def _finding(code: str, epoch: int | None, message: str, suggestion: str,
-             evidence: dict) -> Finding:
-    return Finding(code=code, severity=DEFAULT_SEVERITY[code], epoch=epoch, message=message,
-                   suggestion=suggestion, evidence=_round(evidence))
+def _num(view: RunView, position: int | None) -> int | None:
+    """The epoch at list position `position` as Keras prints it (1-based), for evidence."""
+    epoch = view.epoch(position)
+    return None if epoch is None else epoch + 1
 
 
-def _round(evidence: dict) -> dict:
-    out = {}
-    for k, v in evidence.items():
-        if isinstance(v, (float, np.floating)):
-            v = float(v)
-            out[k] = round(v, 6) if math.isfinite(v) else v
-        elif isinstance(v, np.integer):
-            out[k] = int(v)
-        else:
-            out[k] = v
-    return out
-
-
-def _e1(epoch: int | None) -> str:
-    """Keras's progress bar counts epochs from 1."""
-    return "?" if epoch is None else str(epoch + 1)
+def _f(value: float | None, fmt: str = ".4g") -> str:
+    return "?" if value is None else format(value, fmt)
 
 
 # ============================================================================ rules
-def rule_nan_loss(view: RunView) -> Finding | None:
-    curves = view.curves
-    first = None
-    for key, values in curves.series.items():
-        if "loss" not in key:
-            continue
-        bad = np.where(np.isinf(values) | (np.isnan(values) & _observed(key, curves)))[0]
-        if bad.size and (first is None or bad[0] < first[0]):
-            first = (int(bad[0]), key, float(values[bad[0]]))
-    if first is None:
-        return None
-    pos, key, value = first
-    epoch = curves.epoch_at(pos)
-    loss = curves.loss
-    finite_before = None
-    if loss is not None and pos > 0 and np.isfinite(loss[:pos]).any():
-        finite_before = float(loss[:pos][np.isfinite(loss[:pos])][-1])
-    kind = "NaN" if math.isnan(value) else "Inf"
-    message = f"`{key}` became {kind} at epoch {_e1(epoch)}"
-    if finite_before is not None:
-        message += f" (last finite training loss {finite_before:.4g})."
-    else:
-        message += ", from the very first epoch."
-    if pos == 0:
-        suggestion = (
-            "The loss was not finite from the start: check the data for NaN/Inf "
-            "(`np.isfinite(x).all()`, labels in range), the optimizer's epsilon (Adam's must be "
-            "> 0), and the loss for log(0); then divide the learning rate by 10."
-        )
-    else:
-        suggestion = (
-            "Divide the learning rate by 10 and clip gradients (`optimizer=keras.optimizers."
-            "Adam(learning_rate=..., clipnorm=1.0)`); add `DivergenceGuard(lr_backoff=0.1)` "
-            "to roll back to the last good weights and retry automatically."
-        )
-    return _finding("nan_loss", epoch, message, suggestion, {
-        "key": key, "first_nonfinite_epoch": epoch, "value": value,
-        "last_finite_loss": finite_before,
-    })
+@finding_spec("nan_loss", severity="error", title="Loss became NaN/Inf", rank=10)
+class NanLoss:
+    @staticmethod
+    def detect(view: RunView):
+        curves = view.curves
+        first = None
+        for key, values in curves.series.items():
+            if "loss" not in key:
+                continue
+            bad = np.where(np.isinf(values) | (np.isnan(values) & _observed(key, curves)))[0]
+            if bad.size and (first is None or bad[0] < first[0]):
+                first = (int(bad[0]), key, float(values[bad[0]]))
+        if first is None:
+            return None
+        pos, key, value = first
+        loss = curves.loss
+        finite_before = None
+        if loss is not None and pos > 0 and np.isfinite(loss[:pos]).any():
+            finite_before = float(loss[:pos][np.isfinite(loss[:pos])][-1])
+        return curves.epoch_at(pos), {
+            "key": key, "first_nonfinite_epoch": curves.epoch_at(pos) + 1, "value": value,
+            "last_finite_loss": finite_before, "from_first_epoch": pos == 0,
+        }
+
+    @staticmethod
+    def message(ev) -> str:
+        kind = "NaN" if math.isnan(ev["value"]) else "Inf"
+        text = f"`{ev['key']}` became {kind} at epoch {ev['first_nonfinite_epoch']}"
+        if ev["last_finite_loss"] is not None:
+            return text + f" (last finite training loss {ev['last_finite_loss']:.4g})."
+        return text + ", from the very first epoch."
+
+    @staticmethod
+    def fix(ev) -> str:
+        if ev["from_first_epoch"]:
+            return ("The loss was not finite from the start: check the data for NaN/Inf "
+                    "(`np.isfinite(x).all()`, labels in range), the optimizer's epsilon (Adam's "
+                    "must be > 0), and the loss for log(0); then divide the learning rate by 10.")
+        return ("Divide the learning rate by 10 and clip gradients (`optimizer=keras.optimizers."
+                "Adam(learning_rate=..., clipnorm=1.0)`); add `DivergenceGuard(lr_backoff=0.1)` "
+                "to roll back to the last good weights and retry automatically.")
 
 
 def _observed(key: str, curves: Curves) -> np.ndarray:
@@ -274,232 +268,257 @@ def _observed(key: str, curves: Curves) -> np.ndarray:
     return observed
 
 
-def rule_diverging(view: RunView) -> Finding | None:
-    loss = view.loss
-    if loss is None or view.n < 3:
-        return None
-    m = int(np.argmin(loss))
-    lmin, first, last = float(loss[m]), float(loss[0]), float(loss[-1])
-    if m >= view.n - 1 or lmin <= 0:
-        return None
-    if last < DIVERGENCE_FACTOR * lmin:
-        return None
-    if last - lmin < DIVERGENCE_GIVEBACK * max(first - lmin, 0.0):
-        return None
-    start = m + 1
-    epoch = view.epoch(start)
-    lr_note = ""
-    lr = view.curves.learning_rate
-    if lr is not None and np.isfinite(lr[: view.n]).all() and lr[view.n - 1] > lr[0] * 1.5:
-        lr_note = f" The logged learning rate grew from {lr[0]:.3g} to {lr[view.n - 1]:.3g}."
-    message = (
-        f"The training loss fell to {lmin:.4g} at epoch {_e1(view.epoch(m))}, then climbed to "
-        f"{last:.4g} by epoch {_e1(view.epoch(view.n - 1))} ({last / lmin:.1f}x its best)."
-        + lr_note
-    )
-    suggestion = (
-        "Divide the learning rate by 10 (or decay it: `keras.optimizers.schedules."
-        "ExponentialDecay`, `ReduceLROnPlateau`), clip gradients (`clipnorm=1.0`), and add "
-        f"`DivergenceGuard(lr_backoff=0.1)`; the best weights were those of epoch "
-        f"{_e1(view.epoch(m))}."
-    )
-    return _finding("diverging", epoch, message, suggestion, {
-        "min_loss": lmin, "min_loss_epoch": view.epoch(m), "last_loss": last,
-        "first_loss": first, "ratio_to_min": last / lmin, "factor": DIVERGENCE_FACTOR,
-        "giveback": DIVERGENCE_GIVEBACK,
-    })
+@finding_spec("diverging", severity="error", title="Training loss diverges", rank=20,
+              subsumes=("underfitting", "plateau", "slow_convergence", "not_learning"))
+class Diverging:
+    @staticmethod
+    def detect(view: RunView):
+        loss = view.loss
+        if loss is None or view.n < 3:
+            return None
+        m = int(np.argmin(loss))
+        lmin, first, last = float(loss[m]), float(loss[0]), float(loss[-1])
+        if m >= view.n - 1 or lmin <= 0:
+            return None
+        if last < DIVERGENCE_FACTOR * lmin:
+            return None
+        if last - lmin < DIVERGENCE_GIVEBACK * max(first - lmin, 0.0):
+            return None
+        evidence = {
+            "min_loss": lmin, "min_loss_epoch": _num(view, m), "last_loss": last,
+            "last_epoch": _num(view, view.n - 1), "first_loss": first,
+            "ratio_to_min": last / lmin, "factor": DIVERGENCE_FACTOR,
+            "giveback": DIVERGENCE_GIVEBACK, "lr_first": None, "lr_last": None,
+        }
+        lr = view.curves.learning_rate
+        if lr is not None and np.isfinite(lr[: view.n]).all() and lr[view.n - 1] > lr[0] * 1.5:
+            evidence.update({"lr_first": float(lr[0]), "lr_last": float(lr[view.n - 1])})
+        return view.epoch(m + 1), evidence
+
+    @staticmethod
+    def message(ev) -> str:
+        text = (f"The training loss fell to {ev['min_loss']:.4g} at epoch {ev['min_loss_epoch']}, "
+                f"then climbed to {ev['last_loss']:.4g} by epoch {ev['last_epoch']} "
+                f"({ev['ratio_to_min']:.1f}x its best).")
+        if ev.get("lr_first") is not None:
+            text += (f" The logged learning rate grew from {ev['lr_first']:.3g} to "
+                     f"{ev['lr_last']:.3g}.")
+        return text
+
+    @staticmethod
+    def fix(ev) -> str:
+        return ("Divide the learning rate by 10 (or decay it: `keras.optimizers.schedules."
+                "ExponentialDecay`, `ReduceLROnPlateau`), clip gradients (`clipnorm=1.0`), and add "
+                "`DivergenceGuard(lr_backoff=0.1)`; the best weights were those of epoch "
+                f"{ev['min_loss_epoch']}.")
 
 
-def rule_not_learning(view: RunView) -> Finding | None:
-    chance = view.chance or view.inferred_chance
-    if view.loss is None or chance is None or view.n < 2:
-        return None
-    evidence = detect_not_learning(
-        view.loss, view.acc, chance, val_loss=view.val_loss, val_accuracy=view.val_acc,
-        grace_epochs=2,
-    )
-    if evidence is None:
-        return None
-    start = int(evidence.pop("stuck_since_position"))
-    epoch = view.epoch(start)
-    acc = evidence.get("tail_accuracy")
-    acc_txt = "" if acc is None else f" and accuracy {acc:.3f} (chance {chance.accuracy:.3f})"
-    c_txt = f"{chance.num_classes} classes" if chance.num_classes else "this prior"
-    message = (
-        f"Since epoch {_e1(epoch)} the training loss stays at {evidence['tail_loss']:.4g}"
-        f"{acc_txt}: the chance level for {c_txt} is a loss of {chance.loss:.4g}. "
-        "The model predicts the class prior and nothing else."
-    )
-    loss = view.loss
-    early_max = float(np.max(loss[: max(1, min(3, view.n))]))
-    if early_max > 3 * chance.loss:
-        suggestion = (
-            f"The first epochs' loss reached {early_max:.3g} (far above chance) before the "
-            "network got stuck: the learning rate is far too high. Divide it by 10-100 "
-            "(try `keras_bestpractice.tuning.lr_range_test`)."
+@finding_spec("not_learning", severity="error", title="Not learning (stuck at chance level)",
+              rank=30, subsumes=("underfitting", "plateau", "slow_convergence"))
+class NotLearning:
+    @staticmethod
+    def detect(view: RunView):
+        chance = view.chance or view.inferred_chance
+        if view.loss is None or chance is None or view.n < 2:
+            return None
+        evidence = detect_not_learning(
+            view.loss, view.acc, chance, val_loss=view.val_loss, val_accuracy=view.val_acc,
+            grace_epochs=2,
         )
-    elif _rel_change(loss[-min(3, view.n):]) < FROZEN_REL_CHANGE:
-        suggestion = (
-            "The loss does not move at all: check that the learning rate is not 0, that the "
-            "layers are trainable, and that labels match their inputs (not shuffled separately)."
-        )
-    else:
-        suggestion = (
-            "Divide the learning rate by 10, check that labels match their inputs, that inputs "
-            "are normalised, and that the output layer and loss agree (softmax with "
-            "`sparse_categorical_crossentropy`); reduce heavy regularisation."
-        )
-    return _finding("not_learning", epoch, message, suggestion, evidence)
+        if evidence is None:
+            return None
+        start = int(evidence.pop("stuck_since_position"))
+        loss = view.loss
+        early_max = float(np.max(loss[: max(1, min(3, view.n))]))
+        if early_max > 3 * chance.loss:
+            cause = "too_high"
+        elif _rel_change(loss[-min(3, view.n):]) < FROZEN_REL_CHANGE:
+            cause = "frozen"
+        else:
+            cause = "unknown"
+        evidence.update({"stuck_since_epoch": _num(view, start), "early_max_loss": early_max,
+                         "cause": cause})
+        return view.epoch(start), evidence
+
+    @staticmethod
+    def message(ev) -> str:
+        acc = ev.get("tail_accuracy")
+        acc_txt = "" if acc is None else \
+            f" and accuracy {acc:.3f} (chance {ev['chance_accuracy']:.3f})"
+        c_txt = f"{ev['num_classes']} classes" if ev.get("num_classes") else "this prior"
+        return (f"Since epoch {ev['stuck_since_epoch']} the training loss stays at "
+                f"{ev['tail_loss']:.4g}{acc_txt}: the chance level for {c_txt} is a loss of "
+                f"{ev['chance_loss']:.4g}. The model predicts the class prior and nothing else.")
+
+    @staticmethod
+    def fix(ev) -> str:
+        if ev["cause"] == "too_high":
+            return (f"The first epochs' loss reached {ev['early_max_loss']:.3g} (far above chance) "
+                    "before the network got stuck: the learning rate is far too high. Divide it "
+                    "by 10-100 (try `keras_bestpractice.tuning.lr_range_test`).")
+        if ev["cause"] == "frozen":
+            return ("The loss does not move at all: check that the learning rate is not 0, that "
+                    "the layers are trainable, and that labels match their inputs (not shuffled "
+                    "separately).")
+        return ("Divide the learning rate by 10, check that labels match their inputs, that inputs "
+                "are normalised, and that the output layer and loss agree (softmax with "
+                "`sparse_categorical_crossentropy`); reduce heavy regularisation.")
 
 
-def rule_overfitting(view: RunView) -> Finding | None:
-    if view.loss is None or not view.has_val() or view.n < 4:
-        return None
-    val, loss = view.val_loss, view.loss
-    smooth = _smooth(val)
-    finite = np.isfinite(smooth)
-    if finite.sum() < 3:
-        return None
-    s_best = int(np.nanargmin(smooth))
-    # The raw epoch where validation loss was lowest, up to where the smoothed
-    # curve turned (a late single low spike in a noisy rise is not "the best").
-    upto = min(view.n, s_best + 2)
-    raw = np.where(np.isfinite(val[:upto]), val[:upto], np.inf)
-    best = int(np.argmin(raw))
-    vbest = float(val[best])
-    after = view.n - 1 - s_best
-    # The level the validation loss settled at after its best: the mean of the
-    # smoothed curve over the second half of the epochs after the best one.
-    tail = _nanmean(smooth[-max(1, min(after, max(3, after // 2))):]) if after >= 1 else None
-    s_min = float(smooth[s_best])
-    rise = None if tail is None or s_min <= 0 else tail / s_min - 1.0
-    abs_rise = None if tail is None else tail - s_min
-    train_drop = 1.0 - float(loss[-1]) / float(loss[best]) if loss[best] > 0 else 0.0
-    if view.chance is not None:
-        reference = view.chance.loss
-    else:  # the larger first loss stands in for the unknown chance level
-        reference = max(float(val[np.isfinite(val)][0]), float(loss[0]))
-    post = val[s_best:][np.isfinite(val[s_best:])]
-    tau = _kendall_tau(post)
-    noise = float(np.median(np.abs(np.diff(post)))) if post.size > 2 else 0.0
-    rising = (
-        rise is not None
-        and after >= OVERFIT_MIN_EPOCHS_AFTER_BEST
-        and rise >= OVERFIT_MIN_RISE
-        and abs_rise >= OVERFIT_MIN_ABS_RISE * reference
-        and train_drop >= OVERFIT_TRAIN_MIN_DROP
-        and (tau >= OVERFIT_MIN_TREND or abs_rise >= OVERFIT_NOISE_MULTIPLE * noise)
-    )
-    memorised = False
-    evidence: dict = {
-        "best_val_loss": vbest, "best_epoch": view.epoch(best), "last_val_loss": float(val[-1]),
-        "val_rise": rise, "val_rise_abs": abs_rise, "trend_tau": tau,
-        "train_loss_drop_since_best": train_drop, "min_rise": OVERFIT_MIN_RISE,
-    }
-    if view.acc is not None and view.val_acc is not None:
+@finding_spec("overfitting", severity="warning", title="Overfitting", rank=60)
+class Overfitting:
+    @staticmethod
+    def detect(view: RunView):
+        if view.loss is None or not view.has_val() or view.n < 4:
+            return None
+        val, loss = view.val_loss, view.loss
+        smooth = _smooth(val)
+        finite = np.isfinite(smooth)
+        if finite.sum() < 3:
+            return None
+        s_best = int(np.nanargmin(smooth))
+        # The raw epoch where validation loss was lowest, up to where the smoothed
+        # curve turned (a late single low spike in a noisy rise is not "the best").
+        upto = min(view.n, s_best + 2)
+        raw = np.where(np.isfinite(val[:upto]), val[:upto], np.inf)
+        best = int(np.argmin(raw))
+        vbest = float(val[best])
+        after = view.n - 1 - s_best
+        # The level the validation loss settled at after its best: the mean of the
+        # smoothed curve over the second half of the epochs after the best one.
+        tail = _nanmean(smooth[-max(1, min(after, max(3, after // 2))):]) if after >= 1 else None
+        s_min = float(smooth[s_best])
+        rise = None if tail is None or s_min <= 0 else tail / s_min - 1.0
+        abs_rise = None if tail is None else tail - s_min
+        train_drop = 1.0 - float(loss[-1]) / float(loss[best]) if loss[best] > 0 else 0.0
+        if view.chance is not None:
+            reference = view.chance.loss
+        else:  # the larger first loss stands in for the unknown chance level
+            reference = max(float(val[np.isfinite(val)][0]), float(loss[0]))
+        post = val[s_best:][np.isfinite(val[s_best:])]
+        tau = _kendall_tau(post)
+        noise = float(np.median(np.abs(np.diff(post)))) if post.size > 2 else 0.0
+        rising = (
+            rise is not None
+            and after >= OVERFIT_MIN_EPOCHS_AFTER_BEST
+            and rise >= OVERFIT_MIN_RISE
+            and abs_rise >= OVERFIT_MIN_ABS_RISE * reference
+            and train_drop >= OVERFIT_TRAIN_MIN_DROP
+            and (tau >= OVERFIT_MIN_TREND or abs_rise >= OVERFIT_NOISE_MULTIPLE * noise)
+        )
+        memorised = False
+        evidence: dict = {
+            "best_val_loss": vbest, "best_epoch": _num(view, best),
+            "last_val_loss": float(val[-1]), "val_rise": rise, "val_rise_abs": abs_rise,
+            "trend_tau": tau, "train_loss_drop_since_best": train_drop,
+            "min_rise": OVERFIT_MIN_RISE,
+        }
+        if view.acc is not None and view.val_acc is not None:
+            t = min(3, view.n)
+            acc, vacc = _nanmean(view.acc[-t:]), _nanmean(view.val_acc[-t:])
+            tl, vl = _nanmean(loss[-t:]), _nanmean(val[-t:])
+            if None not in (acc, vacc, tl, vl):
+                memorised = (
+                    acc >= OVERFIT_MEMORISED_ACCURACY
+                    and acc - vacc >= OVERFIT_ACCURACY_GAP
+                    and tl > 0
+                    and vl >= OVERFIT_LOSS_RATIO * tl
+                    and (rise is None or rise >= 0)
+                )
+                evidence.update({"train_accuracy": acc, "val_accuracy": vacc,
+                                 "accuracy_gap": acc - vacc})
+        if not (rising or memorised):
+            return None
+        evidence.update({"rising": rising, "memorised": memorised})
+        return view.epoch(best), evidence
+
+    @staticmethod
+    def message(ev) -> str:
+        if ev["rising"]:
+            return (f"Validation loss was lowest at epoch {ev['best_epoch']} "
+                    f"({ev['best_val_loss']:.4g}) and then rose {ev['val_rise']:.0%} while the "
+                    f"training loss kept falling ({ev['train_loss_drop_since_best']:.0%} lower).")
+        return (f"The model memorised the training set (accuracy {ev['train_accuracy']:.3f}) but "
+                f"validation accuracy is {ev['val_accuracy']:.3f}; validation loss has not "
+                f"improved since epoch {ev['best_epoch']}.")
+
+    @staticmethod
+    def fix(ev) -> str:
+        return ("Add regularisation: Dropout(0.25) after the hidden layers, L2 1e-4 "
+                "(`kernel_regularizer=keras.regularizers.L2(1e-4)`) or data augmentation, or get "
+                f"more data; or stop at epoch {ev['best_epoch']} with `keras.callbacks."
+                "EarlyStopping(monitor='val_loss', patience=3, restore_best_weights=True)`.")
+
+
+@finding_spec("underfitting", severity="warning", title="Underfitting", rank=70,
+              subsumes=("plateau",))
+class Underfitting:
+    @staticmethod
+    def detect(view: RunView):
+        if view.loss is None or view.n < 3:
+            return None
+        loss = view.loss
         t = min(3, view.n)
-        acc, vacc = _nanmean(view.acc[-t:]), _nanmean(view.val_acc[-t:])
-        tl, vl = _nanmean(loss[-t:]), _nanmean(val[-t:])
-        if None not in (acc, vacc, tl, vl):
-            memorised = (
-                acc >= OVERFIT_MEMORISED_ACCURACY
-                and acc - vacc >= OVERFIT_ACCURACY_GAP
-                and tl > 0
-                and vl >= OVERFIT_LOSS_RATIO * tl
-                and (rise is None or rise >= 0)
-            )
-            evidence.update({"train_accuracy": acc, "val_accuracy": vacc,
-                             "accuracy_gap": acc - vacc})
-    if not (rising or memorised):
-        return None
-    epoch = view.epoch(best)
-    if rising:
-        message = (
-            f"Validation loss was lowest at epoch {_e1(epoch)} ({vbest:.4g}) and then rose "
-            f"{rise:.0%} while the training loss kept falling ({train_drop:.0%} lower)."
-        )
-    else:
-        message = (
-            f"The model memorised the training set (accuracy {evidence['train_accuracy']:.3f}) "
-            f"but validation accuracy is {evidence['val_accuracy']:.3f}; validation loss has not "
-            f"improved since epoch {_e1(epoch)}."
-        )
-    suggestion = (
-        "Add regularisation: Dropout(0.25) after the hidden layers, L2 1e-4 "
-        "(`kernel_regularizer=keras.regularizers.L2(1e-4)`) or data augmentation, or get more "
-        f"data; or stop at epoch {_e1(epoch)} with `keras.callbacks.EarlyStopping("
-        "monitor='val_loss', patience=3, restore_best_weights=True)`."
-    )
-    evidence["memorised"] = memorised
-    return _finding("overfitting", epoch, message, suggestion, evidence)
-
-
-def rule_underfitting(view: RunView) -> Finding | None:
-    if view.loss is None or view.n < 3:
-        return None
-    loss = view.loss
-    t = min(3, view.n)
-    tl = float(np.mean(loss[-t:]))
-    poor_loss = None if view.chance is None else tl >= UNDERFIT_MIN_LOSS_FRACTION * view.chance.loss
-    acc = None if view.acc is None else _nanmean(view.acc[-t:])
-    poor_acc = None
-    if acc is not None and view.chance is not None:
-        span = 1.0 - view.chance.accuracy
-        poor_acc = (acc - view.chance.accuracy) / span <= UNDERFIT_MAX_ACCURACY_FRACTION
-    elif acc is not None:
-        poor_acc = acc <= UNDERFIT_MAX_ACCURACY_FRACTION
-    checks = [c for c in (poor_loss, poor_acc) if c is not None]
-    if not checks or not all(checks):
-        return None
-    w = min(view.n, max(3, view.n // 4 + 1))
-    window = loss[-w:]
-    slope = -np.polyfit(np.arange(w, dtype=float), window, 1)[0] / max(float(np.mean(window)),
-                                                                      1e-12)
-    if slope >= UNDERFIT_MAX_REL_SLOPE or _max_step(window) > UNDERFIT_MAX_JITTER:
-        return None
-    if _max_step(loss[-min(4, view.n):]) < FROZEN_REL_CHANGE:
-        return None  # frozen weights: a plateau, not a capacity problem
-    if _is_slow(view):
-        return None  # still learning at a steady pace: the learning rate, not capacity
-    evidence: dict = {"train_loss": tl, "train_accuracy": acc, "rel_slope_per_epoch": slope,
-                      "max_rel_slope": UNDERFIT_MAX_REL_SLOPE}
-    inverted = False
-    if view.has_val():
-        vl = _nanmean(view.val_loss[-t:])
-        if vl is None:
+        tl = float(np.mean(loss[-t:]))
+        poor_loss = None if view.chance is None else \
+            tl >= UNDERFIT_MIN_LOSS_FRACTION * view.chance.loss
+        acc = None if view.acc is None else _nanmean(view.acc[-t:])
+        poor_acc = None
+        if acc is not None and view.chance is not None:
+            span = 1.0 - view.chance.accuracy
+            poor_acc = (acc - view.chance.accuracy) / span <= UNDERFIT_MAX_ACCURACY_FRACTION
+        elif acc is not None:
+            poor_acc = acc <= UNDERFIT_MAX_ACCURACY_FRACTION
+        checks = [c for c in (poor_loss, poor_acc) if c is not None]
+        if not checks or not all(checks):
             return None
-        gap = (vl - tl) / max(tl, 1e-12)
-        evidence.update({"val_loss": vl, "gap": gap, "max_gap": UNDERFIT_MAX_GAP})
-        if gap > UNDERFIT_MAX_GAP:
+        w = min(view.n, max(3, view.n // 4 + 1))
+        window = loss[-w:]
+        slope = -np.polyfit(np.arange(w, dtype=float), window, 1)[0] / max(
+            float(np.mean(window)), 1e-12)
+        if slope >= UNDERFIT_MAX_REL_SLOPE or _max_step(window) > UNDERFIT_MAX_JITTER:
             return None
-        inverted = gap < -0.10
-    if view.chance is not None:
-        evidence.update(view.chance.to_dict())
-    start = int(np.argmax(loss <= tl * 1.05))
-    epoch = view.epoch(start)
-    acc_txt = "" if acc is None else f", accuracy {acc:.3f}"
-    if inverted:
-        message = (
-            f"The training loss levelled off at {tl:.4g}{acc_txt}, above the validation loss "
-            f"({evidence['val_loss']:.4g}): regularisation is holding the model back."
-        )
-        suggestion = (
-            "Reduce Dropout (e.g. 0.5 -> 0.2) and L2 (e.g. 1e-2 -> 1e-4), then train longer; "
-            "if it still levels off, add units or layers."
-        )
-    else:
-        message = (
-            f"Training and validation loss levelled off together at a poor value "
-            f"(training {tl:.4g}{acc_txt}) from about epoch {_e1(epoch)}: the model cannot "
-            "fit the data."
-        )
-        suggestion = (
-            "Increase capacity (more units, e.g. Dense(128), or another layer), reduce "
-            "regularisation, train longer, or raise the learning rate; check the features "
-            "carry the signal."
-        )
-    evidence["inverted_gap"] = inverted
-    return _finding("underfitting", epoch, message, suggestion, evidence)
+        if _max_step(loss[-min(4, view.n):]) < FROZEN_REL_CHANGE:
+            return None  # frozen weights: a plateau, not a capacity problem
+        if _is_slow(view):
+            return None  # still learning at a steady pace: the learning rate, not capacity
+        evidence: dict = {"train_loss": tl, "train_accuracy": acc, "rel_slope_per_epoch": slope,
+                          "max_rel_slope": UNDERFIT_MAX_REL_SLOPE}
+        inverted = False
+        if view.has_val():
+            vl = _nanmean(view.val_loss[-t:])
+            if vl is None:
+                return None
+            gap = (vl - tl) / max(tl, 1e-12)
+            evidence.update({"val_loss": vl, "gap": gap, "max_gap": UNDERFIT_MAX_GAP})
+            if gap > UNDERFIT_MAX_GAP:
+                return None
+            inverted = gap < -0.10
+        if view.chance is not None:
+            evidence.update(view.chance.to_dict())
+        start = int(np.argmax(loss <= tl * 1.05))
+        evidence.update({"inverted_gap": inverted, "levelled_since_epoch": _num(view, start)})
+        return view.epoch(start), evidence
+
+    @staticmethod
+    def message(ev) -> str:
+        acc_txt = "" if ev["train_accuracy"] is None else f", accuracy {ev['train_accuracy']:.3f}"
+        if ev["inverted_gap"]:
+            return (f"The training loss levelled off at {ev['train_loss']:.4g}{acc_txt}, above the "
+                    f"validation loss ({ev['val_loss']:.4g}): regularisation is holding the "
+                    "model back.")
+        return ("Training and validation loss levelled off together at a poor value (training "
+                f"{ev['train_loss']:.4g}{acc_txt}) from about epoch {ev['levelled_since_epoch']}: "
+                "the model cannot fit the data.")
+
+    @staticmethod
+    def fix(ev) -> str:
+        if ev["inverted_gap"]:
+            return ("Reduce Dropout (e.g. 0.5 -> 0.2) and L2 (e.g. 1e-2 -> 1e-4), then train "
+                    "longer; if it still levels off, add units or layers.")
+        return ("Increase capacity (more units, e.g. Dense(128), or another layer), reduce "
+                "regularisation, train longer, or raise the learning rate; check the features "
+                "carry the signal.")
 
 
 def _kendall_tau(x: np.ndarray) -> float:
@@ -520,41 +539,50 @@ def _max_step(x: np.ndarray) -> float:
     return float(np.max(np.abs(np.diff(x))) / level)
 
 
-def rule_val_oscillation(view: RunView) -> Finding | None:
-    if not view.has_val():
-        return None
-    val = view.val_loss[np.isfinite(view.val_loss)]
-    if val.size < OSCILLATION_MIN_EPOCHS:
-        return None
-    d = np.diff(val)
-    tv = float(np.abs(d).sum())
-    vmin = float(val.min())
-    baseline = (float(val[0]) - vmin) + (float(val[-1]) - vmin)
-    excess = max(tv - baseline, 0.0) / (val.size - 1)
-    scale = max(float(np.median(val)), float(val[0]) - vmin, 1e-12)
-    signs = np.sign(d[d != 0])
-    reversals = float(np.mean(signs[1:] != signs[:-1])) if signs.size > 1 else 0.0
-    rel = excess / scale
-    if rel < OSCILLATION_MIN_EXCESS or reversals < OSCILLATION_MIN_REVERSALS:
-        return None
-    positions = np.where(np.isfinite(view.val_loss))[0]
-    jump = int(positions[int(np.argmax(np.abs(d))) + 1])
-    epoch = view.epoch(jump)
-    message = (
-        f"Validation loss bounces back and forth: direction changes on {reversals:.0%} of "
-        f"epochs, {rel:.0%} of its level per epoch beyond a smooth path (largest jump at "
-        f"epoch {_e1(epoch)}, to {view.val_loss[jump]:.4g})."
-    )
-    suggestion = (
-        "Lower the learning rate (divide by 3-10) or decay it (`ReduceLROnPlateau`), use a "
-        "larger batch size, and a larger stratified validation set "
-        "(`keras_bestpractice.data.stratified_split`); with BatchNormalization and small "
-        "batches, raise the batch size."
-    )
-    return _finding("val_oscillation", epoch, message, suggestion, {
-        "excess_movement_per_epoch": rel, "direction_changes": reversals,
-        "min_excess": OSCILLATION_MIN_EXCESS, "min_direction_changes": OSCILLATION_MIN_REVERSALS,
-    })
+@finding_spec("val_oscillation", severity="warning", title="Validation loss oscillates",
+              rank=80)
+class ValOscillation:
+    @staticmethod
+    def detect(view: RunView):
+        if not view.has_val():
+            return None
+        val = view.val_loss[np.isfinite(view.val_loss)]
+        if val.size < OSCILLATION_MIN_EPOCHS:
+            return None
+        d = np.diff(val)
+        tv = float(np.abs(d).sum())
+        vmin = float(val.min())
+        baseline = (float(val[0]) - vmin) + (float(val[-1]) - vmin)
+        excess = max(tv - baseline, 0.0) / (val.size - 1)
+        scale = max(float(np.median(val)), float(val[0]) - vmin, 1e-12)
+        signs = np.sign(d[d != 0])
+        reversals = float(np.mean(signs[1:] != signs[:-1])) if signs.size > 1 else 0.0
+        rel = excess / scale
+        if rel < OSCILLATION_MIN_EXCESS or reversals < OSCILLATION_MIN_REVERSALS:
+            return None
+        positions = np.where(np.isfinite(view.val_loss))[0]
+        jump = int(positions[int(np.argmax(np.abs(d))) + 1])
+        return view.epoch(jump), {
+            "excess_movement_per_epoch": rel, "direction_changes": reversals,
+            "largest_jump_epoch": _num(view, jump),
+            "largest_jump_to": float(view.val_loss[jump]),
+            "min_excess": OSCILLATION_MIN_EXCESS,
+            "min_direction_changes": OSCILLATION_MIN_REVERSALS,
+        }
+
+    @staticmethod
+    def message(ev) -> str:
+        return (f"Validation loss bounces back and forth: direction changes on "
+                f"{ev['direction_changes']:.0%} of epochs, {ev['excess_movement_per_epoch']:.0%} "
+                f"of its level per epoch beyond a smooth path (largest jump at epoch "
+                f"{ev['largest_jump_epoch']}, to {ev['largest_jump_to']:.4g}).")
+
+    @staticmethod
+    def fix(ev) -> str:
+        return ("Lower the learning rate (divide by 3-10) or decay it (`ReduceLROnPlateau`), use a "
+                "larger batch size, and a larger stratified validation set "
+                "(`keras_bestpractice.data.stratified_split`); with BatchNormalization and small "
+                "batches, raise the batch size.")
 
 
 def _is_slow(view: RunView) -> bool:
@@ -577,81 +605,83 @@ def _is_slow(view: RunView) -> bool:
     return not (view.chance is not None and last < SLOW_MIN_CHANCE_FRACTION * view.chance.loss)
 
 
-def rule_slow_convergence(view: RunView) -> Finding | None:
-    if not _is_slow(view):
-        return None
-    loss = view.loss
-    first, last = float(loss[0]), float(loss[-1])
-    improvement = (first - last) / first
-    rate = (first - last) / first / max(view.n - 1, 1)
-    epochs_to_half = None if rate <= 0 else int(math.ceil(0.5 / rate))
-    message = (
-        f"The loss goes down steadily but slowly: {improvement:.0%} in {view.n} epochs "
-        f"({first:.4g} -> {last:.4g}, about {rate:.1%} per epoch)."
-    )
-    if epochs_to_half:
-        message += f" At this pace halving it would take ~{epochs_to_half} epochs."
-    suggestion = (
-        "Multiply the learning rate by 10 (find it with `keras_bestpractice.tuning."
-        "lr_range_test` or `lr_sweep`); a healthy update/weight ratio is ~1e-3."
-    )
-    return _finding("slow_convergence", None, message, suggestion, {
-        "first_loss": first, "last_loss": last, "total_improvement": improvement,
-        "improvement_per_epoch": rate, "max_total_improvement": SLOW_MAX_TOTAL_IMPROVEMENT,
-    })
+@finding_spec("slow_convergence", severity="warning",
+              title="Slow convergence (learning rate too low?)", rank=90)
+class SlowConvergence:
+    @staticmethod
+    def detect(view: RunView):
+        if not _is_slow(view):
+            return None
+        loss = view.loss
+        first, last = float(loss[0]), float(loss[-1])
+        improvement = (first - last) / first
+        rate = (first - last) / first / max(view.n - 1, 1)
+        return None, {
+            "first_loss": first, "last_loss": last, "epochs": view.n,
+            "total_improvement": improvement, "improvement_per_epoch": rate,
+            "epochs_to_halve": None if rate <= 0 else int(math.ceil(0.5 / rate)),
+            "max_total_improvement": SLOW_MAX_TOTAL_IMPROVEMENT,
+        }
+
+    @staticmethod
+    def message(ev) -> str:
+        text = (f"The loss goes down steadily but slowly: {ev['total_improvement']:.0%} in "
+                f"{ev['epochs']} epochs ({ev['first_loss']:.4g} -> {ev['last_loss']:.4g}, about "
+                f"{ev['improvement_per_epoch']:.1%} per epoch).")
+        if ev["epochs_to_halve"]:
+            text += f" At this pace halving it would take ~{ev['epochs_to_halve']} epochs."
+        return text
+
+    @staticmethod
+    def fix(ev) -> str:
+        return ("Multiply the learning rate by 10 (find it with `keras_bestpractice.tuning."
+                "lr_range_test` or `lr_sweep`); a healthy update/weight ratio is ~1e-3.")
 
 
-def rule_plateau(view: RunView) -> Finding | None:
-    if view.loss is None or view.n < PLATEAU_MIN_EPOCHS:
-        return None
-    loss = view.loss
-    p = max(3, view.n // 4)
-    window = loss[-(p + 1):]
-    change = _rel_change(window)
-    if change >= PLATEAU_MAX_REL_CHANGE:
-        return None
-    level = float(np.mean(window))
-    reference = view.chance.loss if view.chance is not None else float(loss[0])
-    if level < PLATEAU_MIN_LEVEL * reference:
-        return None  # converged near zero: nothing left to gain
-    start = view.n - 1
-    while start > 0 and abs(loss[start - 1] - level) <= PLATEAU_MAX_REL_CHANGE * level:
-        start -= 1
-    frozen = _max_step(window) < FROZEN_REL_CHANGE
-    epoch = view.epoch(start)
-    lr = view.curves.learning_rate
-    lr_txt = ""
-    if lr is not None and np.isfinite(lr[: view.n]).any():
-        lr_now = float(lr[view.n - 1])
-        lr_txt = f" The learning rate at the end was {lr_now:.3g}."
-    message = (
-        f"The training loss has not moved since epoch {_e1(epoch)} (stuck at {level:.4g}, "
-        f"{change:.2%} change over the last {p} epochs)." + lr_txt
-    )
-    if frozen:
-        suggestion = (
-            "The weights have stopped changing: the learning rate collapsed (check the "
-            "schedule, `ReduceLROnPlateau(min_lr=...)`), or the layers are frozen. Keep the "
-            "learning rate above ~1e-5 (e.g. `ReduceLROnPlateau(factor=0.5, min_lr=1e-5)`)."
-        )
-    else:
-        suggestion = (
-            "Use `ReduceLROnPlateau(monitor='val_loss', factor=0.5, patience=3)` or a warm "
-            "restart schedule; if it stays flat, add capacity."
-        )
-    return _finding("plateau", epoch, message, suggestion, {
-        "level": level, "relative_change": change, "window_epochs": p, "frozen": frozen,
-        "max_relative_change": PLATEAU_MAX_REL_CHANGE,
-    })
+@finding_spec("plateau", severity="warning", title="Training plateaued", rank=100)
+class Plateau:
+    @staticmethod
+    def detect(view: RunView):
+        if view.loss is None or view.n < PLATEAU_MIN_EPOCHS:
+            return None
+        loss = view.loss
+        p = max(3, view.n // 4)
+        window = loss[-(p + 1):]
+        change = _rel_change(window)
+        if change >= PLATEAU_MAX_REL_CHANGE:
+            return None
+        level = float(np.mean(window))
+        reference = view.chance.loss if view.chance is not None else float(loss[0])
+        if level < PLATEAU_MIN_LEVEL * reference:
+            return None  # converged near zero: nothing left to gain
+        start = view.n - 1
+        while start > 0 and abs(loss[start - 1] - level) <= PLATEAU_MAX_REL_CHANGE * level:
+            start -= 1
+        lr = view.curves.learning_rate
+        lr_now = None
+        if lr is not None and np.isfinite(lr[: view.n]).any():
+            lr_now = float(lr[view.n - 1])
+        return view.epoch(start), {
+            "level": level, "relative_change": change, "window_epochs": p,
+            "frozen": _max_step(window) < FROZEN_REL_CHANGE, "since_epoch": _num(view, start),
+            "final_learning_rate": lr_now, "max_relative_change": PLATEAU_MAX_REL_CHANGE,
+        }
 
+    @staticmethod
+    def message(ev) -> str:
+        text = (f"The training loss has not moved since epoch {ev['since_epoch']} (stuck at "
+                f"{ev['level']:.4g}, {ev['relative_change']:.2%} change over the last "
+                f"{ev['window_epochs']} epochs).")
+        if ev["final_learning_rate"] is not None:
+            text += f" The learning rate at the end was {ev['final_learning_rate']:.3g}."
+        return text
 
-CURVE_RULES = (
-    rule_nan_loss,
-    rule_diverging,
-    rule_not_learning,
-    rule_overfitting,
-    rule_underfitting,
-    rule_val_oscillation,
-    rule_slow_convergence,
-    rule_plateau,
-)
+    @staticmethod
+    def fix(ev) -> str:
+        if ev["frozen"]:
+            return ("The weights have stopped changing: the learning rate collapsed (check the "
+                    "schedule, `ReduceLROnPlateau(min_lr=...)`), or the layers are frozen. Keep "
+                    "the learning rate above ~1e-5 (e.g. `ReduceLROnPlateau(factor=0.5, "
+                    "min_lr=1e-5)`).")
+        return ("Use `ReduceLROnPlateau(monitor='val_loss', factor=0.5, patience=3)` or a warm "
+                "restart schedule; if it stays flat, add capacity.")

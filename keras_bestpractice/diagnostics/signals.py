@@ -1,7 +1,9 @@
 """Rules over in-training signals (probes), used by the `TrainingDiagnostics` callback.
 
 Pure functions over plain numbers and dicts (no TensorFlow): the callback measures,
-these decide. Each returns a `Finding` or `None`.
+these decide. Each code is declared once in the catalogue (`catalog.finding_spec`)
+with its wording rendered from the evidence; the functions below return a
+`Finding` or `None`.
 """
 
 from __future__ import annotations
@@ -10,8 +12,9 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from keras_bestpractice.diagnostics.catalog import finding_spec, make_finding
 from keras_bestpractice.diagnostics.chance import ChanceLevel
-from keras_bestpractice.diagnostics.finding import DEFAULT_SEVERITY, Finding
+from keras_bestpractice.diagnostics.finding import Finding
 
 # An untrained softmax classifier starts near ln C (Karpathy, "A Recipe for Training
 # Neural Networks": "verify loss @ init"). Twice that means large initial logits
@@ -36,10 +39,29 @@ VANISHING_ABS_NORM = 1e-8
 DEAD_UNITS_FRACTION = 0.5
 
 
-def _finding(code: str, epoch: int | None, message: str, suggestion: str,
-             evidence: dict[str, Any]) -> Finding:
-    return Finding(code=code, severity=DEFAULT_SEVERITY[code], epoch=epoch, message=message,
-                   suggestion=suggestion, evidence=evidence)
+# --------------------------------------------------------------- initial loss
+@finding_spec("bad_initial_loss", severity="warning", title="Suspicious initial loss", rank=130,
+              source="probes")
+class BadInitialLoss:
+    @staticmethod
+    def message(ev) -> str:
+        if ev["ratio"] > ev["high_factor"]:
+            return (f"The loss before training was {ev['initial_loss']:.4g}, "
+                    f"{ev['ratio']:.1f}x the {ev['expected']:.4g} (entropy of the class prior) "
+                    "an untrained classifier should start at: the initial logits are far too "
+                    "large.")
+        return (f"The loss before training was only {ev['initial_loss']:.4g}, "
+                f"{ev['ratio']:.2f}x the chance level {ev['expected']:.4g}: suspicious for an "
+                "untrained model.")
+
+    @staticmethod
+    def fix(ev) -> str:
+        if ev["ratio"] > ev["high_factor"]:
+            return ("Normalise the inputs (e.g. a keras.layers.Rescaling(1/255) or Normalization "
+                    "layer first), keep the default Glorot initialisation, and initialise the "
+                    "output bias to the log class prior for imbalanced data.")
+        return ("If the model is not pretrained, check for label leakage (a feature that encodes "
+                "the label) and that validation data is not in the training set.")
 
 
 def initial_loss_finding(initial_loss: float | None, chance: ChanceLevel | None,
@@ -48,30 +70,28 @@ def initial_loss_finding(initial_loss: float | None, chance: ChanceLevel | None,
     if initial_loss is None or chance is None or not math.isfinite(initial_loss):
         return None
     ratio = initial_loss / chance.loss if chance.loss > 0 else math.inf
-    evidence = {"initial_loss": round(initial_loss, 6), "expected": round(chance.loss, 6),
-                "ratio": round(ratio, 4), "high_factor": BAD_INIT_HIGH_FACTOR,
-                "low_factor": BAD_INIT_LOW_FACTOR, "measured_on": source}
-    if ratio > BAD_INIT_HIGH_FACTOR:
-        return _finding(
-            "bad_initial_loss", 0,
-            f"The loss before training was {initial_loss:.4g}, {ratio:.1f}x the "
-            f"{chance.loss:.4g} (entropy of the class prior) an untrained classifier should "
-            "start at: the initial logits are far too large.",
-            "Normalise the inputs (e.g. a keras.layers.Rescaling(1/255) or Normalization layer "
-            "first), keep the default Glorot initialisation, and initialise the output bias to "
-            "the log class prior for imbalanced data.",
-            evidence,
-        )
-    if ratio < BAD_INIT_LOW_FACTOR:
-        return _finding(
-            "bad_initial_loss", 0,
-            f"The loss before training was only {initial_loss:.4g}, {ratio:.2f}x the chance "
-            f"level {chance.loss:.4g}: suspicious for an untrained model.",
-            "If the model is not pretrained, check for label leakage (a feature that encodes the "
-            "label) and that validation data is not in the training set.",
-            evidence,
-        )
-    return None
+    if BAD_INIT_LOW_FACTOR <= ratio <= BAD_INIT_HIGH_FACTOR:
+        return None
+    return make_finding("bad_initial_loss", 0, {
+        "initial_loss": initial_loss, "expected": chance.loss, "ratio": round(ratio, 4),
+        "high_factor": BAD_INIT_HIGH_FACTOR, "low_factor": BAD_INIT_LOW_FACTOR,
+        "measured_on": source,
+    })
+
+
+# ---------------------------------------------------------------- input scale
+@finding_spec("inputs_not_normalized", severity="warning", title="Inputs not normalised",
+              rank=140, source="probes")
+class InputsNotNormalized:
+    @staticmethod
+    def message(ev) -> str:
+        return (f"The inputs are not normalised: mean {ev['mean']:.3g}, standard deviation "
+                f"{ev['std']:.3g}, range [{ev['min']:.3g}, {ev['max']:.3g}].")
+
+    @staticmethod
+    def fix(ev) -> str:
+        return ("Scale them to [0, 1] (divide pixels by their maximum, e.g. 255) or standardise "
+                "(keras.layers.Normalization adapted on the training data) as the first step.")
 
 
 def input_scale_finding(stats: Mapping[str, float] | None,
@@ -83,16 +103,44 @@ def input_scale_finding(stats: Mapping[str, float] | None,
     max_abs = max(abs(float(stats["min"])), abs(float(stats["max"])))
     if abs(mean) <= INPUT_MAX_ABS_MEAN and std <= INPUT_MAX_STD and max_abs <= INPUT_MAX_ABS:
         return None
-    return _finding(
-        "inputs_not_normalized", None,
-        f"The inputs are not normalised: mean {mean:.3g}, standard deviation {std:.3g}, "
-        f"range [{stats['min']:.3g}, {stats['max']:.3g}].",
-        "Scale them to [0, 1] (divide pixels by their maximum, e.g. 255) or standardise "
-        "(keras.layers.Normalization adapted on the training data) as the first step.",
-        {"mean": round(mean, 6), "std": round(std, 6), "min": float(stats["min"]),
-         "max": float(stats["max"]), "max_abs_mean": INPUT_MAX_ABS_MEAN,
-         "max_std": INPUT_MAX_STD, "max_abs": INPUT_MAX_ABS},
-    )
+    return make_finding("inputs_not_normalized", None, {
+        "mean": mean, "std": std, "min": float(stats["min"]), "max": float(stats["max"]),
+        "max_abs_mean": INPUT_MAX_ABS_MEAN, "max_std": INPUT_MAX_STD, "max_abs": INPUT_MAX_ABS,
+    })
+
+
+# ------------------------------------------------------------------ gradients
+@finding_spec("exploding_gradients", severity="warning", title="Exploding gradients", rank=50,
+              source="probes")
+class ExplodingGradients:
+    @staticmethod
+    def message(ev) -> str:
+        if ev["non_finite_layers"]:
+            return f"Gradients are not finite in {', '.join(ev['non_finite_layers'])}."
+        return (f"The gradient norm on the probe batch reached {ev['global_norm']:.3g} "
+                f"({ev['growth']:.0f}x its first value).")
+
+    @staticmethod
+    def fix(ev) -> str:
+        return ("Clip gradients (`clipnorm=1.0` in the optimizer), lower the learning rate, "
+                "and add BatchNormalization or residual connections to deep stacks.")
+
+
+@finding_spec("vanishing_gradients", severity="warning", title="Vanishing gradients", rank=120,
+              source="probes")
+class VanishingGradients:
+    @staticmethod
+    def message(ev) -> str:
+        if ev["all_tiny"]:
+            return f"Every gradient norm is below {ev['abs_threshold']:g} on the probe batch."
+        return (f"The first layer's gradient is {ev['depth_ratio']:.1e} of the last layer's: the "
+                "early layers barely learn.")
+
+    @staticmethod
+    def fix(ev) -> str:
+        return ("Use ReLU-family activations instead of sigmoid/tanh in hidden layers, He "
+                "initialisation (`kernel_initializer='he_normal'`), BatchNormalization, or "
+                "residual connections.")
 
 
 def gradient_findings(probes: Sequence[Mapping[str, Any]]) -> list[Finding]:
@@ -112,16 +160,10 @@ def gradient_findings(probes: Sequence[Mapping[str, Any]]) -> list[Finding]:
         bad = [name for name, n in norms.items() if not math.isfinite(n)]
         growth = total / first_total if first_total and first_total > 0 else 1.0
         if bad or total > EXPLODING_ABS_NORM or growth > EXPLODING_GROWTH:
-            findings.append(_finding(
-                "exploding_gradients", probe.get("epoch"),
-                (f"Gradients are not finite in {', '.join(bad)}." if bad else
-                 f"The gradient norm on the probe batch reached {total:.3g} "
-                 f"({growth:.0f}x its first value)."),
-                "Clip gradients (`clipnorm=1.0` in the optimizer), lower the learning rate, "
-                "and add BatchNormalization or residual connections to deep stacks.",
-                {"global_norm": total, "growth": growth, "non_finite_layers": bad,
-                 "abs_threshold": EXPLODING_ABS_NORM, "growth_threshold": EXPLODING_GROWTH},
-            ))
+            findings.append(make_finding("exploding_gradients", probe.get("epoch"), {
+                "global_norm": total, "growth": growth, "non_finite_layers": bad,
+                "abs_threshold": EXPLODING_ABS_NORM, "growth_threshold": EXPLODING_GROWTH,
+            }))
             break
     for probe in usable:
         norms = [n for n in probe["grad_norms"].values() if math.isfinite(n)]
@@ -131,18 +173,11 @@ def gradient_findings(probes: Sequence[Mapping[str, Any]]) -> list[Finding]:
         ratio = first / last if last > 0 else math.inf
         tiny = max(norms) < VANISHING_ABS_NORM
         if tiny or (len(norms) >= 3 and ratio < VANISHING_DEPTH_RATIO):
-            findings.append(_finding(
-                "vanishing_gradients", probe.get("epoch"),
-                (f"Every gradient norm is below {VANISHING_ABS_NORM:g} on the probe batch."
-                 if tiny else
-                 f"The first layer's gradient is {ratio:.1e} of the last layer's: the early "
-                 "layers barely learn."),
-                "Use ReLU-family activations instead of sigmoid/tanh in hidden layers, He "
-                "initialisation (`kernel_initializer='he_normal'`), BatchNormalization, or "
-                "residual connections.",
-                {"first_layer_norm": first, "last_layer_norm": last, "depth_ratio": ratio,
-                 "ratio_threshold": VANISHING_DEPTH_RATIO},
-            ))
+            findings.append(make_finding("vanishing_gradients", probe.get("epoch"), {
+                "first_layer_norm": first, "last_layer_norm": last, "depth_ratio": ratio,
+                "all_tiny": tiny, "abs_threshold": VANISHING_ABS_NORM,
+                "ratio_threshold": VANISHING_DEPTH_RATIO,
+            }))
             break
     return findings
 
@@ -152,6 +187,20 @@ def _total(norms: Mapping[str, float]) -> float:
     if any(not math.isfinite(v) for v in values):
         return math.inf
     return math.sqrt(sum(v * v for v in values))
+
+
+# ----------------------------------------------------------------- dead units
+@finding_spec("dead_units", severity="warning", title="Dead units", rank=110, source="probes")
+class DeadUnits:
+    @staticmethod
+    def message(ev) -> str:
+        return (f"{ev['dead_fraction']:.0%} of the units of layer `{ev['layer']}` never activate "
+                "on the probe batch (dead ReLUs): they get no gradient and cannot recover.")
+
+    @staticmethod
+    def fix(ev) -> str:
+        return ("Lower the learning rate, use LeakyReLU or ELU, He initialisation "
+                "(`kernel_initializer='he_normal'`), and check the inputs are normalised.")
 
 
 def dead_units_finding(probes: Sequence[Mapping[str, Any]]) -> Finding | None:
@@ -164,14 +213,33 @@ def dead_units_finding(probes: Sequence[Mapping[str, Any]]) -> Finding | None:
     if worst is None:
         return None
     epoch, layer, fraction = worst
-    return _finding(
-        "dead_units", epoch,
-        f"{fraction:.0%} of the units of layer `{layer}` never activate on the probe batch "
-        "(dead ReLUs): they get no gradient and cannot recover.",
-        "Lower the learning rate, use LeakyReLU or ELU, He initialisation "
-        "(`kernel_initializer='he_normal'`), and check the inputs are normalised.",
-        {"layer": layer, "dead_fraction": round(fraction, 4), "threshold": DEAD_UNITS_FRACTION},
-    )
+    return make_finding("dead_units", epoch, {
+        "layer": layer, "dead_fraction": round(fraction, 4), "threshold": DEAD_UNITS_FRACTION,
+    })
+
+
+# ------------------------------------------------------------ logits mismatch
+@finding_spec("logits_mismatch", severity="error", title="Output activation and loss disagree",
+              rank=40, source="probes")
+class LogitsMismatch:
+    @staticmethod
+    def message(ev) -> str:
+        if ev["from_logits"]:
+            return (f"The output layer applies {ev['output_activation'] or 'a probability map'} "
+                    f"but the loss `{ev['loss']}` has from_logits=True: it applies "
+                    "softmax/sigmoid a second time, so gradients are weak and the loss is wrong.")
+        return (f"The output layer is linear (`{ev['output_activation']}`) but the loss "
+                f"`{ev['loss']}` expects probabilities (from_logits=False): Keras clips the raw "
+                "outputs into [eps, 1-eps] and training is broken.")
+
+    @staticmethod
+    def fix(ev) -> str:
+        if ev["from_logits"]:
+            return ("Use from_logits=False with a softmax/sigmoid output, or (numerically better) "
+                    "a linear output layer with from_logits=True.")
+        return (f"Pass from_logits=True to the loss (e.g. keras.losses."
+                f"{_loss_class(ev['loss'])}(from_logits=True)), or add a softmax/sigmoid "
+                "activation to the output layer.")
 
 
 def logits_mismatch_finding(output_activation: str | None, from_logits: bool | None,
@@ -185,26 +253,12 @@ def logits_mismatch_finding(output_activation: str | None, from_logits: bool | N
         probabilistic = outputs_are_probabilities
     elif output_activation is None:
         return None
-    if probabilistic and from_logits:
-        message = (f"The output layer applies {output_activation or 'a probability map'} but "
-                   f"the loss `{loss_name}` has from_logits=True: it applies softmax/sigmoid a "
-                   "second time, so gradients are weak and the loss is wrong.")
-        fix = ("Use from_logits=False with a softmax/sigmoid output, or (numerically better) "
-               "a linear output layer with from_logits=True.")
-    elif not probabilistic and from_logits is False:
-        message = (f"The output layer is linear (`{output_activation}`) but the loss "
-                   f"`{loss_name}` expects probabilities (from_logits=False): Keras clips the "
-                   "raw outputs into [eps, 1-eps] and training is broken.")
-        fix = (f"Pass from_logits=True to the loss (e.g. keras.losses."
-               f"{_loss_class(loss_name)}(from_logits=True)), or add a softmax/sigmoid "
-               "activation to the output layer.")
-    else:
+    if not ((probabilistic and from_logits) or (not probabilistic and from_logits is False)):
         return None
-    return _finding("logits_mismatch", None, message, fix, {
+    return make_finding("logits_mismatch", None, {
         "output_activation": output_activation, "from_logits": from_logits, "loss": loss_name,
     })
 
 
 def _loss_class(name: str) -> str:
-    return "".join(part.capitalize() for part in name.split("_")).replace(
-        "Crossentropy", "Crossentropy")
+    return "".join(part.capitalize() for part in name.split("_"))

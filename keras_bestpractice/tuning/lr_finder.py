@@ -12,6 +12,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_bestpractice import _validation as v
+from keras_bestpractice._core.inputs import is_dataset as _is_dataset
 from keras_bestpractice._snapshot import Snapshot, assign
 from keras_bestpractice.tuning import lr_analysis
 
@@ -246,5 +247,3 @@ class _RangeRecorder(keras.callbacks.Callback):
         self.best = min(self.best, smoothed)
 
 
-def _is_dataset(x: Any) -> bool:
-    return type(x).__module__.startswith("tensorflow") and hasattr(x, "element_spec")

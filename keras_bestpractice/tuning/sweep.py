@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from keras_bestpractice import _validation as v
+from keras_bestpractice._core.inputs import is_dataset as _is_dataset
 
 HOPELESS = ("nan_loss", "not_learning", "diverging")
 
@@ -164,7 +165,7 @@ def lr_sweep(
     if not callable(build_model):
         raise TypeError("`build_model` must be a function returning a Keras model.")
     takes_lr = len(inspect.signature(build_model).parameters) >= 1
-    is_dataset = type(x).__module__.startswith("tensorflow") and hasattr(x, "element_spec")
+    is_dataset = _is_dataset(x)
     result = LRSweepResult(best_lr=None,
                            monitor="val_loss" if validation_data is not None else "loss")
 

@@ -17,6 +17,10 @@ import numpy as np
 
 from keras_bestpractice import _validation as v
 from keras_bestpractice._callback import CopyableCallback
+from keras_bestpractice._core.compare import is_better, is_finite_number
+from keras_bestpractice._core.history import EpochHistory
+from keras_bestpractice._core.inputs import is_dataset as _is_dataset
+from keras_bestpractice._core.reasons import StopReason
 from keras_bestpractice.tuning import results as results_mod
 from keras_bestpractice.tuning.space import compile_from_hp, default_metrics
 
@@ -27,7 +31,6 @@ def trial_seed(seed: int | None, trial_id: str) -> int:
     return int(hashlib.sha256(text.encode()).hexdigest()[:8], 16) % (2**31 - 1)
 
 
-HOPELESS = ("nan", "inf", "diverged", "not_learning")
 HOPELESS_METRIC = "kbp_hopeless"
 
 
@@ -38,19 +41,13 @@ class _TrialRecorder(CopyableCallback):
         super().__init__()
         self.tuner, self.trial, self.session, self.guard = tuner, trial, session, guard
         self._last_value = None
-        self.history: dict[str, list[float]] = {}
+        self._epochs = EpochHistory()
         self.best = None
         self.best_weights_path = Path(tuner.get_trial_dir(trial.trial_id)) / "best.weights.h5"
 
     def on_epoch_end(self, epoch, logs=None):
         logs = dict(logs or {})
-        n = len(self.history.get("loss", []))
-        for key in set(self.history) | set(logs):
-            try:
-                value = float(logs[key]) if key in logs else math.nan
-            except (TypeError, ValueError):
-                value = math.nan
-            self.history.setdefault(key, [math.nan] * n).append(value)
+        self._epochs.append(epoch, logs)
         slope = results_mod.loss_slope(self.history.get("val_loss", []))
         if slope is not None:
             logs["val_loss_slope"] = slope
@@ -62,21 +59,22 @@ class _TrialRecorder(CopyableCallback):
             # Every epoch's metrics go to the oracle (the median rule of other
             # trials, and of other workers in distributed mode, reads them).
             report = {k: float(val) for k, val in logs.items()
-                      if _finite_number(val)}
+                      if is_finite_number(val)}
             self.tuner.oracle.update_trial(self.trial.trial_id, report, step=epoch)
             self._last_value = (epoch, float(value))
-            better = self.best is None or (float(value) > self.best
-                                           if objective.direction == "max"
-                                           else float(value) < self.best)
-            if better:
+            if is_better(value, self.best, objective.direction):
                 self.best = float(value)
                 self.model.save_weights(str(self.best_weights_path))
+
+    @property
+    def history(self) -> dict[str, list[float]]:
+        return self._epochs.data
 
     def on_train_end(self, logs=None):
         # Mark trials the guard ended as hopeless (NaN, diverged, stuck at chance):
         # the median rule leaves them out, or they would drag the median down.
         reason = self.guard.stop_reason if self.guard is not None else None
-        if reason in HOPELESS and self._last_value is not None:
+        if reason is not None and reason.hopeless and self._last_value is not None:
             epoch, value = self._last_value
             objective = self.tuner.oracle.objective.name
             self.tuner.oracle.update_trial(self.trial.trial_id,
@@ -114,8 +112,7 @@ class _MedianPruner(CopyableCallback):
         if len(peers) < self.min_trials:
             return
         median = float(np.median(peers))
-        worse = value < median if objective.direction == "max" else value > median
-        if worse:
+        if is_better(median, value, objective.direction):
             self.pruned_at = epoch
             self.model.stop_training = True
 
@@ -414,7 +411,7 @@ class RandomSearchTuner(kt.Tuner):
         if guard is not None and guard.stop_reason:
             reason = guard.stop_reason
         elif pruner is not None and pruner.pruned_at is not None:
-            reason = "median"
+            reason = StopReason.MEDIAN
         return history, recorder, reason
 
     def load_model(self, trial: Any):
@@ -447,19 +444,8 @@ class RandomSearchTuner(kt.Tuner):
         return frame
 
 
-def _finite_number(value: Any) -> bool:
-    try:
-        return math.isfinite(float(value))
-    except (TypeError, ValueError):
-        return False
-
-
 def _comparable(config: dict) -> dict:
     return {k: val for k, val in config.items() if k not in ("default", "conditions")}
-
-
-def _is_dataset(x: Any) -> bool:
-    return type(x).__module__.startswith("tensorflow") and hasattr(x, "element_spec")
 
 
 def _is_oom(exc: BaseException) -> bool:

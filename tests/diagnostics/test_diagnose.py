@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from keras_bestpractice.diagnostics import Finding, diagnose
-from keras_bestpractice.diagnostics.finding import CODE_ORDER, CURVE_CODES
+from keras_bestpractice.diagnostics.catalog import CODE_ORDER, CURVE_CODES
 
 
 def geometric(start, end, n):

@@ -51,7 +51,8 @@ def test_dataframe_and_json(report):
     assert frame.loc[0, "code"] == "overfitting" and frame.loc[0, "epoch_1"] == 6
     payload = json.loads(report.to_json())
     assert payload["primary"] == "overfitting"
-    assert payload["findings"][0]["evidence"]["best_epoch"] == 5
+    # Evidence numbers epochs as Keras prints them (issue #14): the best epoch is "Epoch 6".
+    assert payload["findings"][0]["evidence"]["best_epoch"] == 6
 
 
 def test_str_is_readable(report):
