@@ -57,7 +57,7 @@ def is_schedule(optimizer: Any, who: str = "keras_bestpractice") -> bool:
     if isinstance(config, (int, float)):
         return False
     if isinstance(config, dict):
-        _schedule_of(optimizer, who)  # raises for a function or lambda learning rate
+        schedule_of(optimizer, who)  # raises for a function or lambda learning rate
         return True
     raise TypeError(f"{who} cannot scale a learning rate of kind {type(config).__name__}.")
 
@@ -65,10 +65,10 @@ def is_schedule(optimizer: Any, who: str = "keras_bestpractice") -> bool:
 def check_scalable(optimizer: Any, who: str) -> None:
     """Raise a clear `TypeError` if the optimizer's learning rate cannot be scaled."""
     if is_schedule(optimizer, who):
-        _schedule_of(optimizer, who)
+        schedule_of(optimizer, who)
 
 
-def _schedule_of(optimizer: Any, who: str) -> keras.optimizers.schedules.LearningRateSchedule:
+def schedule_of(optimizer: Any, who: str) -> keras.optimizers.schedules.LearningRateSchedule:
     config = _lr_config(optimizer, who)
     if config.get("class_name") in ("__lambda__", "function"):
         raise TypeError(
@@ -97,7 +97,7 @@ def scale_learning_rate(model: Any, factor: float) -> None:
     """Multiply the learning rate of `model.optimizer` by `factor`."""
     optimizer = model.optimizer
     if is_schedule(optimizer, "scale_learning_rate"):
-        schedule = _schedule_of(optimizer, "scale_learning_rate")
+        schedule = schedule_of(optimizer, "scale_learning_rate")
         if isinstance(schedule, ScaledSchedule):
             new = ScaledSchedule(schedule.schedule, schedule.scale * factor)
         else:

@@ -28,6 +28,9 @@ class TrainingDivergedError(RuntimeError):
 
     def __init__(self, message: str, event: dict[str, Any]):
         super().__init__(message)
+        if not isinstance(event, dict):
+            raise TypeError(f"`event` must be a dict like `guard.events[-1]`, got "
+                            f"{type(event).__name__}.")
         self.event = event
 
 
@@ -183,11 +186,7 @@ class DivergenceGuard(CopyableCallback):
         self.raise_error = v.check_bool("raise_error", raise_error)
         self.verbose = v.check_int("verbose", verbose, minimum=0)
         self.num_classes = v.check_int("num_classes", num_classes, minimum=2, allow_none=True)
-        self.class_prior = None if class_prior is None else [float(p) for p in class_prior]
-        if self.class_prior is not None:
-            from keras_bestpractice.diagnostics.chance import chance_level
-
-            chance_level(class_prior=self.class_prior)  # validates
+        self.class_prior = v.check_class_prior("class_prior", class_prior)
         if self.lr_backoff is not None and self.restore is None:
             raise ValueError(
                 "`lr_backoff` needs a state to go back to: use restore='last_good' or 'best' "

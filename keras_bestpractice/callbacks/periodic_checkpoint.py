@@ -102,9 +102,7 @@ class PeriodicCheckpoint(CopyableCallback):
         clock: Callable[[], float] | None = None,
     ):
         super().__init__()
-        if not isinstance(directory, (str, os.PathLike)) or not str(directory):
-            raise TypeError(f"`directory` must be a path, got {directory!r}.")
-        self.directory = Path(directory)
+        self.directory = _check_directory(directory)
         self.every_n_epochs = v.check_int("every_n_epochs", every_n_epochs, minimum=1,
                                           allow_none=True)
         self.every_n_steps = v.check_int("every_n_steps", every_n_steps, minimum=1,
@@ -113,8 +111,8 @@ class PeriodicCheckpoint(CopyableCallback):
                                              low_inclusive=False, allow_none=True)
         if self.every_n_epochs is None and self.every_n_steps is None and \
                 self.every_n_minutes is None:
-            raise ValueError("PeriodicCheckpoint needs a trigger: every_n_epochs, every_n_steps "
-                             "or every_n_minutes (all are None).")
+            raise ValueError("PeriodicCheckpoint needs a trigger: `every_n_epochs`, "
+                             "`every_n_steps` or `every_n_minutes` (all are None).")
         self.keep_last = v.check_int("keep_last", keep_last, minimum=1)
         self.keep_best = v.check_int("keep_best", keep_best, minimum=0)
         self.monitor = v.check_str("monitor", monitor)
@@ -123,9 +121,7 @@ class PeriodicCheckpoint(CopyableCallback):
         self.resume = v.check_bool("resume", resume)
         self.async_write = v.check_bool("async_write", async_write)
         self.verbose = v.check_int("verbose", verbose, minimum=0)
-        if clock is not None and not callable(clock):
-            raise TypeError("`clock` must be callable.")
-        self.clock = clock or time.monotonic
+        self.clock = v.check_callable("clock", clock, allow_none=True) or time.monotonic
         self._executor = None
         self._future = None
         self._reset()
@@ -138,7 +134,7 @@ class PeriodicCheckpoint(CopyableCallback):
         """The newest committed checkpoint under `directory` that passes its hash check."""
         from keras_bestpractice.checkpointing.store import CheckpointStore
 
-        ckpt = CheckpointStore(directory).latest()
+        ckpt = CheckpointStore(_check_directory(directory)).latest()
         return None if ckpt is None else ckpt.path
 
     @staticmethod
@@ -147,7 +143,9 @@ class PeriodicCheckpoint(CopyableCallback):
         """The best committed checkpoint (by the monitor it was saved with), or `None`."""
         from keras_bestpractice.checkpointing.store import CheckpointStore
 
-        store = CheckpointStore(directory)
+        v.check_mode(mode)
+        v.check_str("monitor", monitor, allow_none=True)
+        store = CheckpointStore(_check_directory(directory))
         committed = store.committed()
         if not committed:
             return None
@@ -480,3 +478,19 @@ def _float_or_none(value: Any) -> float | None:
     except (TypeError, ValueError):
         return None
     return f if math.isfinite(f) else None
+
+
+_MODEL_FILE_SUFFIXES = (".keras", ".h5", ".hdf5", ".weights.h5")
+
+
+def _check_directory(directory: Any) -> Path:
+    """The checkpoint directory: a path that is not a file and is not named like one."""
+    path = v.check_dir_path("directory", directory)
+    name = path.name.lower()
+    if any(name.endswith(suffix) for suffix in _MODEL_FILE_SUFFIXES):
+        raise ValueError(
+            f"`directory`={str(path)!r} is named like a model file, but PeriodicCheckpoint "
+            "writes a directory of checkpoints there; pass a directory name such as "
+            "'checkpoints' (use PeriodicCheckpoint.export(...) for a .keras file)."
+        )
+    return path

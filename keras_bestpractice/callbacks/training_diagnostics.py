@@ -49,6 +49,11 @@ class TrainingDiagnostics(CopyableCallback):
             output width. Defaults to `None`.
         class_prior: class counts or shares (imbalanced data). Defaults to `None`.
         probe_size: samples taken from `probe_data`. Defaults to `64`.
+        lenient: when `probe_data` cannot be used with the model (wrong shapes,
+            string or out-of-range labels, a loss that is not finite on it),
+            `False` raises `ValueError` at the start of `fit` with the cause;
+            `True` trains on and reports the failure in the report's headline
+            (a `probe_failed` finding). Defaults to `False`.
 
     Attributes:
         report: the `DiagnosticsReport` of the last `fit` (`None` before).
@@ -64,7 +69,9 @@ class TrainingDiagnostics(CopyableCallback):
     ```
 
     Raises:
-        ValueError: for a `report_path` with an unknown suffix or counts < 1.
+        ValueError: for a `report_path` with an unknown suffix, a directory, or
+            counts < 1; at the start of `fit`, for `probe_data` the model cannot
+            use (unless `lenient=True`).
         TypeError: for arguments of the wrong type.
     """
 
@@ -77,36 +84,18 @@ class TrainingDiagnostics(CopyableCallback):
         num_classes: int | None = None,
         class_prior: Sequence[float] | None = None,
         probe_size: int = 64,
+        lenient: bool = False,
     ):
         super().__init__()
-        if probe_data is not None and not _is_dataset(probe_data):
-            if (not isinstance(probe_data, (tuple, list)) or len(probe_data) not in (2, 3)
-                    or not all(hasattr(part, "__len__") for part in probe_data[:2])):
-                raise TypeError(
-                    "`probe_data` must be an (x, y) tuple or a tf.data.Dataset of (x, y), got "
-                    f"{type(probe_data).__name__}."
-                )
-            if len(probe_data[0]) != len(probe_data[1]):
-                raise ValueError(
-                    f"`probe_data` x and y differ in length: {len(probe_data[0])} vs "
-                    f"{len(probe_data[1])}."
-                )
-        self.probe_data = probe_data
+        self.probe_data = _check_probe_data(probe_data)
         self.every_n_epochs = v.check_int("every_n_epochs", every_n_epochs, minimum=1)
-        if report_path is not None:
-            if not isinstance(report_path, (str, os.PathLike)):
-                raise TypeError(f"`report_path` must be a path, got {report_path!r}.")
-            suffix = Path(report_path).suffix.lower()
-            if suffix not in REPORT_SUFFIXES:
-                raise ValueError(
-                    f"`report_path` must end in one of {', '.join(REPORT_SUFFIXES)}; got "
-                    f"{str(report_path)!r}."
-                )
-        self.report_path = report_path
+        self.report_path = v.check_file_path("report_path", report_path, allow_none=True,
+                                             suffixes=REPORT_SUFFIXES)
         self.verbose = v.check_int("verbose", verbose, minimum=0)
         self.num_classes = v.check_int("num_classes", num_classes, minimum=2, allow_none=True)
-        self.class_prior = None if class_prior is None else [float(p) for p in class_prior]
+        self.class_prior = v.check_class_prior("class_prior", class_prior)
         self.probe_size = v.check_int("probe_size", probe_size, minimum=1)
+        self.lenient = v.check_bool("lenient", lenient)
         self.report = None
         self._reset()
 
@@ -130,6 +119,7 @@ class TrainingDiagnostics(CopyableCallback):
         self._batches_at_probe = 0
         self._first_batch_loss: float | None = None
         self._initial_loss: float | None = None
+        self._inputs_normalized: bool | None = None
 
     # -------------------------------------------------------------- callbacks
     def on_train_begin(self, logs=None):
@@ -146,9 +136,17 @@ class TrainingDiagnostics(CopyableCallback):
             return
         try:
             self._probe = self._take_probe(self.probe_data)
-        except Exception as exc:  # noqa: BLE001 - a bad probe must not break training
-            self._skipped.append(f"probes: could not read probe_data ({exc})")
+            self._check_probe()
+        except Exception as exc:  # noqa: BLE001 - reported with its cause, below
             self._probe = None
+            cause = f"{type(exc).__name__}: {exc}" if not isinstance(exc, ValueError) else str(exc)
+            if not self.lenient:
+                raise ValueError(
+                    f"TrainingDiagnostics: `probe_data` cannot be used with this model ({cause}). "
+                    "Give probe_data as fit takes x and y, or pass lenient=True to train on "
+                    "and see the failure in the report."
+                ) from exc
+            self._probe_failed(cause)
             return
         from keras_bestpractice.diagnostics import signals
 
@@ -156,12 +154,20 @@ class TrainingDiagnostics(CopyableCallback):
         if isinstance(x, np.ndarray) and x.dtype.kind in "fiu":
             stats = {"mean": float(np.mean(x)), "std": float(np.std(x)),
                      "min": float(np.min(x)), "max": float(np.max(x))}
+            self._inputs_normalized = signals.input_scale_finding(stats) is None
             finding = signals.input_scale_finding(stats, self._has_preprocessing())
             if finding:
                 self._findings.append(finding)
         else:
-            self._skipped.append("inputs_not_normalized: probe inputs are not numeric arrays")
+            self._skipped.append("inputs_not_normalized: probe inputs are not one numeric array")
         self._run_probe(epoch=0, when="start")
+
+    def _probe_failed(self, cause: str) -> None:
+        from keras_bestpractice.diagnostics.catalog import make_finding
+
+        self._findings.append(make_finding("probe_failed", None, {"cause": cause}))
+        self._skipped.append("exploding_gradients, vanishing_gradients, dead_units, "
+                             f"inputs_not_normalized: probe_data could not be used ({cause})")
 
     def on_train_batch_end(self, batch, logs=None):
         self._batches += 1
@@ -185,7 +191,8 @@ class TrainingDiagnostics(CopyableCallback):
         source = "probe batch before training"
         if initial is None:
             initial, source = self._first_batch_loss, "first training batch"
-        found = signals.initial_loss_finding(initial, self._chance, source)
+        found = signals.initial_loss_finding(initial, self._chance, source,
+                                             self._inputs_normalized)
         if found:
             findings.append(found)
         findings.extend(signals.gradient_findings(self._probes))
@@ -262,22 +269,54 @@ class TrainingDiagnostics(CopyableCallback):
                  keras.layers.BatchNormalization, keras.layers.LayerNormalization)
         return any(isinstance(layer, kinds) for layer in self.model.layers[:3])
 
-    def _take_probe(self, data: Any) -> tuple[Any, Any]:
+    def _take_probe(self, data: Any) -> tuple[Any, Any, Any]:
+        """`(x, y, sample_weight)` of the first `probe_size` samples, as NumPy structures
+        (x and y may be dicts or tuples of arrays for multi-input/-output models)."""
+        import keras
+
         if _is_dataset(data):
-            # A dataset as `fit` takes it: batches of (x, y).
-            xs, ys, count = [], [], 0
+            # A dataset as `fit` takes it: batches of (x, y) or (x, y, sample_weight).
+            elements, count = [], 0
             for element in data:
-                xs.append(np.asarray(element[0]))
-                ys.append(np.asarray(element[1]))
-                count += len(xs[-1])
+                if not isinstance(element, (tuple, list)) or len(element) not in (2, 3):
+                    raise TypeError("the dataset must yield (x, y) or (x, y, sample_weight) "
+                                    f"batches, got {type(element).__name__}")
+                element = keras.tree.map_structure(np.asarray, tuple(element))
+                elements.append(element)
+                count += len(keras.tree.flatten(element[0])[0])
                 if count >= self.probe_size:
                     break
-            if not xs:
+            if not elements:
                 raise ValueError("probe_data is an empty dataset")
-            x, y = np.concatenate(xs), np.concatenate(ys)
-        else:
-            x, y = np.asarray(data[0]), np.asarray(data[1])
-        return x[: self.probe_size], y[: self.probe_size]
+            data = keras.tree.map_structure(lambda *parts: np.concatenate(parts), *elements)
+        parts = keras.tree.map_structure(lambda a: np.asarray(a)[: self.probe_size],
+                                         tuple(data))
+        return parts[0], parts[1], parts[2] if len(parts) == 3 else None
+
+    def _check_probe(self) -> None:
+        """Fail early, with the cause, when the probe cannot be used with the model."""
+        import keras
+
+        x, y, weight = self._probe
+        for label in keras.tree.flatten(y):
+            if label.dtype.kind in "USO":
+                raise ValueError(f"the labels are {label.dtype} (strings?); the model needs the "
+                                 "numeric labels fit gets")
+        width = num_classes_of(self.model)
+        loss_name, _ = _loss_info(getattr(self.model, "loss", None))
+        if width and width > 2 and loss_name and "sparse" in loss_name:
+            labels = np.asarray(keras.tree.flatten(y)[0], dtype=np.float64).ravel()
+            bad = labels[~np.isfinite(labels) | (labels < 0) | (labels >= width)
+                         | (labels != np.round(labels))]
+            if bad.size:
+                raise ValueError(f"labels must be class ids in [0, {width - 1}] for the model's "
+                                 f"{width} outputs; the probe has {bad[:5].tolist()}")
+        from keras_bestpractice._gradients import loss_and_gradients
+
+        loss, _ = loss_and_gradients(self.model, x, y, weight)
+        if not math.isfinite(loss):
+            raise ValueError(f"the model's loss on the probe is {loss} before any training "
+                             "(labels out of range, or NaN in the inputs?)")
 
     def _run_probe(self, epoch: int, when: str) -> None:
         record: dict[str, Any] = {"epoch": epoch, "when": when}
@@ -303,21 +342,16 @@ class TrainingDiagnostics(CopyableCallback):
             self._skipped.append(line)
 
     def _gradients(self) -> dict[str, Any]:
-        import tensorflow as tf
+        from keras_bestpractice._gradients import loss_and_gradients
 
-        model = self.model
-        x, y = self._probe
-        with tf.GradientTape() as tape:
-            y_pred = model(x, training=False)
-            loss = model.compute_loss(x=x, y=y, y_pred=y_pred, training=False)
-        variables = model.trainable_variables
-        grads = tape.gradient(loss, variables)
+        x, y, weight = self._probe
+        loss, grads = loss_and_gradients(self.model, x, y, weight)
         norms: dict[str, float] = {}
-        for variable, grad in zip(variables, grads, strict=True):
+        for variable, grad in zip(self.model.trainable_variables, grads, strict=True):
             if grad is None or len(variable.shape) < 2:  # kernels only, not biases
                 continue
-            norms[variable.path] = float(tf.norm(grad).numpy())
-        return {"loss": float(loss.numpy()), "grad_norms": norms}
+            norms[variable.path] = float(np.linalg.norm(np.asarray(grad, dtype=np.float64)))
+        return {"loss": loss, "grad_norms": norms}
 
     def _dead_units(self) -> dict[str, float] | None:
         import keras
@@ -425,3 +459,37 @@ def _loss_info(loss: Any) -> tuple[str | None, bool | None]:
         return name, False if name else None
     name = config.get("name") or type(loss).__name__
     return name, bool(config.get("from_logits", False))
+
+
+def _leaves(structure: Any) -> list[Any]:
+    """The arrays of a nested dict / list / tuple of arrays (Keras's input structures)."""
+    if isinstance(structure, dict):
+        return [leaf for value in structure.values() for leaf in _leaves(value)]
+    if isinstance(structure, (list, tuple)):
+        return [leaf for value in structure for leaf in _leaves(value)]
+    return [structure]
+
+
+def _check_probe_data(probe_data: Any) -> Any:
+    """`(x, y)` or `(x, y, sample_weight)` with equally long arrays (x and y may be dicts or
+    tuples of arrays, as `fit` takes them), a `tf.data.Dataset`, or `None`."""
+    if probe_data is None or _is_dataset(probe_data):
+        return probe_data
+    if not isinstance(probe_data, (tuple, list)) or len(probe_data) not in (2, 3):
+        raise TypeError("`probe_data` must be an (x, y) tuple (x and y arrays, or dicts/tuples "
+                        "of arrays for multi-input/-output models) or a tf.data.Dataset of "
+                        f"(x, y) batches, got {type(probe_data).__name__}.")
+    lengths = {}
+    for part, name in zip(probe_data, ("x", "y", "sample_weight"), strict=False):
+        for leaf in _leaves(part):
+            if isinstance(leaf, (str, bytes)) or not hasattr(leaf, "__len__"):
+                raise TypeError(f"`probe_data` {name} must hold arrays, got "
+                                f"{type(leaf).__name__}.")
+            lengths.setdefault(name, set()).add(len(leaf))
+    sizes = set().union(*lengths.values())
+    if len(sizes) > 1:
+        detail = ", ".join(f"{k}: {sorted(s)}" for k, s in lengths.items())
+        raise ValueError(f"`probe_data` x and y differ in length ({detail}).")
+    if sizes == {0}:
+        raise ValueError("`probe_data` is empty: give at least one sample.")
+    return probe_data

@@ -6,45 +6,49 @@ import os
 from pathlib import Path
 from typing import Any
 
+from keras_bestpractice import _validation as v
 from keras_bestpractice.checkpointing.state import restore_weights
 from keras_bestpractice.checkpointing.store import MANIFEST, Checkpoint, CheckpointStore
 
 
-def open_checkpoint(path_or_directory: str | os.PathLike) -> Checkpoint:
+def open_checkpoint(path: str | os.PathLike) -> Checkpoint:
     """The checkpoint at `path`, or the newest good one under a parent directory.
 
     Raises:
+        TypeError: if `path` is not a path.
         FileNotFoundError: if there is no committed checkpoint there.
-        ValueError: if a named checkpoint fails its hash check.
+        ValueError: if `path` is a file, or a named checkpoint fails its checks.
     """
-    import json
-
-    path = Path(path_or_directory)
-    if (path / MANIFEST).is_file():
-        ckpt = Checkpoint(path, json.loads((path / MANIFEST).read_text()))
-        problem = ckpt.verify()
-        if problem is not None:
-            raise ValueError(f"checkpoint {str(path)!r} is damaged: {problem}.")
-        return ckpt
+    path = v.check_path("path", path)
+    if not path.exists():
+        raise FileNotFoundError(f"`path`={str(path)!r} does not exist.")
     if not path.is_dir():
-        raise FileNotFoundError(f"{str(path)!r} is neither a checkpoint nor a directory of them.")
+        raise ValueError(f"`path`={str(path)!r} is a file; pass a checkpoint directory or the "
+                         "directory given to PeriodicCheckpoint.")
+    if (path / MANIFEST).is_file():
+        ckpt, problem = Checkpoint.open(path)
+        if problem is not None:
+            raise ValueError(f"`path`={str(path)!r} is a damaged checkpoint: {problem}.")
+        return ckpt
     ckpt = CheckpointStore(path).latest()
     if ckpt is None:
-        raise FileNotFoundError(f"no committed checkpoint that passes its hash check under "
-                                f"{str(path)!r}.")
+        raise FileNotFoundError(f"`path`={str(path)!r} holds no committed checkpoint that "
+                                "passes its checks.")
     return ckpt
 
 
-def load_weights(model: Any, path_or_directory: str | os.PathLike) -> Path:
+def load_weights(model: Any, path: str | os.PathLike) -> Path:
     """Load a checkpoint's weights into `model`; returns the checkpoint's path.
 
-    `path_or_directory` is one checkpoint directory, or the directory given to
-    `PeriodicCheckpoint` (then its newest checkpoint that passes the hash check
-    is used). The model must have the same architecture and be built.
+    `path` is one checkpoint directory, or the directory given to
+    `PeriodicCheckpoint` (then its newest checkpoint that passes its checks is
+    used). The model must have the same architecture and be built.
 
     Raises:
+        TypeError: if `model` is not a Keras model or `path` not a path.
         FileNotFoundError: if no committed checkpoint is found.
-        ValueError: if the checkpoint is damaged or belongs to another model.
+        ValueError: if `path` is a file, the checkpoint is damaged, or it
+            belongs to another model.
 
     Example:
 
@@ -54,6 +58,8 @@ def load_weights(model: Any, path_or_directory: str | os.PathLike) -> Path:
     model.evaluate(x_test, y_test)
     ```
     """
-    ckpt = open_checkpoint(path_or_directory)
+    if not hasattr(model, "weights") or not hasattr(model, "get_weights"):
+        raise TypeError(f"`model` must be a built Keras model, got {type(model).__name__}.")
+    ckpt = open_checkpoint(path)
     restore_weights(model, ckpt)
     return ckpt.path

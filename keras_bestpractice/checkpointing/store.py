@@ -85,6 +85,19 @@ class Checkpoint:
     def entry(self) -> Entry:
         return Entry(self.name, self.step, self.value, self.epoch_boundary)
 
+    @classmethod
+    def open(cls, path: Path) -> tuple[Checkpoint | None, str | None]:
+        """`(checkpoint, None)` when `path` holds a checkpoint that passes its checks,
+        else `(checkpoint or None, what is wrong)`. Never raises for a bad file."""
+        try:
+            manifest = json.loads((path / MANIFEST).read_text())
+        except (OSError, ValueError) as exc:
+            return None, f"{MANIFEST} cannot be read ({exc})"
+        if not isinstance(manifest, dict):
+            return None, f"{MANIFEST} is not a JSON object"
+        ckpt = cls(path, manifest)
+        return ckpt, ckpt.verify()
+
     # ------------------------------------------------------------------ reading
     def verify(self) -> str | None:
         """`None` when every file matches its sha256, else what is wrong."""

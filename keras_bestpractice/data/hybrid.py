@@ -172,12 +172,7 @@ class HybridFeeder(CopyableCallback):
 
     # ---------------------------------------------------------------- dataset
     def _build_dataset(self, tf) -> None:
-        from keras_bestpractice.data.stratified import (
-            apply_augment,
-            class_positions,
-            shuffle_within_batches,
-            slot_layout,
-        )
+        from keras_bestpractice.data.stratified import epoch_order, gather_batch, slot_layout
 
         h, w = self.image_size
         k, smax, nb = self.num_segments, self._smax, self.batches_per_epoch
@@ -220,21 +215,15 @@ class HybridFeeder(CopyableCallback):
         def begin(_):
             e = epoch_var.read_value()
             s = seg_var.read_value()
-            c = t["slot_class"][s]
-            pos = class_positions(c, t["slot_rank"][s], e, t["counts"][s], t["ones"][s],
-                                  t["zeros"][s], t["ones"][s], seed64)
-            order = tf.gather(t["class_start"][s], c) + pos
-            order = shuffle_within_batches(order, e, {"slot_batch": t["slot_batch"][s]}, seed64)
+            per_class = {"counts": t["counts"][s], "copies": t["ones"][s],
+                         "extras": t["zeros"][s], "cycle": t["ones"][s],
+                         "class_start": t["class_start"][s], "slot_batch": t["slot_batch"][s]}
+            order = epoch_order(t["slot_class"][s], t["slot_rank"][s], e, per_class, seed64)
             rows = tf.reshape(order, [nb, width])
             return rows, t["sizes"][s], tf.fill([nb], e), tf.range(nb, dtype=tf.int64)
 
         def make_batch(row, size, e, i):
-            idx = row[:size]
-            xb = tf.gather(images, idx)
-            yb = tf.gather(labels, idx)
-            if augment is None:
-                return xb, yb
-            return apply_augment(augment, xb, yb, tf.stack([seed64 + e, i]))
+            return gather_batch(images, labels, row, size, e, i, seed64, augment=augment)
 
         ds = tf.data.Dataset.range(1).map(begin).unbatch()
         ds = ds.map(make_batch, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)

@@ -36,7 +36,9 @@ def list_files(
     """
     v.check_str("label_column", label_column)
     v.check_str("path_column", path_column)
-    base = Path(root) if root is not None else None
+    base = v.check_dir_path("root", root, allow_none=True)
+    if base is not None and not base.is_dir():
+        raise FileNotFoundError(f"`root`={str(base)!r} does not exist.")
     if type(source).__name__ == "DataFrame":
         frame = source
     else:
@@ -45,27 +47,32 @@ def list_files(
                             f"{type(source).__name__}.")
         path = Path(source)
         if not path.exists():
-            raise FileNotFoundError(f"`source` {str(path)!r} does not exist.")
+            raise FileNotFoundError(f"`source`={str(path)!r} does not exist.")
         if path.is_dir():
             return _list_directory(path)
         base = base or path.parent
         import pandas as pd
 
-        if path.suffix.lower() == ".json":
-            records = json.loads(path.read_text())
-            if isinstance(records, dict):
-                records = records.get("items", records.get("data"))
-            if not isinstance(records, list):
-                raise ValueError(f"`source` {str(path)!r} must hold a JSON list of objects.")
-            frame = pd.DataFrame.from_records(records)
-        else:
-            frame = pd.read_csv(path)
+        try:
+            if path.suffix.lower() == ".json":
+                records = json.loads(path.read_text())
+                if isinstance(records, dict):
+                    records = records.get("items", records.get("data"))
+                if not isinstance(records, list):
+                    raise ValueError("it must hold a JSON list of objects")
+                frame = pd.DataFrame.from_records(records)
+            else:
+                frame = pd.read_csv(path)
+        except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+            what = "empty" if isinstance(exc, pd.errors.EmptyDataError) else \
+                f"not a readable {'JSON' if path.suffix.lower() == '.json' else 'CSV'} listing"
+            raise ValueError(f"`source`={str(path)!r} is {what} ({exc}).") from exc
     for name, column in (("label_column", label_column), ("path_column", path_column)):
         if column not in frame.columns:
             raise ValueError(f"`{name}`={column!r} is not a column of the listing; columns: "
                              f"{', '.join(map(str, frame.columns))}.")
     if len(frame) == 0:
-        raise ValueError("the listing is empty: there is nothing to feed.")
+        raise ValueError("`source`: the listing is empty, there is nothing to feed.")
     labels = frame[label_column]
     if labels.isna().any():
         bad = np.nonzero(labels.isna().to_numpy())[0][:5].tolist()
@@ -83,7 +90,7 @@ def list_files(
 def _list_directory(path: Path) -> tuple[np.ndarray, np.ndarray, list[str]]:
     names = sorted(p.name for p in path.iterdir() if p.is_dir() and not p.name.startswith("."))
     if not names:
-        raise ValueError(f"`source` {str(path)!r} has no class sub-folders.")
+        raise ValueError(f"`source`={str(path)!r} has no class sub-folders.")
     paths, ids = [], []
     for i, name in enumerate(names):
         files = sorted(f for f in (path / name).rglob("*")
@@ -91,7 +98,7 @@ def _list_directory(path: Path) -> tuple[np.ndarray, np.ndarray, list[str]]:
         paths += [str(f) for f in files]
         ids += [i] * len(files)
     if not paths:
-        raise ValueError(f"`source` {str(path)!r} has no image files "
+        raise ValueError(f"`source`={str(path)!r} has no image files "
                          f"({', '.join(IMAGE_EXTENSIONS)}) in its class sub-folders.")
     return np.array(paths), np.array(ids, dtype=np.int64), names
 
@@ -120,6 +127,19 @@ def image_decoder(image_size: tuple[int, int], channels: int) -> Callable:
                          fn_output_signature=tf.TensorSpec((h, w, channels), tf.float32))
 
     return decode_batch
+
+
+def check_feeder_args(*, batch_size: Any, seed: Any, balance: Any = 0.0,
+                      drop_remainder: Any = False, augment: Any = None,
+                      num_parallel_calls: Any = None, prefetch: Any = True) -> None:
+    """Validate the arguments every feeder shares, before any data is read."""
+    v.check_int("batch_size", batch_size, minimum=1)
+    v.check_int("seed", seed)
+    v.check_float("balance", balance, low=0.0, high=1.0)
+    v.check_bool("drop_remainder", drop_remainder)
+    v.check_callable("augment", augment, allow_none=True)
+    v.check_int("num_parallel_calls", num_parallel_calls, minimum=1, allow_none=True)
+    v.check_bool("prefetch", prefetch)
 
 
 def check_image_size(image_size: Any) -> tuple[int, int]:
@@ -189,6 +209,9 @@ def from_file_listing(
 
     size = check_image_size(image_size)
     v.check_choice("channels", channels, (1, 3, 4))
+    check_feeder_args(batch_size=batch_size, seed=seed, balance=balance,
+                      drop_remainder=drop_remainder, augment=augment,
+                      num_parallel_calls=num_parallel_calls, prefetch=prefetch)
     paths, ids, names = list_files(source, label_column, path_column, root)
     ds = build_stratified(paths, ids, batch_size, seed=seed, balance=balance,
                           drop_remainder=drop_remainder, augment=augment,

@@ -58,6 +58,13 @@ def encode_labels(y: Any, name: str = "y") -> tuple[np.ndarray, np.ndarray]:
         if bad.size:
             raise ValueError(f"`{name}` has NaN/Inf labels at positions {bad[:5].tolist()}"
                              + (" ..." if bad.size > 5 else "") + ".")
+        fractional = arr[arr != np.round(arr)]
+        if fractional.size:
+            raise ValueError(
+                f"`{name}` holds continuous values (e.g. {fractional[0]:.6g}): stratification "
+                "needs class labels. For a regression target, stratify by quantile bins "
+                "(`bins=10`)."
+            )
     if arr.dtype.kind == "O":
         bad = [i for i, v in enumerate(arr) if v is None or (isinstance(v, float)
                                                              and math.isnan(v))]

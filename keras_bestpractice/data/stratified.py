@@ -111,16 +111,14 @@ def build_stratified(x, y, batch_size, *, seed=0, balance=0.0, drop_remainder=Fa
     """
     import tensorflow as tf
 
-    batch_size = v.check_int("batch_size", batch_size, minimum=1)
-    seed = v.check_int("seed", seed)
-    balance = v.check_float("balance", balance, low=0.0, high=1.0)
-    drop_remainder = v.check_bool("drop_remainder", drop_remainder)
+    from keras_bestpractice.data.sources import check_feeder_args
+
+    check_feeder_args(batch_size=batch_size, seed=seed, balance=balance,
+                      drop_remainder=drop_remainder, augment=augment,
+                      num_parallel_calls=num_parallel_calls, prefetch=prefetch)
+    batch_size, seed, balance = int(batch_size), int(seed), float(balance)
     start_batch = v.check_int("start_batch", start_batch, minimum=0)
     epoch = v.check_int("epoch", epoch, minimum=0)
-    v.check_bool("prefetch", prefetch)
-    if augment is not None and not callable(augment):
-        raise TypeError(f"`augment` must be callable (a Keras layer or a function), got "
-                        f"{type(augment).__name__}.")
     n_x = _num_samples(x)
     if label_ids is None:
         ids, classes = encode_labels(y)
@@ -184,10 +182,8 @@ def build_stratified(x, y, batch_size, *, seed=0, balance=0.0, drop_remainder=Fa
         with tf.control_dependencies([e, s]):
             reset = start_var.assign(0)
         with tf.control_dependencies([reset]):
-            pos = class_positions(t["slot_class"], t["slot_rank"], e, t["counts"],
-                                  t["copies"], t["extras"], t["cycle"], seed64)
-            order = tf.gather(t["members"], tf.gather(t["class_start"], t["slot_class"]) + pos)
-            order = shuffle_within_batches(order, e, t, seed64)
+            order = epoch_order(t["slot_class"], t["slot_rank"], e, t, seed64,
+                                members=t["members"])
             rows = tf.reshape(tf.concat([order, tf.zeros([padding], tf.int64)], 0),
                               [num_batches, width])[s:]
             sizes = t["batch_sizes"][s:]
@@ -201,14 +197,7 @@ def build_stratified(x, y, batch_size, *, seed=0, balance=0.0, drop_remainder=Fa
         return rows, sizes, epochs, batch_ids
 
     def make_batch(row, size, e, i):
-        idx = row[:size]
-        xb = tf.nest.map_structure(lambda a: tf.gather(a, idx), x_t)
-        yb = tf.gather(y_t, idx)
-        if transform is not None:
-            xb = transform(xb)
-        if augment is None:
-            return xb, yb
-        return apply_augment(augment, xb, yb, tf.stack([seed64 + e, i]))
+        return gather_batch(x_t, y_t, row, size, e, i, seed64, transform, augment)
 
     ds = tf.data.Dataset.range(1).map(begin_iteration).unbatch()
     ds = ds.map(make_batch, num_parallel_calls=num_parallel_calls or tf.data.AUTOTUNE,
@@ -218,6 +207,38 @@ def build_stratified(x, y, batch_size, *, seed=0, balance=0.0, drop_remainder=Fa
     ds._keras_bestpractice_feeder = state  # keeps the state alive with the dataset
     registry.register(state)
     return ds
+
+
+def epoch_order(slot_class, slot_rank, e, t, seed64, members=None):
+    """The sample of every slot of epoch `e`, batch after batch (in-graph).
+
+    `t` holds the per-class tensors (`counts`, `copies`, `extras`, `cycle`,
+    `class_start`) and `slot_batch`; `members` maps class-grouped positions to
+    sample indices (`None` when the samples are already grouped by class, as in a
+    `HybridFeeder` segment). Shared by `stratified_dataset` and `HybridFeeder`.
+    """
+    import tensorflow as tf
+
+    pos = class_positions(slot_class, slot_rank, e, t["counts"], t["copies"], t["extras"],
+                          t["cycle"], seed64)
+    order = tf.gather(t["class_start"], slot_class) + pos
+    if members is not None:
+        order = tf.gather(members, order)
+    return shuffle_within_batches(order, e, t, seed64)
+
+
+def gather_batch(x, y, row, size, e, i, seed64, transform=None, augment=None):
+    """The batch of sample indices `row[:size]`: gathered, transformed, augmented (in-graph)."""
+    import tensorflow as tf
+
+    idx = row[:size]
+    xb = tf.nest.map_structure(lambda a: tf.gather(a, idx), x)
+    yb = tf.gather(y, idx)
+    if transform is not None:
+        xb = transform(xb)
+    if augment is None:
+        return xb, yb
+    return apply_augment(augment, xb, yb, tf.stack([seed64 + e, i]))
 
 
 def class_positions(c, r, e, counts, copies, extras, cycle, seed64):
@@ -305,11 +326,16 @@ def _as_arrays(x: Any) -> Any:
         return {k: np.asarray(val) for k, val in x.items()}
     if hasattr(x, "to_numpy"):
         return x.to_numpy()
-    try:
-        return np.asarray(x)
-    except Exception as exc:  # noqa: BLE001
+    arr = None
+    if x is not None and not isinstance(x, (str, bytes)):
+        try:
+            arr = np.asarray(x)
+        except Exception:  # noqa: BLE001 - reported below
+            arr = None
+    if arr is None or arr.ndim == 0 or arr.dtype == object:
         raise TypeError(f"`x` must be an array, a list or a dict of arrays, got "
-                        f"{type(x).__name__}.") from exc
+                        f"{type(x).__name__}.")
+    return arr
 
 
 def _fingerprint(counts: np.ndarray, batch_size: int, seed: int, balance: float,

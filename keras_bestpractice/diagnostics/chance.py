@@ -71,12 +71,9 @@ def chance_level(
         ValueError: if `num_classes < 2` or the prior is empty, negative or all zero.
     """
     if class_prior is not None:
-        prior = np.asarray(class_prior, dtype=np.float64).ravel()
-        if prior.size < 2 or np.any(~np.isfinite(prior)) or np.any(prior < 0) or prior.sum() <= 0:
-            raise ValueError(
-                "`class_prior` must hold at least two non-negative class counts or shares, "
-                f"got {list(np.asarray(class_prior).ravel())!r}."
-            )
+        from keras_bestpractice import _validation as v
+
+        prior = np.asarray(v.check_class_prior("class_prior", class_prior), dtype=np.float64)
         prior = prior / prior.sum()
         nz = prior[prior > 0]
         return ChanceLevel(

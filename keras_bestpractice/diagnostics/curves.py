@@ -100,11 +100,14 @@ class Curves:
     # ------------------------------------------------------------ construction
     @classmethod
     def from_any(cls, history: Any) -> Curves:
-        """Normalise `history` (dict, `History`, `DataFrame` or CSV path)."""
+        """Normalise `history` (dict, `History`, `DataFrame`, or a CSV or JSON path)."""
         if isinstance(history, Curves):
             return history
         if isinstance(history, (str, os.PathLike)):
-            return cls._from_csv(Path(history))
+            path = Path(history)
+            if path.suffix.lower() == ".json":
+                return cls._from_json(path)
+            return cls._from_csv(path)
         if _is_dataframe(history):
             return cls._from_frame(history)
         if not isinstance(history, Mapping) and isinstance(getattr(history, "history", None),
@@ -131,6 +134,7 @@ class Curves:
             if not isinstance(key, str):
                 raise TypeError(f"`history` keys must be metric names (str), got {key!r}.")
             data[key] = _to_float_list(key, values)
+        _check_lengths(data)
         lengths = {len(v) for v in data.values()}
         n = max(lengths) if lengths else 0
         if epochs is not None and len(epochs) > 0:
@@ -182,20 +186,58 @@ class Curves:
         return cls(epochs=np.asarray(epochs, dtype=np.int64), series=series, notes=notes)
 
     @classmethod
+    def _from_json(cls, path: Path) -> Curves:
+        import json
+
+        _check_readable(path)
+        try:
+            data = json.loads(path.read_text())
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ValueError(f"`history`={str(path)!r} is not a JSON file ({exc}).") from exc
+        if not isinstance(data, Mapping):
+            raise ValueError(f"`history`={str(path)!r} must hold a JSON object of lists "
+                             f"(History.history), got {type(data).__name__}.")
+        return cls._from_mapping(data, None)
+
+    @classmethod
     def _from_csv(cls, path: Path) -> Curves:
-        if not path.exists():
-            raise FileNotFoundError(f"`history` file {str(path)!r} does not exist.")
+        _check_readable(path)
         import pandas as pd
 
         try:
             frame = pd.read_csv(path)
         except pd.errors.EmptyDataError as exc:
-            raise ValueError(f"`history` file {str(path)!r} is empty.") from exc
+            raise ValueError(f"`history`={str(path)!r} is empty.") from exc
+        except (UnicodeDecodeError, pd.errors.ParserError, ValueError) as exc:
+            raise ValueError(f"`history`={str(path)!r} is not a CSVLogger CSV file "
+                             f"({type(exc).__name__}: {exc}).") from exc
         # CSVLogger repeats nothing, but a restarted run with append=False and a
         # hand-concatenated file can repeat the header row: drop such rows.
         if "epoch" in frame.columns:
             frame = frame[frame["epoch"].astype(str) != "epoch"]
         return cls._from_frame(frame)
+
+
+def _check_readable(path: Path) -> None:
+    if not path.exists():
+        raise FileNotFoundError(f"`history`={str(path)!r} does not exist.")
+    if path.is_dir():
+        raise ValueError(f"`history`={str(path)!r} is a directory; pass a CSVLogger CSV file "
+                         "or a JSON file of History.history.")
+
+
+def _check_lengths(data: Mapping[str, list[float]]) -> None:
+    """Training metrics have one value per epoch; validation lists may be shorter
+    (`validation_freq`) but never longer."""
+    train = {k: len(v) for k, v in data.items() if not k.startswith("val_")}
+    if len(set(train.values())) > 1:
+        raise ValueError(f"`history` columns differ in length ({train}): every training "
+                         "metric needs one value per epoch.")
+    n = max(train.values(), default=0)
+    longer = {k: len(v) for k, v in data.items() if k.startswith("val_") and len(v) > n}
+    if train and longer:
+        raise ValueError(f"`history` has more validation values than epochs ({longer} for "
+                         f"{n} epochs).")
 
 
 def _is_dataframe(obj: Any) -> bool:

@@ -49,9 +49,12 @@ def diagnose(
         there is always at least one (`healthy` when nothing is wrong).
 
     Raises:
-        TypeError: if `history` is none of the accepted forms.
-        ValueError: if `num_classes < 2`, or a value in `history` is not a number.
-        FileNotFoundError: if a CSV path does not exist.
+        TypeError: if `history` is none of the accepted forms, or an argument
+            has the wrong type.
+        ValueError: if `history` has no `loss`, no epochs, training columns of
+            different lengths, a value that is not a number, or is a directory
+            or a file that is not a CSV/JSON history; if `num_classes < 2`.
+        FileNotFoundError: if a history path does not exist.
 
     Example:
 
@@ -63,6 +66,16 @@ def diagnose(
     ```
     """
     curves = Curves.from_any(history)
+    if curves.loss is None:
+        keys = ", ".join(sorted(curves.series)) or "none"
+        raise ValueError(f"`history` has no `loss` (keys: {keys}): diagnose() reads the "
+                         "training loss Keras logs for every run.")
+    if len(curves) == 0:
+        raise ValueError("`history` has no epochs (a run that trained 0 epochs, e.g. a resumed "
+                         "run that was already finished): there is nothing to diagnose.")
+    extra_findings = _checked_list("extra_findings", extra_findings, Finding)
+    skipped_checks = _checked_list("skipped_checks", skipped_checks, str)
+    probes = _checked_list("probes", probes, dict)
     chance: ChanceLevel | None = chance_level(num_classes, class_prior)
     view = RunView.build(curves, chance)
     skipped = list(skipped_checks)
@@ -71,16 +84,13 @@ def diagnose(
             "not_learning: chance level unknown (pass num_classes=..., or the loss is not flat "
             "at ln C with accuracy near 1/C)"
         )
-    if curves.loss is None:
-        skipped.append("all curve rules: no `loss` key in the history")
-    elif not view.has_val():
+    if not view.has_val():
         skipped.append("overfitting, val_oscillation: no validation curves (`val_loss`)")
     findings: list[Finding] = []
-    if curves.loss is not None and len(curves) > 0:
-        for spec in catalog.curve_specs():
-            found = spec.detect(view)
-            if found is not None:
-                findings.append(make_finding(spec.code, *found))
+    for spec in catalog.curve_specs():
+        found = spec.detect(view)
+        if found is not None:
+            findings.append(make_finding(spec.code, *found))
     hidden = catalog.subsumed_by({f.code for f in findings})
     findings = [f for f in findings if f.code not in hidden]
     findings.extend(extra_findings)
@@ -136,3 +146,15 @@ def _healthy(view: RunView) -> Finding:
     if curves.val_accuracy is not None and np.isfinite(curves.val_accuracy).any():
         evidence["best_val_accuracy"] = float(np.nanmax(curves.val_accuracy))
     return make_finding("healthy", None, evidence)
+
+
+def _checked_list(name: str, values: Any, kind: type) -> list:
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+        raise TypeError(f"`{name}` must be a list of {kind.__name__}, got "
+                        f"{type(values).__name__}.")
+    values = list(values)
+    for item in values:
+        if not isinstance(item, kind):
+            raise TypeError(f"`{name}` must hold {kind.__name__} items, got "
+                            f"{type(item).__name__}.")
+    return values

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from keras_bestpractice.diagnostics.chance import ChanceLevel
@@ -32,6 +31,14 @@ class DiagnosticsReport:
     skipped_checks: list[str] = field(default_factory=list)
     probes: list[dict[str, Any]] = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.findings, list) or not self.findings or not all(
+                isinstance(f, Finding) for f in self.findings):
+            raise ValueError("`findings` must be a non-empty list of Finding (diagnose() always "
+                             "returns at least one).")
+        if not isinstance(self.curves, Curves):
+            raise TypeError(f"`curves` must be a Curves, got {type(self.curves).__name__}.")
+
     @property
     def primary(self) -> Finding:
         """The most serious finding (`findings[0]`)."""
@@ -47,6 +54,8 @@ class DiagnosticsReport:
 
     def get(self, code: str) -> Finding | None:
         """The finding with `code`, or `None`."""
+        if not isinstance(code, str):
+            raise TypeError(f"`code` must be a finding code (str), got {type(code).__name__}.")
         for finding in self.findings:
             if finding.code == code:
                 return finding
@@ -105,12 +114,14 @@ class DiagnosticsReport:
         The file is written atomically. Without matplotlib the page has no plot
         and says how to get one.
         """
+        from keras_bestpractice import _validation as v
         from keras_bestpractice._atomic import atomic_write_text
         from keras_bestpractice.diagnostics import render
 
+        path = v.check_file_path("path", path, allow_none=True)
         html = render.html(self)
         if path is not None:
-            atomic_write_text(Path(path), html)
+            atomic_write_text(path, html)
         return html
 
     def plot(self, path: str | os.PathLike | None = None, dpi: int = 110):
@@ -119,9 +130,12 @@ class DiagnosticsReport:
         Returns the matplotlib `Figure`; writes a PNG to `path` (atomically) if given.
         Needs matplotlib (`pip install "keras-bestpractice[plots]"`).
         """
+        from keras_bestpractice import _validation as v
         from keras_bestpractice._atomic import save_figure
         from keras_bestpractice.diagnostics import render
 
+        path = v.check_file_path("path", path, allow_none=True)
+        v.check_int("dpi", dpi, minimum=1)
         fig = render.figure(self, dpi=dpi)
         if path is not None:
             save_figure(fig, path)

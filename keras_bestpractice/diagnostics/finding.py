@@ -44,10 +44,21 @@ class Finding:
     evidence: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        from keras_bestpractice import _validation as v
+
+        v.check_str("code", self.code)
         if self.severity not in SEVERITIES:
             raise ValueError(
                 f"`severity` must be one of {', '.join(SEVERITIES)}; got {self.severity!r}."
             )
+        v.check_int("epoch", self.epoch, minimum=0, allow_none=True)
+        if not isinstance(self.message, str):
+            raise TypeError(f"`message` must be a string, got {type(self.message).__name__}.")
+        if not isinstance(self.suggestion, str):
+            raise TypeError(f"`suggestion` must be a string, got "
+                            f"{type(self.suggestion).__name__}.")
+        if not isinstance(self.evidence, dict):
+            raise TypeError(f"`evidence` must be a dict, got {type(self.evidence).__name__}.")
 
     @property
     def title(self) -> str:

@@ -56,6 +56,12 @@ class BadInitialLoss:
 
     @staticmethod
     def fix(ev) -> str:
+        if ev["ratio"] > ev["high_factor"] and ev.get("inputs_normalized"):
+            return ("The inputs are already normalised, so the initial weights or the output "
+                    "layer make the logits large: keep the default Glorot initialisation (no "
+                    "large custom initialisers or constant kernels), check the output layer's "
+                    "activation matches the loss, and initialise the output bias to the log "
+                    "class prior for imbalanced data.")
         if ev["ratio"] > ev["high_factor"]:
             return ("Normalise the inputs (e.g. a keras.layers.Rescaling(1/255) or Normalization "
                     "layer first), keep the default Glorot initialisation, and initialise the "
@@ -65,8 +71,13 @@ class BadInitialLoss:
 
 
 def initial_loss_finding(initial_loss: float | None, chance: ChanceLevel | None,
-                         source: str = "probe") -> Finding | None:
-    """`bad_initial_loss` when the loss before training is far from the chance level."""
+                         source: str = "probe",
+                         inputs_normalized: bool | None = None) -> Finding | None:
+    """`bad_initial_loss` when the loss before training is far from the chance level.
+
+    `inputs_normalized` (from the probe's input statistics, `None` when unknown)
+    decides the advice: normalising inputs that already are normalised helps nobody.
+    """
     if initial_loss is None or chance is None or not math.isfinite(initial_loss):
         return None
     ratio = initial_loss / chance.loss if chance.loss > 0 else math.inf
@@ -75,8 +86,23 @@ def initial_loss_finding(initial_loss: float | None, chance: ChanceLevel | None,
     return make_finding("bad_initial_loss", 0, {
         "initial_loss": initial_loss, "expected": chance.loss, "ratio": round(ratio, 4),
         "high_factor": BAD_INIT_HIGH_FACTOR, "low_factor": BAD_INIT_LOW_FACTOR,
-        "measured_on": source,
+        "measured_on": source, "inputs_normalized": inputs_normalized,
     })
+
+
+# --------------------------------------------------------------- probe failed
+@finding_spec("probe_failed", severity="warning", title="Probes could not run", rank=45,
+              source="probes")
+class ProbeFailed:
+    @staticmethod
+    def message(ev) -> str:
+        return (f"`probe_data` could not be used with this model ({ev['cause']}): gradients, "
+                "dead units and the input scale were not checked.")
+
+    @staticmethod
+    def fix(ev) -> str:
+        return ("Give `probe_data` exactly as `fit` takes x and y (same shapes, numeric labels "
+                "in range), e.g. `probe_data=(x_val[:64], y_val[:64])`.")
 
 
 # ---------------------------------------------------------------- input scale

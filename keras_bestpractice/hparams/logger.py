@@ -6,9 +6,9 @@ import math
 import os
 import time
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
+from keras_bestpractice import _validation as v
 from keras_bestpractice._callback import CopyableCallback
 
 
@@ -47,20 +47,10 @@ class HParamsLogger(CopyableCallback):
     def __init__(self, logdir: str | os.PathLike, hparams: Any,
                  metrics: Sequence[str] | None = None, trial_id: str | None = None):
         super().__init__()
-        if not isinstance(logdir, (str, os.PathLike)) or not str(logdir):
-            raise TypeError(f"`logdir` must be a path, got {logdir!r}.")
-        if not (isinstance(hparams, Mapping) or hasattr(hparams, "space")):
-            raise TypeError("`hparams` must be a dict of values or a keras_tuner.HyperParameters, "
-                            f"got {type(hparams).__name__}.")
-        if metrics is not None and (isinstance(metrics, str) or
-                                    not all(isinstance(m, str) for m in metrics)):
-            raise TypeError(f"`metrics` must be a list of log keys, got {metrics!r}.")
-        if trial_id is not None and not isinstance(trial_id, str):
-            raise TypeError(f"`trial_id` must be a string, got {trial_id!r}.")
-        self.logdir = Path(logdir)
-        self.hparams = hparams
-        self.metrics = list(metrics) if metrics is not None else None
-        self.trial_id = trial_id
+        self.logdir = v.check_dir_path("logdir", logdir)
+        self.hparams = _check_hparams(hparams)
+        self.metrics = v.check_str_list("metrics", metrics, allow_none=True)
+        self.trial_id = _check_trial_id(trial_id)
         self._session = None
         self._bad = False
 
@@ -106,3 +96,37 @@ class HParamsLogger(CopyableCallback):
         stopped_badly = bool(getattr(self.model, "stop_training", False) and self._bad)
         self._session.end("failure" if (self._bad or stopped_badly) else "success")
         self._session = None
+
+
+_PLAIN = (bool, int, float, str)
+
+
+def _check_hparams(hparams: Any) -> Any:
+    """A dict `{name or hp.HParam: value}` with values the dashboard can show, or a
+    `keras_tuner.HyperParameters`."""
+    if hasattr(hparams, "space") and hasattr(hparams, "values"):
+        return hparams
+    if not isinstance(hparams, Mapping):
+        raise TypeError("`hparams` must be a dict of values or a keras_tuner.HyperParameters, "
+                        f"got {type(hparams).__name__}.")
+    for key, value in hparams.items():
+        if not (isinstance(key, str) and key) and type(key).__name__ != "HParam":
+            raise TypeError(f"`hparams` keys must be names (str) or hp.HParam, got {key!r}.")
+        plain = value.item() if hasattr(value, "item") and not isinstance(value, _PLAIN) \
+            else value
+        if not isinstance(plain, _PLAIN):
+            raise TypeError(f"`hparams`[{key!r}] must be a bool, int, float or str (what the "
+                            f"dashboard shows), got {type(value).__name__}.")
+    return hparams
+
+
+def _check_trial_id(trial_id: Any) -> str | None:
+    if trial_id is None:
+        return None
+    if not isinstance(trial_id, str) or not trial_id:
+        raise TypeError(f"`trial_id` must be a non-empty string or None, got {trial_id!r}.")
+    if "/" in trial_id or "\\" in trial_id or trial_id in (".", "..") or \
+            trial_id.startswith("."):
+        raise ValueError(f"`trial_id`={trial_id!r} must be a plain name (it becomes a "
+                         "sub-directory of `logdir`): no path separators, no leading '.'.")
+    return trial_id

@@ -61,6 +61,8 @@ class LRFinderResult:
         from keras_bestpractice._atomic import save_figure
         from keras_bestpractice._optional import new_figure
 
+        path = v.check_file_path("path", path, allow_none=True)
+
         fig = new_figure(figsize=(7.5, 4.5), dpi=110)
         ax = fig.subplots()
         ax.plot(self.lrs, self.raw_losses, color="#bbbbbb", lw=1, label="batch loss")
@@ -108,11 +110,18 @@ def lr_range_test(
     this is the one-pass way to find it: the loss first barely moves, then
     falls, then blows up. The test stops once the smoothed loss exceeds
     `stop_factor` times its best, and the model's weights, optimizer state
-    (learning rate included) and seed-generator states are put back exactly as
-    they were.
+    (learning rate or schedule included), seed-generator states and
+    `steps_per_execution` are put back exactly as they were.
+
+    The rate must change at every step, so the test runs one step per execution
+    (a model compiled with `steps_per_execution > 1` gets its setting back
+    afterwards). A float learning rate is set before each step; a
+    `LearningRateSchedule` is replaced for the test by the ramp (computed in the
+    graph from the optimizer's step counter) and restored. Works on every Keras
+    backend.
 
     Args:
-        model: a compiled Keras model with a float learning rate.
+        model: a compiled Keras model.
         x: inputs (an array), or a `tf.data.Dataset` of `(x, y)` batches.
         y: targets when `x` is an array. Defaults to `None`.
         min_lr: first learning rate. Defaults to `1e-7`.
@@ -128,8 +137,10 @@ def lr_range_test(
         An `LRFinderResult` (`.suggestion`, `.plot(path)`, `.to_dataframe()`).
 
     Raises:
-        ValueError: for bad ranges or counts, or an uncompiled model.
-        TypeError: for a model whose learning rate is a schedule or a callable.
+        ValueError: for bad ranges or counts, an uncompiled model, or a run
+            whose every loss was NaN/Inf (the message says where to look).
+        TypeError: for a `model` that is not a Keras model, an `x` that is not
+            data, or a learning rate given as a plain function.
 
     Example:
 
@@ -137,12 +148,14 @@ def lr_range_test(
     model.compile(keras.optimizers.Adam(), "sparse_categorical_crossentropy")
     result = lr_range_test(model, x_train, y_train)
     result.plot("lr_finder.png")
-    keras.ops.convert_to_numpy(result.suggestion)
+    result.suggestion
     ```
     """
     from keras_bestpractice import _lr
     from keras_bestpractice.checkpointing.state import seed_variables
 
+    if not hasattr(model, "fit") or not hasattr(model, "weights"):
+        raise TypeError(f"`model` must be a Keras model, got {type(model).__name__}.")
     min_lr = v.check_float("min_lr", min_lr, low=0.0, low_inclusive=False)
     max_lr = v.check_float("max_lr", max_lr, low=0.0, low_inclusive=False)
     if max_lr <= min_lr:
@@ -151,21 +164,11 @@ def lr_range_test(
     batch_size = v.check_int("batch_size", batch_size, minimum=1)
     smoothing = v.check_float("smoothing", smoothing, low=0.0, high=1.0, high_inclusive=False)
     stop_factor = v.check_float("stop_factor", stop_factor, low=1.0, low_inclusive=False)
+    seed = v.check_int("seed", seed)
     if getattr(model, "optimizer", None) is None or not getattr(model, "compiled", True):
         raise ValueError("lr_range_test needs a compiled model (model.compile(optimizer, loss)).")
-    if _lr.is_schedule(model.optimizer, "lr_range_test"):
-        raise TypeError("lr_range_test sets the learning rate at every step, so the optimizer "
-                        "needs a float learning rate, not a LearningRateSchedule.")
-    if _is_dataset(x):
-        infinite = int(x.cardinality()) == int(tf.data.INFINITE_CARDINALITY)
-        data = x if infinite else x.repeat()
-    else:
-        if y is None:
-            raise ValueError("`y` is required when `x` is an array.")
-        if len(x) != len(y):
-            raise ValueError(f"`x` has {len(x)} samples but `y` has {len(y)}.")
-        data = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(
-            len(x), seed=seed, reshuffle_each_iteration=True).batch(batch_size).repeat()
+    scheduled = _lr.is_schedule(model.optimizer, "lr_range_test")  # refuses a lambda clearly
+    data = _as_dataset(x, y, batch_size, seed)
 
     if not getattr(model, "built", False):
         model(next(iter(data))[0])  # a forward pass builds a subclassed model
@@ -173,63 +176,133 @@ def lr_range_test(
     if snapshot is None:
         raise ValueError("the model's weights are not finite before the range test.")
     seeds = [np.array(s.numpy(), copy=True) for s in seed_variables(model)]
-    original_lr = _lr.current_lr(model.optimizer)
+    optimizer = model.optimizer
+    original_lr = None if scheduled else _lr.current_lr(optimizer)
+    original_schedule = _lr.schedule_of(optimizer, "lr_range_test") if scheduled else None
+    original_spe = getattr(model, "steps_per_execution", 1)
     lrs = lr_analysis.exponential_schedule(min_lr, max_lr, num_steps)
-    recorder = _RangeRecorder(lrs, smoothing, stop_factor)
+    recorder = _RangeRecorder(lrs, smoothing, stop_factor, set_rate=not scheduled)
     try:
+        model.steps_per_execution = 1
+        if scheduled:
+            optimizer.learning_rate = _RampSchedule(min_lr, max_lr, num_steps,
+                                                   int(keras.ops.convert_to_numpy(
+                                                       optimizer.iterations)))
+        model.make_train_function(force=True)
         model.fit(data, epochs=1, steps_per_epoch=num_steps, verbose=0, shuffle=False,
                   callbacks=[recorder])
     finally:
+        model.steps_per_execution = original_spe
+        if scheduled:
+            optimizer.learning_rate = original_schedule
         snapshot.restore(model)
         for variable, value in zip(seed_variables(model), seeds, strict=True):
             variable.assign(value)
-        model.optimizer.learning_rate = original_lr
+        if not scheduled:
+            optimizer.learning_rate = original_lr
+        model.make_train_function(force=True)
         model.reset_metrics()
     n = len(recorder.raw)
     raw = np.asarray(recorder.raw, dtype=np.float64)
+    if n and not np.isfinite(raw).any():
+        raise ValueError(
+            f"every loss of the range test was NaN/Inf, from the first step at learning rate "
+            f"{lrs[0]:.3g}: the rate cannot be the cause. Check the inputs and labels for "
+            "NaN/Inf (`np.isfinite(x).all()`), labels in range for the loss, and the loss "
+            "itself (log(0)). The model was restored."
+        )
     smoothed = lr_analysis.smooth(np.where(np.isfinite(raw), raw, np.inf), smoothing) \
         if n else np.zeros(0)
-    result = LRFinderResult(lrs=lrs[:n], losses=smoothed, raw_losses=raw,
-                            suggestions=lr_analysis.suggestions(lrs[:n], smoothed),
-                            stopped_early=recorder.stopped)
-    return result
+    return LRFinderResult(lrs=lrs[:n], losses=smoothed, raw_losses=raw,
+                          suggestions=lr_analysis.suggestions(lrs[:n], smoothed),
+                          stopped_early=recorder.stopped)
+
+
+def _as_dataset(x: Any, y: Any, batch_size: int, seed: int):
+    """An endless `tf.data.Dataset` of batches for the test."""
+    if _is_dataset(x):
+        infinite = int(x.cardinality()) == int(tf.data.INFINITE_CARDINALITY)
+        return x if infinite else x.repeat()
+    if x is None or isinstance(x, (str, bytes)) or not hasattr(x, "__len__"):
+        raise TypeError(f"`x` must be an array or a tf.data.Dataset, got {type(x).__name__}.")
+    if y is None:
+        raise ValueError("`y` is required when `x` is an array.")
+    if len(x) != len(y):
+        raise ValueError(f"`x` has {len(x)} samples but `y` has {len(y)}.")
+    return tf.data.Dataset.from_tensor_slices((x, y)).shuffle(
+        len(x), seed=seed, reshuffle_each_iteration=True).batch(batch_size).repeat()
+
+
+class _RampSchedule(keras.optimizers.schedules.LearningRateSchedule):
+    """The range test's exponential ramp as a schedule (for optimizers built with one)."""
+
+    def __init__(self, min_lr: float, max_lr: float, num_steps: int, start: int):
+        self.min_lr, self.max_lr = float(min_lr), float(max_lr)
+        self.num_steps, self.start = int(num_steps), int(start)
+
+    def __call__(self, step):
+        ops = keras.ops
+        position = ops.clip(ops.cast(step, "float32") - self.start, 0.0, self.num_steps - 1.0)
+        return self.min_lr * ops.power(self.max_lr / self.min_lr,
+                                       position / (self.num_steps - 1.0))
+
+    def get_config(self) -> dict[str, Any]:
+        return {"min_lr": self.min_lr, "max_lr": self.max_lr, "num_steps": self.num_steps,
+                "start": self.start}
+
+
+def _constant(value: Any, dtype: Any) -> Any:
+    """A value to assign at every step: a TensorFlow constant made once, or on other
+    backends a host array (JAX donates the training state's buffers to each step, so a
+    device array assigned twice would be used after it was donated)."""
+    if keras.backend.backend() == "tensorflow":
+        return tf.constant(value, dtype)
+    return np.asarray(value, dtype=keras.backend.standardize_dtype(dtype))
 
 
 class _RangeRecorder(keras.callbacks.Callback):
-    """Sets the rate before each batch, records its loss, stops on blow-up.
+    """Sets the rate before each batch (float rates), records its loss, stops on blow-up.
 
     Per-step cost matters here (the test is a hundred steps), so the rate and the loss
     tracker are set with `_snapshot.assign` (on the TensorFlow variables under the Keras
-    ones, without reading the value back) from tensors made once: a few times cheaper
-    than `Variable.assign` and `Model.reset_metrics()` in eager mode.
+    ones, without reading the value back) from values made once. Reading `self.model`
+    first matters on JAX: it re-attaches the training state to the variables, so the
+    next step trains with what was assigned here.
     """
 
-    def __init__(self, lrs: np.ndarray, smoothing: float, stop_factor: float):
+    def __init__(self, lrs: np.ndarray, smoothing: float, stop_factor: float,
+                 set_rate: bool = True):
         super().__init__()
         self.lrs, self.smoothing, self.stop_factor = lrs, smoothing, stop_factor
+        self.set_rate = set_rate
         self.raw: list[float] = []
         self.best = math.inf
         self.avg = 0.0
         self.stopped = False
 
     def on_train_begin(self, logs=None):
-        self._lr = self.model.optimizer.learning_rate
-        self._lr_values = [tf.constant(value, self._lr.dtype) for value in self.lrs]
+        model = self.model
+        self._lr = model.optimizer.learning_rate if self.set_rate else None
+        self._lr_values = [] if self._lr is None else [
+            _constant(value, self._lr.dtype) for value in self.lrs]
         # The logged loss is the running mean of Keras's loss tracker; zeroing it before
         # each batch makes the logged value that batch's own loss. A model with a custom
         # train_step may have no tracker named "loss": reset all its metrics instead.
-        trackers = [m for m in self.model.metrics if m.name == "loss"]
+        trackers = [m for m in model.metrics if m.name == "loss"]
         self._zeros = None
         if trackers:
-            self._zeros = [(v, tf.zeros(v.shape, v.dtype)) for v in trackers[0].variables]
+            self._zeros = [(v, _constant(np.zeros(v.shape), v.dtype))
+                           for v in trackers[0].variables]
 
     def on_train_batch_begin(self, batch, logs=None):
+        model = self.model  # on JAX: sync the state so the assignments below take effect
         if self._zeros is None:
-            self.model.reset_metrics()
+            model.reset_metrics()
         else:
             for variable, zero in self._zeros:
                 assign(variable, zero)
-        assign(self._lr, self._lr_values[batch])
+        if self._lr is not None:
+            assign(self._lr, self._lr_values[batch])
 
     def on_train_batch_end(self, batch, logs=None):
         loss = float((logs or {}).get("loss", math.nan))
@@ -245,5 +318,3 @@ class _RangeRecorder(keras.callbacks.Callback):
             self.stopped = True
             self.model.stop_training = True
         self.best = min(self.best, smoothed)
-
-

@@ -105,14 +105,23 @@ def load_results_frame(project_dir: str | os.PathLike):
     """The results table of a tuner's project directory (for the CLI and offline use).
 
     Raises:
-        FileNotFoundError: if `project_dir` holds no trials.
+        TypeError: if `project_dir` is not a path.
+        FileNotFoundError: if `project_dir` does not exist or holds no trials.
+        ValueError: if `project_dir` is a file.
     """
-    project = Path(project_dir)
+    from keras_bestpractice import _validation as v
+
+    project = v.check_path("project_dir", project_dir)
+    if not project.exists():
+        raise FileNotFoundError(f"`project_dir`={str(project)!r} does not exist.")
+    if not project.is_dir():
+        raise ValueError(f"`project_dir`={str(project)!r} is a file; pass the tuner's "
+                         "directory/project_name folder.")
     trials = read_trials(project)
     summaries = read_summaries(project)
     if not trials and not summaries:
-        raise FileNotFoundError(f"no trials under {str(project)!r} (pass the tuner's "
-                                "directory/project_name folder).")
+        raise FileNotFoundError(f"`project_dir`={str(project)!r} holds no trials (pass the "
+                                "tuner's directory/project_name folder).")
     objective, direction = "val_accuracy", "max"
     oracle = project / "oracle.json"
     if oracle.exists():

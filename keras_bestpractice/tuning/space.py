@@ -9,6 +9,9 @@ LEARNING_RATES = (0.1, 0.01, 0.001, 0.0001, 0.00001)
 DROPOUTS = (0.1, 0.25, 0.5)
 BATCH_SIZES = (32, 128)
 OPTIMIZERS = ("adam", "adagrad", "rmsprop")
+# Optimizer names the tuner and the sweep compile with, and their Keras classes.
+OPTIMIZER_NAMES = {"adam": "Adam", "adagrad": "Adagrad", "rmsprop": "RMSprop", "sgd": "SGD",
+                   "adamw": "AdamW", "nadam": "Nadam"}
 
 
 def handbook_search_space():
@@ -47,6 +50,10 @@ def dropout_layer(hp: Any, default: float = 0.25):
     """
     import keras
 
+    from keras_bestpractice import _validation as v
+
+    _check_hp(hp)
+    v.check_float("default", default, low=0.0, high=1.0, high_inclusive=False)
     rate = hp.get("dropout") if "dropout" in hp.values else hp.Choice(
         "dropout", list(DROPOUTS), default=default, ordered=True)
     return keras.layers.Dropout(float(rate))
@@ -58,9 +65,7 @@ def make_optimizer(hp: Any):
 
     name = hp.values.get("optimizer", "adam")
     lr = float(hp.values.get("learning_rate", 1e-3))
-    classes = {"adam": keras.optimizers.Adam, "adagrad": keras.optimizers.Adagrad,
-               "rmsprop": keras.optimizers.RMSprop, "sgd": keras.optimizers.SGD,
-               "adamw": keras.optimizers.AdamW, "nadam": keras.optimizers.Nadam}
+    classes = {name: getattr(keras.optimizers, cls) for name, cls in OPTIMIZER_NAMES.items()}
     if name not in classes:
         raise ValueError(f"hyperparameter `optimizer`={name!r} is not one of "
                          f"{', '.join(sorted(classes))}.")
@@ -77,7 +82,19 @@ def default_metrics() -> list[Any]:
 
 def compile_from_hp(model: Any, hp: Any, loss: Any = "sparse_categorical_crossentropy",
                     metrics: Sequence[Any] | None = None) -> Any:
-    """Compile `model` with the trial's optimizer and learning rate; returns it."""
+    """Compile `model` with the trial's optimizer and learning rate; returns it.
+
+    Raises:
+        TypeError: if `model` is not a Keras model or `hp` not `HyperParameters`.
+    """
+    if not hasattr(model, "compile") or not hasattr(model, "fit"):
+        raise TypeError(f"`model` must be a Keras model, got {type(model).__name__}.")
+    _check_hp(hp)
     model.compile(optimizer=make_optimizer(hp), loss=loss,
                   metrics=list(metrics) if metrics is not None else default_metrics())
     return model
+
+
+def _check_hp(hp: Any) -> None:
+    if not (hasattr(hp, "values") and hasattr(hp, "Choice")):
+        raise TypeError(f"`hp` must be a keras_tuner.HyperParameters, got {type(hp).__name__}.")

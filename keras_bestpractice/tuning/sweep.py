@@ -62,6 +62,8 @@ class LRSweepResult:
         from keras_bestpractice._atomic import save_figure
         from keras_bestpractice._optional import new_figure
 
+        path = v.check_file_path("path", path, allow_none=True)
+
         frame = self.to_dataframe()
         fig = new_figure(figsize=(12, 4.2), dpi=110)
         ax1, ax2, ax3 = fig.subplots(1, 3)
@@ -153,17 +155,21 @@ def lr_sweep(
     import keras
 
     from keras_bestpractice.diagnostics.diagnosis import diagnose
-    from keras_bestpractice.tuning.space import make_optimizer
+    from keras_bestpractice.tuning.space import OPTIMIZER_NAMES, make_optimizer
 
-    rates = [v.check_float("learning_rates", lr, low=0.0, low_inclusive=False)
-             for lr in learning_rates]
-    if not rates:
-        raise ValueError("`learning_rates` is empty.")
+    v.check_callable("build_model", build_model)
+    rates = v.check_number_list("learning_rates", learning_rates, min_length=1)
+    for lr in rates:
+        v.check_float("learning_rates", lr, low=0.0, low_inclusive=False)
     v.check_int("epochs", epochs, minimum=1)
     v.check_bool("refine", refine)
     v.check_int("batch_size", batch_size, minimum=1)
-    if not callable(build_model):
-        raise TypeError("`build_model` must be a function returning a Keras model.")
+    v.check_int("seed", seed)
+    v.check_choice("optimizer", optimizer, OPTIMIZER_NAMES)
+    if isinstance(metrics, (str, bytes)) or not hasattr(metrics, "__iter__"):
+        raise TypeError(f"`metrics` must be a list of metrics, got {metrics!r}.")
+    v.check_int("num_classes", num_classes, minimum=2, allow_none=True)
+    v.check_int("verbose", verbose, minimum=0)
     takes_lr = len(inspect.signature(build_model).parameters) >= 1
     is_dataset = _is_dataset(x)
     result = LRSweepResult(best_lr=None,

@@ -215,6 +215,15 @@ class RandomSearchTuner(kt.Tuner):
     ):
         from keras_bestpractice.tuning.space import handbook_search_space
 
+        if hypermodel is not None and not callable(hypermodel) and not isinstance(
+                hypermodel, kt.HyperModel):
+            raise TypeError("`hypermodel` must be a build(hp) function or a "
+                            f"keras_tuner.HyperModel, got {type(hypermodel).__name__}.")
+        if not isinstance(objective, (str, kt.Objective, list, tuple)) and objective is not None:
+            raise TypeError("`objective` must be a metric name, a keras_tuner.Objective or a "
+                            f"list of them, got {type(objective).__name__}.")
+        v.check_dir_path("directory", directory)
+        logdir = v.check_dir_path("logdir", logdir, allow_none=True)
         v.check_int("max_trials", max_trials, minimum=1)
         self.epochs_per_trial = v.check_int("epochs_per_trial", epochs_per_trial, minimum=1)
         self.seed = v.check_int("seed", seed, allow_none=True)

@@ -106,10 +106,12 @@ def test_dead_units_and_vanishing_and_exploding_gradients():
     assert report.get("vanishing_gradients").evidence["depth_ratio"] < 1e-4
 
     big = keras.initializers.RandomNormal(stddev=3.0, seed=0)
+    # Logits with from_logits=True: the loss stays differentiable on every backend (a
+    # saturated softmax output is clipped to eps on JAX and its gradient is exactly 0).
     linear = keras.Sequential([keras.Input((8,))] + [
         keras.layers.Dense(16, kernel_initializer=big) for _ in range(6)
-    ] + [keras.layers.Dense(3, activation="softmax")])
-    linear.compile("sgd", "sparse_categorical_crossentropy")
+    ] + [keras.layers.Dense(3)])
+    linear.compile("sgd", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     report = fit(linear, TrainingDiagnostics(probe_data=(x, y), verbose=0), x, y, epochs=1)
     assert report.get("exploding_gradients").evidence["global_norm"] > 1e3
 

@@ -130,8 +130,6 @@ def test_plateau_of_frozen_weights():
     {"loss": [1.0]},
     {"loss": [1.0, 0.5]},
     {"loss": [float("nan")]},
-    {"loss": [], "val_loss": []},
-    {"val_loss": [1.0, 0.9]},
     {"loss": [1.0, float("nan"), 0.5], "accuracy": [0.1, float("nan"), 0.3]},
     {"loss": [2.0, 1.0, 0.5], "val_loss": [float("nan")] * 3},
 ])
@@ -139,6 +137,19 @@ def test_short_and_odd_histories_never_crash(history):
     report = diagnose(history)
     assert report.findings and isinstance(report.primary, Finding)
     assert str(report)
+
+
+@pytest.mark.parametrize(("history", "match"), [
+    ({"loss": [], "val_loss": []}, "no epochs"),
+    ({}, "no `loss`"),
+    ({"val_loss": [1.0, 0.9]}, "no `loss`"),
+    ({"loss": [1.0, 0.5, 0.4], "accuracy": [0.5, 0.6]}, "differ in length"),
+    ({"loss": [1.0, 0.5], "val_loss": [1.0, 0.5, 0.4]}, "more validation values"),
+])
+def test_histories_that_cannot_be_diagnosed_are_refused(history, match):
+    # Issue #14: these read as "healthy (0 epochs)" before; a report must never hide bad input.
+    with pytest.raises(ValueError, match=match):
+        diagnose(history)
 
 
 def test_findings_are_ordered_by_severity_then_code():

@@ -1,0 +1,76 @@
+"""Loss and gradients of a probe batch, with each Keras backend's own mechanism.
+
+`TrainingDiagnostics` probes gradient norms in inference mode on a small batch;
+this is the one place that knows how each backend differentiates:
+TensorFlow's `GradientTape`, JAX's `value_and_grad` over `stateless_call`, and
+PyTorch's autograd. Nothing is updated: no optimizer step, no metric, no
+BatchNorm statistics, no RNG state.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+
+def loss_and_gradients(model: Any, x: Any, y: Any,
+                       sample_weight: Any = None) -> tuple[float, list[np.ndarray | None]]:
+    """`(loss, gradients)` of `model` on `(x, y)`; gradients follow `model.trainable_variables`
+    (`None` for a variable the loss does not depend on).
+
+    Raises:
+        NotImplementedError: on a backend other than TensorFlow, JAX or PyTorch.
+    """
+    import keras
+
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        return _tensorflow(model, x, y, sample_weight)
+    if backend == "jax":
+        return _jax(model, x, y, sample_weight)
+    if backend == "torch":
+        return _torch(model, x, y, sample_weight)
+    raise NotImplementedError(f"gradient probes do not support the {backend!r} backend "
+                              "(TensorFlow, JAX and PyTorch are supported).")
+
+
+def _tensorflow(model, x, y, sample_weight):
+    import tensorflow as tf
+
+    with tf.GradientTape() as tape:
+        y_pred = model(x, training=False)
+        loss = model.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight,
+                                  training=False)
+    grads = tape.gradient(loss, [v.value for v in model.trainable_variables])
+    return float(loss.numpy()), [None if g is None else np.asarray(g) for g in grads]
+
+
+def _jax(model, x, y, sample_weight):
+    import jax
+
+    trainable = [v.value for v in model.trainable_variables]
+    non_trainable = [v.value for v in model.non_trainable_variables]
+    metrics = [v.value for v in model.metrics_variables]
+
+    def loss_fn(values):
+        y_pred, _ = model.stateless_call(values, non_trainable, x, training=False)
+        loss, _ = model.stateless_compute_loss(values, non_trainable, metrics, x=x, y=y,
+                                               y_pred=y_pred, sample_weight=sample_weight,
+                                               training=False)
+        return loss
+
+    loss, grads = jax.value_and_grad(loss_fn)(trainable)
+    return float(loss), [np.asarray(g) for g in grads]
+
+
+def _torch(model, x, y, sample_weight):  # pragma: no cover - run when torch is installed
+    import torch
+
+    y_pred = model(x, training=False)
+    loss = model.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight,
+                              training=False)
+    params = [v.value for v in model.trainable_variables]
+    grads = torch.autograd.grad(loss, params, allow_unused=True)
+    return float(loss.detach().cpu()), [None if g is None else g.detach().cpu().numpy()
+                                         for g in grads]
