@@ -12,7 +12,7 @@ for errors, so a script can gate on it.
 from __future__ import annotations
 
 import argparse
-import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -51,14 +51,7 @@ def _build_parser() -> argparse.ArgumentParser:
 def _diagnose(args: argparse.Namespace) -> int:
     from keras_bestpractice.diagnostics.diagnosis import diagnose
 
-    path = Path(args.history)
-    if not path.exists():
-        print(f"error: history file {str(path)!r} does not exist", file=sys.stderr)
-        return 2
-    history: object = path
-    if path.suffix.lower() == ".json":
-        history = json.loads(path.read_text())
-    report = diagnose(history, num_classes=args.num_classes)
+    report = diagnose(Path(args.history), num_classes=args.num_classes)
     if args.json:
         print(report.to_json())
     else:
@@ -99,14 +92,31 @@ def _trials(args: argparse.Namespace) -> int:
     return 0
 
 
+# Exit status after the reader of our output went away (`... --json | head`), as
+# shells report a process ended by SIGPIPE (128 + 13).
+BROKEN_PIPE = 141
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command; returns the exit status.
+
+    Bad input (a missing or unreadable file, a directory, a history without
+    `loss`) prints one `error: ...` line to stderr and returns 2, without a
+    traceback.
+    """
     args = _build_parser().parse_args(argv)
     try:
         if args.command == "diagnose":
             return _diagnose(args)
         return _trials(args)
-    except (ValueError, TypeError, FileNotFoundError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except BrokenPipeError:
+        # Point stdout at /dev/null so the interpreter's final flush cannot fail again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return BROKEN_PIPE
+    except (ValueError, TypeError, OSError) as exc:
+        message = " ".join(str(exc).split())
+        print(f"error: {message}", file=sys.stderr)
         return 2
 
 

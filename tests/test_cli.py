@@ -76,3 +76,29 @@ def test_trials_table_from_a_project_directory(tmp_path, capsys):
     assert len(lines) == 3 and "hp_learning_rate" in lines[0]
     assert main(["trials", str(project), "--sort", "nope"]) == 2
     assert main(["trials", str(tmp_path / "empty")]) == 2
+
+
+@pytest.mark.parametrize("make", [
+    lambda tmp: tmp,                                                    # a directory
+    lambda tmp: (tmp / "bin.csv").write_bytes(bytes(range(256)) * 4) and tmp / "bin.csv",
+    lambda tmp: (tmp / "acc.csv").write_text("epoch,accuracy\n0,0.5\n") and tmp / "acc.csv",
+    lambda tmp: (tmp / "empty.json").write_text("{}") and tmp / "empty.json",
+])
+def test_bad_input_is_one_error_line_and_exit_code_2(tmp_path, make):
+    path = make(tmp_path)
+    done = subprocess.run([sys.executable, "-m", "keras_bestpractice.cli", "diagnose", str(path)],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), done.stderr
+
+
+def test_broken_pipe_is_not_a_traceback(tmp_path):
+    log = tmp_path / "log.csv"
+    loss = [2.0 * 0.9995**i for i in range(30_000)]  # JSON larger than a pipe's buffer
+    write_log(log, loss, [v * 1.1 for v in loss])
+    done = subprocess.run(f"{sys.executable} -m keras_bestpractice.cli diagnose {log} --json "
+                          "| head -c 10", shell=True, capture_output=True, text=True, timeout=60)
+    assert "Traceback" not in done.stderr and "BrokenPipe" not in done.stderr, done.stderr
+    assert len(done.stdout) == 10

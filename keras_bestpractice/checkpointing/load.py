@@ -19,12 +19,7 @@ def open_checkpoint(path: str | os.PathLike) -> Checkpoint:
         FileNotFoundError: if there is no committed checkpoint there.
         ValueError: if `path` is a file, or a named checkpoint fails its checks.
     """
-    path = v.check_path("path", path)
-    if not path.exists():
-        raise FileNotFoundError(f"`path`={str(path)!r} does not exist.")
-    if not path.is_dir():
-        raise ValueError(f"`path`={str(path)!r} is a file; pass a checkpoint directory or the "
-                         "directory given to PeriodicCheckpoint.")
+    path = v.check_dir_path("path", path, must_exist=True)
     if (path / MANIFEST).is_file():
         ckpt, problem = Checkpoint.open(path)
         if problem is not None:

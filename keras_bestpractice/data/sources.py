@@ -36,9 +36,7 @@ def list_files(
     """
     v.check_str("label_column", label_column)
     v.check_str("path_column", path_column)
-    base = v.check_dir_path("root", root, allow_none=True)
-    if base is not None and not base.is_dir():
-        raise FileNotFoundError(f"`root`={str(base)!r} does not exist.")
+    base = v.check_dir_path("root", root, allow_none=True, must_exist=True)
     if type(source).__name__ == "DataFrame":
         frame = source
     else:

@@ -111,12 +111,7 @@ def load_results_frame(project_dir: str | os.PathLike):
     """
     from keras_bestpractice import _validation as v
 
-    project = v.check_path("project_dir", project_dir)
-    if not project.exists():
-        raise FileNotFoundError(f"`project_dir`={str(project)!r} does not exist.")
-    if not project.is_dir():
-        raise ValueError(f"`project_dir`={str(project)!r} is a file; pass the tuner's "
-                         "directory/project_name folder.")
+    project = v.check_dir_path("project_dir", project_dir, must_exist=True)
     trials = read_trials(project)
     summaries = read_summaries(project)
     if not trials and not summaries:
