@@ -127,3 +127,32 @@ class CopyableCallback(_callback_base()):
             else:
                 setattr(new, key, copy.deepcopy(value, memo))
         return new
+
+
+def cluster_strategy(model: Any) -> Any:
+    """The model's `tf.distribute` strategy when it spans more than one worker, else `None`.
+
+    Under `MultiWorkerMirroredStrategy` every worker runs the same callbacks at the
+    same steps; decisions that must be the same everywhere (roll back, stop, save)
+    are then combined with `cluster_sum`.
+    """
+    strategy = getattr(model, "distribute_strategy", None)
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None:
+        return None
+    try:
+        spec = resolver.cluster_spec().as_dict()
+    except Exception:  # noqa: BLE001 - no cluster: a single worker
+        return None
+    tasks = sum(len(spec.get(job, [])) for job in ("chief", "worker"))
+    return strategy if tasks > 1 else None
+
+
+def cluster_sum(strategy: Any, values: list[float]) -> list[float]:
+    """Element-wise sum of `values` over every replica of every worker (a collective:
+    every worker must call it at the same point)."""
+    import tensorflow as tf
+
+    local = tf.constant(values, tf.float32)
+    total = strategy.reduce(tf.distribute.ReduceOp.SUM, strategy.run(lambda: local), axis=None)
+    return [float(v) for v in total.numpy()]

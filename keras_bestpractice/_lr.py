@@ -41,7 +41,13 @@ class ScaledSchedule(keras.optimizers.schedules.LearningRateSchedule):
         return cls(schedule, config["scale"])
 
 
+def base_optimizer(optimizer: Any) -> Any:
+    """The optimizer that owns the learning rate (inside a `LossScaleOptimizer`)."""
+    return getattr(optimizer, "inner_optimizer", None) or optimizer
+
+
 def _lr_config(optimizer: Any, who: str) -> Any:
+    optimizer = base_optimizer(optimizer)
     try:
         return optimizer.get_config()["learning_rate"]
     except Exception as exc:  # noqa: BLE001 - e.g. a lambda learning rate cannot serialise
@@ -89,13 +95,14 @@ def schedule_of(optimizer: Any, who: str) -> keras.optimizers.schedules.Learning
 
 def current_lr(optimizer: Any) -> float:
     """The learning rate the next step will use, as a float."""
-    lr = optimizer.learning_rate
+    lr = base_optimizer(optimizer).learning_rate
     return float(lr.numpy() if hasattr(lr, "numpy") else keras.ops.convert_to_numpy(lr))
 
 
 def scale_learning_rate(model: Any, factor: float) -> None:
-    """Multiply the learning rate of `model.optimizer` by `factor`."""
-    optimizer = model.optimizer
+    """Multiply the learning rate of `model.optimizer` (or of the optimizer inside its
+    `LossScaleOptimizer`) by `factor`."""
+    optimizer = base_optimizer(model.optimizer)
     if is_schedule(optimizer, "scale_learning_rate"):
         schedule = schedule_of(optimizer, "scale_learning_rate")
         if isinstance(schedule, ScaledSchedule):

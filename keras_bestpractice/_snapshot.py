@@ -70,20 +70,26 @@ class Snapshot:
     def take(cls, model: Any, epoch: int, batch: int | None,
              value: float | None = None, where: str = "end") -> Snapshot | None:
         """Copy the state to host memory; `None` if any value is not finite."""
+        return cls.capture(model, epoch, batch, value, where)[0]
+
+    @classmethod
+    def capture(cls, model: Any, epoch: int, batch: int | None, value: float | None = None,
+                where: str = "end") -> tuple[Snapshot | None, str | None]:
+        """`(snapshot, None)`, or `(None, name)` of the first variable that is not finite
+        (a weight, a BatchNormalization statistic, an optimizer slot), or `(None, None)`
+        for a model that is not built yet."""
         if not ensure_optimizer_built(model):
-            return None
-        weights = [np.array(v.numpy(), copy=True) for v in model.weights]
-        for w in weights:
-            if w.dtype.kind == "f" and not np.isfinite(w).all():
-                return None
-        opt_values = None
+            return None, None
+        variables = list(model.weights)
+        weights = [np.array(v.numpy(), copy=True) for v in variables]
         optimizer = getattr(model, "optimizer", None)
-        if optimizer is not None:
-            opt_values = [np.array(v.numpy(), copy=True) for v in optimizer.variables]
-            for w in opt_values:
-                if w.dtype.kind == "f" and not np.isfinite(w).all():
-                    return None
-        return cls(weights, opt_values, epoch, batch, value, where)
+        opt_variables = list(optimizer.variables) if optimizer is not None else []
+        opt_values = [np.array(v.numpy(), copy=True) for v in opt_variables]
+        for variable, w in zip(variables + opt_variables, weights + opt_values, strict=True):
+            if w.dtype.kind == "f" and not np.isfinite(w).all():
+                return None, str(getattr(variable, "path", None) or variable.name)
+        return cls(weights, opt_values if optimizer is not None else None, epoch, batch,
+                   value, where), None
 
     def restore(self, model: Any) -> None:
         """Assign the copies back (the learning-rate variable is left as it is)."""

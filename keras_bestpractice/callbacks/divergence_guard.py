@@ -7,7 +7,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from keras_bestpractice import _validation as v
-from keras_bestpractice._callback import CopyableCallback, num_classes_of, print_msg
+from keras_bestpractice._callback import (
+    CopyableCallback,
+    cluster_strategy,
+    cluster_sum,
+    num_classes_of,
+    print_msg,
+)
 from keras_bestpractice._core.compare import is_better, resolve_mode
 from keras_bestpractice._core.divergence import GUARD_DIVERGENCE_FACTOR
 from keras_bestpractice._core.history import EpochHistory, accuracy_key, first_nonfinite
@@ -194,6 +200,7 @@ class DivergenceGuard(CopyableCallback):
             )
         self._resolved_mode = resolve_mode("DivergenceGuard", self.monitor, self.mode)
         self._in_fit = False
+        self._cluster = None
         self._pending_state: dict[str, Any] | None = None
         self._reset_state()
 
@@ -265,6 +272,7 @@ class DivergenceGuard(CopyableCallback):
         # Allow instances to be re-used across `model.fit()` calls.
         self._reset_state()
         self._in_fit = True
+        self._cluster = cluster_strategy(self.model)
         if self.lr_backoff is not None:
             from keras_bestpractice import _lr
 
@@ -290,17 +298,11 @@ class DivergenceGuard(CopyableCallback):
         self._prev_batch = step
         if self._calls % self.check_every:
             return
-        bad = first_nonfinite(logs)
-        if bad is not None:
-            self._act(_nonfinite_reason(bad[1]), step, bad[1])
+        if self._settle(self._decide(logs, step), step):
             return
         if self._initial is None:  # a model that was built by its first step
             self._initial = Snapshot.take(self.model, self._epoch, step, where="batch")
             self._last_good = self._last_good or self._initial
-        if logs and self.monitor in logs:
-            self._monitor_seen = True
-            if self._check_divergence(float(logs[self.monitor]), step):
-                return
         if (isinstance(self.snapshot_every, int)
                 and self._steps_since_snapshot >= self.snapshot_every):
             self._snapshot(step, logs)
@@ -309,27 +311,23 @@ class DivergenceGuard(CopyableCallback):
         if self.model.stop_training and self.stop_reason is not None:
             return
         logs = logs or {}
-        bad = first_nonfinite(logs)
-        if bad is not None:
-            self._act(_nonfinite_reason(bad[1]), None, bad[1])
-            return
-        if self.monitor in logs:
-            self._monitor_seen = True
-            if self._check_divergence(float(logs[self.monitor]), None):
-                return
-        elif not self._monitor_seen:
+        decision = self._decide(logs, None)
+        if decision is None and self.monitor not in logs and not self._monitor_seen:
             self._monitor_seen = True  # warn once
             warn(
                 f"DivergenceGuard(monitor={self.monitor!r}): {self.monitor!r} is not in the "
                 f"logs (available: {', '.join(sorted(logs)) or 'none'}); the divergence rule is "
                 "off, NaN/Inf checks still run."
             )
-        self._history.append(epoch, logs)
-        if self.stop_if_not_learning and self._check_not_learning(logs):
+        if decision is None:
+            self._history.append(epoch, logs)
+            if self.stop_if_not_learning:
+                decision = self._not_learning(logs)
+        if self._settle(decision, None):
             return
         self._snapshot(None, logs)
 
-    _NOT_COPIED = ("_model", "_initial", "_last_good", "_best_snapshot")
+    _NOT_COPIED = ("_model", "_initial", "_last_good", "_best_snapshot", "_cluster")
 
     def on_train_end(self, logs=None):
         self._in_fit = False
@@ -348,7 +346,19 @@ class DivergenceGuard(CopyableCallback):
             return value > self.divergence_factor * best
         return value < best / self.divergence_factor
 
-    def _check_divergence(self, value: float, batch: int | None) -> bool:
+    def _decide(self, logs: dict | None, batch: int | None) -> tuple | None:
+        """`(reason, value)` when these logs call for action (NaN/Inf, diverged), else `None`."""
+        bad = first_nonfinite(logs)
+        if bad is not None:
+            return _nonfinite_reason(bad[1]), bad[1]
+        if logs and self.monitor in logs:
+            self._monitor_seen = True
+            value = float(logs[self.monitor])
+            if self._diverged(value, batch):
+                return StopReason.DIVERGED, value
+        return None
+
+    def _diverged(self, value: float, batch: int | None) -> bool:
         settled = batch is None or batch + 1 >= self.min_batches
         may_set_best = settled or not self._settled
         self._settled = self._settled or settled
@@ -361,9 +371,26 @@ class DivergenceGuard(CopyableCallback):
         self._bad_checks = self._bad_checks + 1 if diverged else 0
         if self._bad_checks >= self.patience:
             self._bad_checks = 0
-            self._act(StopReason.DIVERGED, batch, value)
             return True
         return False
+
+    def _settle(self, decision: tuple | None, batch: int | None) -> bool:
+        """Agree on `decision` with the other workers (multi-worker training), then act on
+        it; True when it acted. Every worker calls this at the same points."""
+        strategy = self._cluster
+        if strategy is not None:
+            local = [1.0 if decision is not None and decision[0] is reason else 0.0
+                     for reason in _AGREED]
+            seen = cluster_sum(strategy, local)
+            agreed = next((r for r, n in zip(_AGREED, seen, strict=True) if n > 0), None)
+            if agreed is None:
+                decision = None
+            elif decision is None or decision[0] is not agreed:
+                decision = (agreed, math.nan, "detected on another worker")
+        if decision is None:
+            return False
+        self._act(decision[0], batch, decision[1], *decision[2:])
+        return True
 
     def _chance_level(self):
         if not self._chance_checked:
@@ -380,11 +407,12 @@ class DivergenceGuard(CopyableCallback):
                 )
         return self._chance
 
-    def _check_not_learning(self, logs: dict) -> bool:
+    def _not_learning(self, logs: dict) -> tuple | None:
+        """`(NOT_LEARNING, tail loss)` when the run is stuck at its reference level."""
         chance = self._chance_level()
         loss = self._history.get("loss", self._history_start)
         if chance is None or loss is None or len(loss) < self.grace_epochs:
-            return False
+            return None
         from keras_bestpractice.diagnostics.chance import detect_not_learning
 
         def series(key):
@@ -396,9 +424,8 @@ class DivergenceGuard(CopyableCallback):
             grace_epochs=self.grace_epochs,
         )
         if evidence is None:
-            return False
-        self._act(StopReason.NOT_LEARNING, None, float(evidence["tail_loss"]))
-        return True
+            return None
+        return StopReason.NOT_LEARNING, float(evidence["tail_loss"])
 
     # ---------------------------------------------------------------- actions
     def _snapshot(self, batch: int | None, logs: dict | None) -> None:
@@ -413,10 +440,15 @@ class DivergenceGuard(CopyableCallback):
             # one to go back to.
             self._steps_since_snapshot = 0
             return
-        snap = Snapshot.take(self.model, self._epoch, batch, value,
-                             where="end" if batch is None else "batch")
+        snap, bad = Snapshot.capture(self.model, self._epoch, batch, value,
+                                     where="end" if batch is None else "batch")
         self._steps_since_snapshot = 0
-        if snap is None:
+        # The logs were finite but the model may not be (an Inf gradient on the last step,
+        # a NaN BatchNormalization statistic): the same detection as a NaN loss.
+        decision = None if bad is None else (
+            StopReason.NAN, math.nan, f"a non-finite value in {bad} (every logged value was "
+            "finite)")
+        if self._settle(decision, batch) or snap is None:
             return
         self._last_good = snap
         if self.restore == "best" and value is not None and (
@@ -434,7 +466,8 @@ class DivergenceGuard(CopyableCallback):
             return self._best_snapshot
         return self._last_good
 
-    def _act(self, reason: StopReason, batch: int | None, value: float) -> None:
+    def _act(self, reason: StopReason, batch: int | None, value: float,
+             detail: str | None = None) -> None:
         snapshot = self._restore_point(reason)
         restored = snapshot is not None
         if restored:
@@ -446,6 +479,7 @@ class DivergenceGuard(CopyableCallback):
                 f"{self._best:.4g})" if self._best is not None
                 else f"{self.monitor} diverged ({value:.4g})",
                 StopReason.NOT_LEARNING: f"the loss is stuck at chance ({value:.4g})"}[reason]
+        what = detail or what
         event = {"epoch": self._epoch, "batch": batch, "reason": reason,
                  "value": float(value), "action": "stopped"}
         if restored and self.lr_backoff is not None and self.backoffs_used < self.max_backoffs:
@@ -482,6 +516,10 @@ class DivergenceGuard(CopyableCallback):
             print_msg(message)
         if self.raise_error:
             raise TrainingDivergedError(message, dict(event))
+
+
+# The reasons workers agree on, most serious first.
+_AGREED = (StopReason.NAN, StopReason.INF, StopReason.DIVERGED, StopReason.NOT_LEARNING)
 
 
 def _nonfinite_reason(value: float) -> StopReason:

@@ -14,11 +14,26 @@ from pathlib import Path
 from typing import Any
 
 from keras_bestpractice import _validation as v
-from keras_bestpractice._callback import CopyableCallback, print_msg, stateful_callbacks
+from keras_bestpractice._callback import (
+    CopyableCallback,
+    cluster_strategy,
+    cluster_sum,
+    print_msg,
+    stateful_callbacks,
+)
 from keras_bestpractice._core.compare import resolve_mode
 from keras_bestpractice._warnings import warn
 
 _RAN_OUT = "Your input ran out of data"
+LR_ON_RESUME = ("checkpoint", "script")
+_MODEL_FILE_SUFFIXES = (".keras", ".h5", ".hdf5", ".weights.h5")
+
+# The directories this process writes, and the thread of the `fit` writing each: a fit
+# that died of an exception never reached on_train_end, and the next fit in the same
+# thread takes its lock over (it cannot still be running); a fit in another live
+# thread keeps it.
+_PROCESS_LOCKS: dict[str, tuple[Any, int]] = {}
+_PROCESS_LOCKS_GUARD = threading.Lock()
 
 
 class PeriodicCheckpoint(CopyableCallback):
@@ -26,43 +41,60 @@ class PeriodicCheckpoint(CopyableCallback):
 
     A save happens when any trigger fires: every `every_n_epochs` epochs (at
     epoch end), every `every_n_steps` training steps, every `every_n_minutes`
-    minutes, and on SIGTERM (preemption: it saves, then stops training cleanly).
-    Each checkpoint is a directory committed atomically (written under a
-    temporary name, fsynced, renamed) with a manifest (epoch, step, monitored
-    values, sha256 of every file, package versions); `<directory>/latest` points
-    to the newest. Retention keeps the `keep_last` newest, the `keep_best` best
-    by `monitor`, and the newest epoch-boundary checkpoint; older ones are deleted
-    only after the new one is committed. Best score and kept set are read back
-    from the manifests, so they survive restarts.
+    minutes, on SIGTERM (preemption: it saves, then stops training cleanly; that
+    save is the last of the `fit`), and at the end of training when the last
+    epoch was not saved yet. Each checkpoint is a directory committed atomically
+    (written under a temporary name, fsynced, renamed) with a manifest that
+    verifies itself (its own sha256, a schema, the size and sha256 of every
+    file). Names count what Keras prints: `ckpt-epoch0003-end-step...` after the
+    3rd epoch, `ckpt-epoch0004-batch0002-step...` two batches into the 4th.
+    Retention keeps the `keep_last` newest, the `keep_best` best by `monitor`,
+    and the newest epoch-boundary checkpoint, among checkpoints that pass every
+    check; it never deletes the newest verified one, and runs only after a
+    successful save.
 
-    Resume (`resume=True`): running the same script again after a crash
-    restores the newest checkpoint that passes its hash check (a truncated or
-    bit-flipped one is skipped with a warning): weights, optimizer variables
-    (with `iterations`, so schedules continue), every `SeedGenerator` state of
-    the model's layers (Dropout), the NumPy, Python and TensorFlow global RNG
-    states, the state of our other callbacks in the same `fit`
-    (`DivergenceGuard`), and the epoch of every `stratified_dataset`; training
-    continues with the next unfinished epoch. A step-triggered checkpoint
-    resumes mid-epoch when the input is a `stratified_dataset` (which can start
-    at batch k, with the epoch's running metrics restored too); for other inputs
-    the newest epoch-boundary checkpoint is used, with a warning.
+    One writer per directory: the `fit` that writes holds an `fcntl` lock on
+    `<directory>/.lock`; a second writer gets `CheckpointLockedError` at the
+    start of its `fit`, naming the holder's pid. Under
+    `MultiWorkerMirroredStrategy` only the chief writes; every worker resumes
+    from the same checkpoint.
+
+    Resume (`resume=True`): running the same script again restores the newest
+    checkpoint that passes its checks (a damaged one, manifest or data, is
+    skipped with a warning naming the cause): weights and every other model
+    variable (BatchNormalization statistics, `SeedGenerator` states), optimizer
+    variables (with `iterations`, so schedules continue), the NumPy, Python and
+    TensorFlow global RNG states, the state of our other callbacks in the same
+    `fit` (`DivergenceGuard`, by `state_key`), and the epoch of every
+    `stratified_dataset`; training continues with the next unfinished epoch. A
+    step-triggered checkpoint resumes mid-epoch when the input is a
+    `stratified_dataset` (which can start at batch k, with the epoch's running
+    metrics restored too); for other inputs the newest epoch-boundary checkpoint
+    is used, with a warning. Resuming says what it does: a checkpoint of another
+    run (another architecture, optimizer class or `run_id`) is refused with the
+    difference; a run that already trained all its epochs warns "nothing to do"
+    (raise `epochs` to train more); a learning rate changed in the script warns
+    and `lr_on_resume` decides which one is used.
 
     Exactness: on CPU with `keras.utils.set_random_seed` and
-    `tf.config.experimental.enable_op_determinism()`, a run killed at any moment
-    and resumed ends with weights bitwise equal to an uninterrupted run, for a
-    model fed NumPy arrays with `shuffle=False` or a `stratified_dataset`. Not
-    exact: NumPy arrays with `shuffle=True` (Keras's own shuffle cannot be
-    resumed), and random ops drawing from Keras's global `SeedGenerator`. Put
-    this callback last so that it saves what the other callbacks did.
+    `tf.config.experimental.enable_op_determinism()`, a run killed (SIGKILL or
+    SIGTERM) at any moment and resumed ends with weights bitwise equal to an
+    uninterrupted run, for a model fed NumPy arrays with `shuffle=False` or a
+    `stratified_dataset`. Not exact: NumPy arrays with `shuffle=True` (Keras's
+    own shuffle cannot be resumed), and random ops drawing from Keras's global
+    `SeedGenerator`. Put this callback last so that it saves what the other
+    callbacks did.
 
     Args:
-        directory: where checkpoints go (created if needed).
+        directory: where checkpoints go (created if needed); not a file, and not
+            named like a model file (`.keras`, `.h5`).
         every_n_epochs: save every n epochs; `None` for none. Defaults to `1`.
         every_n_steps: save every n training steps. Defaults to `None`.
         every_n_minutes: save every n minutes of training. Defaults to `None`.
         keep_last: newest checkpoints to keep. Defaults to `3`.
         keep_best: best checkpoints (by `monitor`) to keep. Defaults to `1`.
-        monitor: quantity for `keep_best`. Defaults to `"val_loss"`.
+        monitor: quantity for `keep_best` and `best()`; a monitor missing from
+            the logs is reported at the first epoch end. Defaults to `"val_loss"`.
         mode: `"auto"`, `"min"` or `"max"`. Defaults to `"auto"`.
         resume: restore the newest good checkpoint at the start of `fit`.
             Defaults to `True`.
@@ -72,18 +104,36 @@ class PeriodicCheckpoint(CopyableCallback):
         verbose: `1` prints saves and resumes. Defaults to `0`.
         clock: a `time.monotonic`-like function (tests use a fake clock).
             Defaults to `time.monotonic`.
+        run_id: a name for this run, stored in every checkpoint; resuming a
+            checkpoint with another `run_id` is refused. Give one when two runs
+            of the same architecture could share a directory (other data,
+            another seed). Defaults to `None`.
+        lr_on_resume: when the script's learning rate differs from the one the
+            checkpointed run started with: `"checkpoint"` keeps the
+            checkpoint's (the run continues as it was), `"script"` sets the
+            script's (a float learning rate). Either way it warns. Defaults to
+            `"checkpoint"`.
+
+    Attributes:
+        saved: paths written during the last `fit`.
+        resumed_from: the checkpoint the last `fit` resumed from, or `None`.
 
     Example:
 
     ```python
     ckpt = PeriodicCheckpoint("checkpoints", every_n_epochs=2, keep_last=3)
     model.fit(x, y, epochs=30, shuffle=False, callbacks=[ckpt])   # rerun after a crash
-    best = PeriodicCheckpoint.best("checkpoints")
+    load_weights(model, PeriodicCheckpoint.best("checkpoints"))
+    ckpt.export("model.keras")                                    # the best, as .keras
     ```
 
     Raises:
-        ValueError: for counts < 1, no trigger at all, or a bad `mode`.
+        ValueError: for counts < 1, no trigger at all, a bad `mode`, or a
+            `directory` that is a file or named like a model file; at the start
+            of `fit`, for checkpoints of another run.
         TypeError: for arguments of the wrong type.
+        CheckpointLockedError: at the start of `fit`, when another process (or a
+            fit in another thread) writes to the same directory.
     """
 
     def __init__(
@@ -100,6 +150,8 @@ class PeriodicCheckpoint(CopyableCallback):
         async_write: bool = False,
         verbose: int = 0,
         clock: Callable[[], float] | None = None,
+        run_id: str | None = None,
+        lr_on_resume: str = "checkpoint",
     ):
         super().__init__()
         self.directory = _check_directory(directory)
@@ -122,16 +174,21 @@ class PeriodicCheckpoint(CopyableCallback):
         self.async_write = v.check_bool("async_write", async_write)
         self.verbose = v.check_int("verbose", verbose, minimum=0)
         self.clock = v.check_callable("clock", clock, allow_none=True) or time.monotonic
+        self.run_id = v.check_str("run_id", run_id, allow_none=True)
+        self.lr_on_resume = v.check_choice("lr_on_resume", lr_on_resume, LR_ON_RESUME)
         self._executor = None
         self._future = None
+        self._lock = None
         self._reset()
 
-    _NOT_COPIED = ("_model", "_executor", "_future", "_previous_handler", "_warning_context")
+    _NOT_COPIED = ("_model", "_executor", "_future", "_previous_handler", "_warning_context",
+                   "_lock", "_store")
 
     # ------------------------------------------------------------------ helpers
     @staticmethod
     def latest(directory: str | os.PathLike) -> Path | None:
-        """The newest committed checkpoint under `directory` that passes its hash check."""
+        """The newest committed checkpoint under `directory` that passes its checks,
+        or `None` when there is none."""
         from keras_bestpractice.checkpointing.store import CheckpointStore
 
         ckpt = CheckpointStore(_check_directory(directory)).latest()
@@ -139,22 +196,80 @@ class PeriodicCheckpoint(CopyableCallback):
 
     @staticmethod
     def best(directory: str | os.PathLike, mode: str = "auto",
-             monitor: str | None = None) -> Path | None:
-        """The best committed checkpoint (by the monitor it was saved with), or `None`."""
+             monitor: str | None = None) -> Path:
+        """The verified checkpoint with the best value of the monitor it was saved with.
+
+        Raises:
+            FileNotFoundError: when `directory` holds no checkpoint that passes
+                its checks.
+            ValueError: when none of them has a value of the monitor (it was
+                not in the logs: the message lists the keys that were).
+        """
         from keras_bestpractice.checkpointing.store import CheckpointStore
 
         v.check_mode(mode)
         v.check_str("monitor", monitor, allow_none=True)
         store = CheckpointStore(_check_directory(directory))
-        committed = store.committed()
-        if not committed:
-            return None
-        name = monitor or committed[-1].manifest.get("monitor", "val_loss")
-        saved_mode = committed[-1].manifest.get("mode")
-        resolved = saved_mode if mode == "auto" and saved_mode else resolve_mode(
+        verified = store.verified()
+        if not verified:
+            raise FileNotFoundError(f"`directory`={str(directory)!r} holds no checkpoint that "
+                                    "passes its checks.")
+        newest = verified[0].manifest
+        name = monitor or newest["monitor"]
+        resolved = newest["mode"] if mode == "auto" and monitor is None else resolve_mode(
             "PeriodicCheckpoint.best", name, mode)
+        if monitor is not None and monitor != newest["monitor"]:
+            raise ValueError(f"the checkpoints under {str(directory)!r} were ranked by "
+                             f"{newest['monitor']!r}, not {monitor!r}.")
         ckpt = store.best(resolved)
-        return None if ckpt is None else ckpt.path
+        if ckpt is None:
+            keys = sorted(newest.get("logs") or {})
+            raise ValueError(
+                f"no checkpoint under {str(directory)!r} has a value of {name!r}: it was not in "
+                f"the logs (logged: {', '.join(keys) or 'nothing'}). Use "
+                "PeriodicCheckpoint.latest(...), or a monitor that is logged (for `val_*`, "
+                "pass validation data to fit)."
+            )
+        return ckpt.path
+
+    def export(self, path: str | os.PathLike, which: str = "best") -> Path:
+        """Write the best (or latest) checkpoint of this callback's directory as a `.keras`
+        file (architecture, weights, optimizer state); returns the checkpoint used.
+
+        The model the callback trained is used to rebuild the file and is left as
+        it was. Call it after `fit`.
+
+        Raises:
+            ValueError: for a `path` not ending in `.keras`, an unknown `which`,
+                or no checkpoint to export (see `best()`).
+            RuntimeError: before the callback has been used in a `fit`.
+        """
+        from keras_bestpractice._atomic import atomic_path
+        from keras_bestpractice._snapshot import Snapshot
+        from keras_bestpractice.checkpointing.state import restore_training_state
+        from keras_bestpractice.checkpointing.store import Checkpoint
+
+        path = v.check_file_path("path", path, suffixes=(".keras",))
+        v.check_choice("which", which, ("best", "latest"))
+        model = self._model if hasattr(self, "_model") else None
+        if model is None:
+            raise RuntimeError("PeriodicCheckpoint.export needs the model it trained: call it "
+                               "after fit.")
+        source = self.best(self.directory) if which == "best" else self.latest(self.directory)
+        if source is None:
+            raise ValueError(f"no checkpoint under {str(self.directory)!r} to export.")
+        ckpt, problem = Checkpoint.open(source)
+        if ckpt is None:
+            raise ValueError(f"checkpoint {str(source)!r} cannot be exported: {problem}.")
+        current = Snapshot.take(model, 0, None)
+        try:
+            restore_training_state(model, ckpt)
+            with atomic_path(path) as tmp:
+                model.save(tmp)
+        finally:
+            if current is not None:
+                current.restore(model)
+        return ckpt.path
 
     def _reset(self) -> None:
         self.saved: list[Path] = []
@@ -163,6 +278,7 @@ class PeriodicCheckpoint(CopyableCallback):
         self._batch = -1
         self._last_save_time = None
         self._sigterm = False
+        self._stopped_by_sigterm = False
         self._previous_handler = None
         self._train_feeders: list[str] = []
         self._feeder_iterations: dict[int, int] = {}
@@ -174,22 +290,44 @@ class PeriodicCheckpoint(CopyableCallback):
         self._step_state = None
         self._batch_offset = 0
         self._partial_start = 0
+        self._writer = True
+        self._sequence = 1
+        self._identity: dict[str, Any] = {}
+        self._script_lr: Any = None
+        self._last_logs: dict | None = None
+        self._last_epoch_done: int | None = None
+        self._last_boundary_saved: int | None = None
+        self._monitor_checked = False
 
     # ---------------------------------------------------------------- callbacks
     def on_train_begin(self, logs=None):
+        from keras_bestpractice.checkpointing.state import run_identity
         from keras_bestpractice.checkpointing.store import CheckpointStore
 
         # Allow instances to be re-used across `model.fit()` calls.
         self._reset()
         self._store = CheckpointStore(self.directory)
-        self.directory.mkdir(parents=True, exist_ok=True)
-        self._store.clean_temporaries()
-        self._last_save_time = self.clock()
-        if self.resume:
-            self._resume()
+        self._writer = _is_chief(self.model)
+        if self._writer:
+            self._acquire_lock()
+        try:
+            if self._writer:
+                self.directory.mkdir(parents=True, exist_ok=True)
+                self._store.clean_temporaries()
+            self._last_save_time = self.clock()
+            self._identity = run_identity(self.model, self.run_id)
+            self._script_lr = _lr_description(self.model)
+            if self.resume:
+                self._resume()
+            else:
+                self._refuse_other_run(self._store.latest())
+            self._sequence = self._store.next_sequence()
+        except BaseException:
+            self._release_lock()
+            raise
         # Counted here, not read from the optimizer at every batch (no device sync).
         self._step = self._global_step()
-        if threading.current_thread() is threading.main_thread():
+        if self._writer and threading.current_thread() is threading.main_thread():
             self._previous_handler = signal.getsignal(signal.SIGTERM)
             signal.signal(signal.SIGTERM, self._on_sigterm)
 
@@ -244,12 +382,20 @@ class PeriodicCheckpoint(CopyableCallback):
             due = due or (self.clock() - self._last_save_time) >= self.every_n_minutes * 60.0
         if not due:
             return
-        if last_of_epoch and not self._sigterm:
-            self._pending_epoch_save = True  # saved at epoch end, with the epoch's logs
+        if last_of_epoch:
+            # Saved at epoch end, with the epoch's logs, as an epoch boundary (a SIGTERM
+            # here too: the epoch is complete, there is nothing to resume inside it).
+            self._pending_epoch_save = True
             return
         self._save(logs, epoch_boundary=False)
         if self._sigterm:
             self._stop_for_sigterm()
+
+    def on_test_begin(self, logs=None):
+        # Validation runs after the training batches and before on_epoch_end: undo the
+        # exhausted step of a resumed epoch now, so validation's own updates stay.
+        if self._in_partial:
+            self._undo_exhausted_step()
 
     def on_epoch_end(self, epoch, logs=None):
         self._raise_async_error()
@@ -259,6 +405,13 @@ class PeriodicCheckpoint(CopyableCallback):
         if self._in_partial:
             self._undo_exhausted_step()
         self._partial_epoch = None
+        if self._stopped_by_sigterm:
+            # The SIGTERM save in this epoch is the last save of this fit: the epoch was
+            # cut short, and saving it now as finished would skip its other batches.
+            return
+        logs = dict(logs or {})
+        self._check_monitor(logs)
+        self._last_logs, self._last_epoch_done = logs, int(epoch)
         due = self._pending_epoch_save or self._sigterm
         if self.every_n_epochs is not None and (epoch + 1) % self.every_n_epochs == 0:
             due = True
@@ -273,6 +426,12 @@ class PeriodicCheckpoint(CopyableCallback):
 
     def on_train_end(self, logs=None):
         try:
+            if not self._stopped_by_sigterm and self._last_epoch_done is not None and \
+                    self._last_boundary_saved != self._last_epoch_done:
+                # The last epoch was not saved (every_n_epochs does not divide epochs):
+                # a final save, so that the run's end is never lost.
+                self._epoch = self._last_epoch_done
+                self._save(self._last_logs, epoch_boundary=True)
             self._wait()
         finally:
             if self._warning_context is not None:
@@ -284,16 +443,51 @@ class PeriodicCheckpoint(CopyableCallback):
             if self._executor is not None:
                 self._executor.shutdown(wait=True)
                 self._executor = None
+            self._release_lock()
             self.model._initial_epoch = None  # as keras.callbacks.BackupAndRestore does
+
+    # ------------------------------------------------------------------ locking
+    def _acquire_lock(self) -> None:
+        from keras_bestpractice.checkpointing.store import CheckpointLockedError, WriterLock
+
+        key = os.path.realpath(self.directory)
+        me = threading.get_ident()
+        with _PROCESS_LOCKS_GUARD:
+            held = _PROCESS_LOCKS.get(key)
+            if held is not None:
+                lock, thread = held
+                alive = {t.ident for t in threading.enumerate()}
+                if thread != me and thread in alive:
+                    raise CheckpointLockedError(
+                        f"a fit in another thread of this process (pid {os.getpid()}) is "
+                        f"writing checkpoints to {str(self.directory)!r}; give this run its "
+                        "own directory."
+                    )
+            else:
+                lock = WriterLock(self.directory)
+                lock.acquire()
+            _PROCESS_LOCKS[key] = (lock, me)
+            self._lock = lock
+
+    def _release_lock(self) -> None:
+        if self._lock is None:
+            return
+        key = os.path.realpath(self.directory)
+        with _PROCESS_LOCKS_GUARD:
+            held = _PROCESS_LOCKS.get(key)
+            if held is not None and held[0] is self._lock:
+                del _PROCESS_LOCKS[key]
+                self._lock.release()
+        self._lock = None
 
     # --------------------------------------------------------- partial epochs
     def _remember_step_state(self) -> None:
-        from keras_bestpractice.checkpointing.state import seed_variables
+        from keras_bestpractice.checkpointing.state import non_trainable_state
 
         optimizer = self.model.optimizer
         self._step_state = (
             int(optimizer.iterations.numpy()),
-            [v.numpy().copy() for v in seed_variables(self.model)],
+            [v.numpy().copy() for v in non_trainable_state(self.model)],
         )
 
     def _undo_exhausted_step(self) -> None:
@@ -302,17 +496,18 @@ class PeriodicCheckpoint(CopyableCallback):
         The resumed epoch yields fewer batches than the dataset's cardinality says,
         so Keras calls its compiled step once more on an exhausted iterator. The
         call raises, but its data-independent stateful ops (the optimizer's step
-        counter, Dropout's seed generators) may already have run: put them back
-        to their values after the last real batch.
+        counter, Dropout's seed generators, a counter a layer updates in `call()`)
+        may already have run: put every non-trainable variable back to its value
+        after the last real batch.
         """
-        from keras_bestpractice.checkpointing.state import seed_variables
+        from keras_bestpractice.checkpointing.state import non_trainable_state
 
         self._in_partial = False
         if self._step_state is None:
             return
-        iterations, seeds = self._step_state
+        iterations, values = self._step_state
         self.model.optimizer.iterations.assign(iterations)
-        for variable, value in zip(seed_variables(self.model), seeds, strict=True):
+        for variable, value in zip(non_trainable_state(self.model), values, strict=True):
             variable.assign(value)
         self._step = iterations
         self._step_state = None
@@ -336,23 +531,38 @@ class PeriodicCheckpoint(CopyableCallback):
 
     def _stop_for_sigterm(self) -> None:
         self._sigterm = False
+        self._stopped_by_sigterm = True
         self.model.stop_training = True
         if self.verbose:
             print_msg("PeriodicCheckpoint: SIGTERM received: checkpoint saved, stopping.")
+
+    def _check_monitor(self, logs: dict) -> None:
+        if self._monitor_checked or self.keep_best == 0:
+            return
+        self._monitor_checked = True
+        if self.monitor not in logs:
+            warn(
+                f"PeriodicCheckpoint(monitor={self.monitor!r}): {self.monitor!r} is not in the "
+                f"logs (available: {', '.join(sorted(logs)) or 'none'}); keep_best keeps "
+                "nothing and PeriodicCheckpoint.best() will have no checkpoint to return. "
+                + ("Pass validation data to fit, or " if self.monitor.startswith("val_")
+                   else "") + "monitor a logged key."
+            )
 
     def _save(self, logs: dict | None, epoch_boundary: bool) -> None:
         from keras_bestpractice.checkpointing.state import capture_arrays, capture_rng
         from keras_bestpractice.checkpointing.store import checkpoint_name
         from keras_bestpractice.data import registry
 
+        if epoch_boundary:
+            self._last_boundary_saved = self._epoch
+        if not self._writer:
+            return  # another worker (the chief) writes
         started = time.perf_counter()
         self._wait()  # one write in flight at a time
         logs = dict(logs or {})
         step = self._step
-        if epoch_boundary:
-            resume_at = {"epoch": self._epoch + 1, "batch": 0}
-        else:
-            resume_at = {"epoch": self._epoch, "batch": self._batch + self._batch_offset + 1}
+        batch = None if epoch_boundary else self._batch + self._batch_offset
         arrays = capture_arrays(self.model, include_metrics=not epoch_boundary,
                                 lazy=self.async_write)
         state = {
@@ -361,24 +571,25 @@ class PeriodicCheckpoint(CopyableCallback):
                           for key, cb in stateful_callbacks(self.params).items()},
             "feeders": {f.key: f.state() for f in registry.feeders()},
         }
-        value = logs.get(self.monitor)
-        try:
-            value = None if value is None else float(value)
-        except (TypeError, ValueError):
-            value = None
+        value = _float_or_none(logs.get(self.monitor))
         manifest = {
             "epoch": self._epoch,
-            "batch": None if epoch_boundary else self._batch + self._batch_offset,
+            "batch": batch,
             "global_step": step,
             "epoch_boundary": epoch_boundary,
-            "resume_at": resume_at,
+            "resume_at": ({"epoch": self._epoch + 1, "batch": 0} if epoch_boundary else
+                          {"epoch": self._epoch, "batch": batch + 1}),
+            "sequence": self._sequence,
             "monitor": self.monitor,
             "mode": self._resolved_mode,
-            "monitor_value": value if value is None or math.isfinite(value) else None,
+            "monitor_value": value,
             "logs": {k: _float_or_none(val) for k, val in logs.items()},
             "training_feeders": list(self._train_feeders),
+            "run_identity": self._identity,
+            "script_learning_rate": self._script_lr,
         }
-        name = checkpoint_name(self._epoch, step)
+        self._sequence += 1
+        name = checkpoint_name(self._epoch, step, None if epoch_boundary else batch + 1)
         self._last_save_time = self.clock()
         if self.async_write:
             if self._executor is None:
@@ -392,11 +603,11 @@ class PeriodicCheckpoint(CopyableCallback):
     def _commit(self, name, arrays, state, manifest, started, background):
         ckpt = self._store.write(name, arrays, state, manifest)
         deleted = self._store.apply_retention(self.keep_last, self.keep_best,
-                                              self._resolved_mode)
+                                              self._resolved_mode, protect=ckpt.name)
         self.saved.append(ckpt.path)
         if self.verbose:
             where = (f"end of epoch {manifest['epoch'] + 1}" if manifest["epoch_boundary"] else
-                     f"epoch {manifest['epoch'] + 1}, batch {manifest['batch']}")
+                     f"epoch {manifest['epoch'] + 1}, after batch {manifest['batch'] + 1}")
             print_msg(
                 f"PeriodicCheckpoint: saved {ckpt.name} ({where}, step "
                 f"{manifest['global_step']}) in {time.perf_counter() - started:.2f}s"
@@ -415,40 +626,50 @@ class PeriodicCheckpoint(CopyableCallback):
             self._wait()
 
     # ----------------------------------------------------------------- resuming
-    def _resume(self) -> None:
-        from keras_bestpractice.checkpointing.state import restore_rng, restore_training_state
-        from keras_bestpractice.data import registry
+    def _refuse_other_run(self, ckpt: Any) -> None:
+        """Raise when `ckpt` (the directory's newest good checkpoint) is another run's."""
+        from keras_bestpractice.checkpointing.state import identity_differences
 
-        ckpt = self._store.latest()
         if ckpt is None:
             return
+        differences = identity_differences(ckpt.manifest.get("run_identity"), self._identity)
+        if differences:
+            raise ValueError(
+                f"PeriodicCheckpoint: the checkpoints in {str(self.directory)!r} belong to "
+                f"another run ({'; '.join(differences)}; newest: {ckpt.name}). Give this run "
+                "its own directory (or the same run_id, if it is the same run)."
+            )
+
+    def _resume(self) -> None:
+        from keras_bestpractice.checkpointing.state import restore_rng, restore_training_state
+
+        ckpt = self._store.latest()
+        if ckpt is not None:
+            self._refuse_other_run(ckpt)
         fell_back = False
-        feeders: list = []
-        if not ckpt.epoch_boundary:
-            wanted = set(ckpt.manifest.get("training_feeders") or [])
-            feeders = [f for f in registry.feeders() if f.key in wanted]
-            if not feeders:
-                fallback = self._store.latest(epoch_boundary_only=True)
-                warn(
-                    f"PeriodicCheckpoint: the newest checkpoint {ckpt.name} is mid-epoch, which "
-                    "only a stratified_dataset input can resume exactly; resuming from "
-                    + (f"the epoch-boundary checkpoint {fallback.name}" if fallback else
-                       "scratch (no epoch-boundary checkpoint)")
-                    + " instead."
-                )
-                if fallback is None:
-                    return
-                ckpt = fallback
-                fell_back = True
+        if ckpt is not None and not ckpt.epoch_boundary and not self._training_feeders(ckpt):
+            fallback = self._store.latest(epoch_boundary_only=True)
+            warn(
+                f"PeriodicCheckpoint: the newest checkpoint {ckpt.name} is mid-epoch, which "
+                "only a stratified_dataset input can resume exactly; resuming from "
+                + (f"the epoch-boundary checkpoint {fallback.name}" if fallback else
+                   "scratch (no epoch-boundary checkpoint)")
+                + " instead."
+            )
+            ckpt, fell_back = fallback, True
+        ckpt = self._agree_on_checkpoint(ckpt)
+        if ckpt is None:
+            return
+        feeders = [] if ckpt.epoch_boundary else self._training_feeders(ckpt)
         restore_training_state(self.model, ckpt)
         state = ckpt.read_state()
         restore_rng(state.get("rng", {}))
         saved_callbacks = state.get("callbacks", {})
         for key, callback in stateful_callbacks(self.params).items():
-            # Format 1 checkpoints keyed the state by class name.
-            saved = saved_callbacks.get(key, saved_callbacks.get(type(callback).__name__))
+            saved = saved_callbacks.get(key)
             if saved is not None:
                 callback.load_state_dict(saved)
+        self._resume_learning_rate(ckpt)
         resume_at = ckpt.manifest["resume_at"]
         epoch = int(resume_at["epoch"])
         if not ckpt.epoch_boundary:
@@ -464,12 +685,72 @@ class PeriodicCheckpoint(CopyableCallback):
                 "the data order after resuming is exact only for NumPy arrays with "
                 "shuffle=False (Keras's own shuffle cannot be resumed)."
             )
+        epochs = (self.params or {}).get("epochs")
+        if epochs is not None and epoch >= int(epochs):
+            warn(
+                f"PeriodicCheckpoint: the run in {str(self.directory)!r} already trained "
+                f"{epoch} epochs (newest checkpoint {ckpt.name}) and fit(epochs={epochs}) "
+                "asks for no more: nothing to do. Raise `epochs` to train further, or pass "
+                "resume=False to start over."
+            )
+        self._last_boundary_saved = epoch - 1 if ckpt.epoch_boundary else None
         self.model._initial_epoch = epoch
         self.resumed_from = ckpt.path
         if self.verbose:
             where = f"epoch {epoch + 1}" + (
-                "" if ckpt.epoch_boundary else f", batch {int(resume_at['batch'])}")
+                "" if ckpt.epoch_boundary else f", batch {int(resume_at['batch']) + 1}")
             print_msg(f"PeriodicCheckpoint: resumed from {ckpt.name}; continuing at {where}.")
+
+    @staticmethod
+    def _training_feeders(ckpt: Any) -> list:
+        """The live feeders that fed the checkpointed run (they can resume mid-epoch)."""
+        from keras_bestpractice.data import registry
+
+        wanted = set(ckpt.manifest.get("training_feeders") or [])
+        return [f for f in registry.feeders() if f.key in wanted]
+
+    def _agree_on_checkpoint(self, ckpt: Any) -> Any:
+        """Under multi-worker training, the checkpoint the chief chose, on every worker."""
+        strategy = cluster_strategy(self.model)
+        if strategy is None:
+            return ckpt
+        mine = float(ckpt.sequence) if (self._writer and ckpt is not None) else 0.0
+        sequence = int(cluster_sum(strategy, [mine])[0])
+        if sequence == 0:
+            return None
+        for candidate in self._store.verified(warn_damaged=False):
+            if candidate.sequence == sequence:
+                return candidate
+        raise RuntimeError(
+            f"PeriodicCheckpoint: the chief resumes from checkpoint #{sequence} in "
+            f"{str(self.directory)!r}, which this worker cannot read: every worker must see "
+            "the same checkpoint directory (a shared file system)."
+        )
+
+    def _resume_learning_rate(self, ckpt: Any) -> None:
+        """Say, and settle by `lr_on_resume`, a learning rate changed in the script."""
+        from keras_bestpractice import _lr
+
+        started_with = ckpt.manifest.get("script_learning_rate")
+        script = self._script_lr
+        if started_with is None:
+            return
+        if started_with != script:
+            use_script = self.lr_on_resume == "script" and isinstance(script, float)
+            now = _lr_description(self.model)
+            warn(
+                f"PeriodicCheckpoint: the script's learning rate is {script!r}, but the run in "
+                f"the checkpoint started with {started_with!r} (its rate when saved: {now!r}). "
+                + ("Using the script's (lr_on_resume='script')." if use_script else
+                   "Continuing with the checkpoint's; pass lr_on_resume='script' to use the "
+                   "script's.")
+            )
+            if use_script:
+                _lr.base_optimizer(self.model.optimizer).learning_rate = script
+                return
+        # The run keeps the rate it started with in its identity, so a later change is
+        # still compared against the original.
+        self._script_lr = started_with
 
 
 def _float_or_none(value: Any) -> float | None:
@@ -480,7 +761,28 @@ def _float_or_none(value: Any) -> float | None:
     return f if math.isfinite(f) else None
 
 
-_MODEL_FILE_SUFFIXES = (".keras", ".h5", ".hdf5", ".weights.h5")
+def _lr_description(model: Any) -> Any:
+    """The optimizer's learning rate: a float, or a schedule's config; `None` if unknown."""
+    from keras_bestpractice import _lr
+
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is None:
+        return None
+    try:
+        if _lr.is_schedule(optimizer, "PeriodicCheckpoint"):
+            return _lr.schedule_of(optimizer, "PeriodicCheckpoint").get_config()
+        return _lr.current_lr(optimizer)
+    except (TypeError, ValueError, AttributeError):
+        return None
+
+
+def _is_chief(model: Any) -> bool:
+    """False on a non-chief worker of a multi-worker strategy (only the chief writes)."""
+    strategy = getattr(model, "distribute_strategy", None)
+    extended = getattr(strategy, "extended", None)
+    if extended is None:
+        return True
+    return bool(getattr(extended, "should_checkpoint", True))
 
 
 def _check_directory(directory: Any) -> Path:
@@ -491,6 +793,6 @@ def _check_directory(directory: Any) -> Path:
         raise ValueError(
             f"`directory`={str(path)!r} is named like a model file, but PeriodicCheckpoint "
             "writes a directory of checkpoints there; pass a directory name such as "
-            "'checkpoints' (use PeriodicCheckpoint.export(...) for a .keras file)."
+            "'checkpoints' (PeriodicCheckpoint.export(...) writes a .keras file)."
         )
     return path

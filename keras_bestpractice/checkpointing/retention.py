@@ -14,16 +14,24 @@ class Entry:
 
     Attributes:
         name: directory name.
-        step: global training step at the save (orders checkpoints by age).
+        step: global training step at the save.
         value: the monitored value, or `None` when it was not in the logs.
         epoch_boundary: True when saved at the end of an epoch (resumable
             with any input pipeline).
+        order: the save's position in its directory (newer is higher); `None`
+            orders by `step`. A run started over (`resume=False`) saves at lower
+            steps than the checkpoints it supersedes, so age is the save order.
     """
 
     name: str
     step: int
     value: float | None
     epoch_boundary: bool
+    order: int | None = None
+
+    @property
+    def age_key(self) -> tuple[int, str]:
+        return (self.step if self.order is None else self.order, self.name)
 
 
 def select_retained(entries: Sequence[Entry], keep_last: int, keep_best: int,
@@ -36,10 +44,10 @@ def select_retained(entries: Sequence[Entry], keep_last: int, keep_best: int,
     """
     if mode not in ("min", "max"):
         raise ValueError(f"`mode` must be 'min' or 'max', got {mode!r}.")
-    newest_first = sorted(entries, key=lambda e: (e.step, e.name), reverse=True)
+    newest_first = sorted(entries, key=lambda e: e.age_key, reverse=True)
     keep = {e.name for e in newest_first[:max(keep_last, 0)]}
     scored = [e for e in newest_first if is_finite_number(e.value)]
-    scored.sort(key=lambda e: (sort_key(e.value, mode), -e.step))
+    scored.sort(key=lambda e: (sort_key(e.value, mode), -e.age_key[0]))
     keep |= {e.name for e in scored[:max(keep_best, 0)]}
     for e in newest_first:
         if e.epoch_boundary:
@@ -51,7 +59,7 @@ def select_retained(entries: Sequence[Entry], keep_last: int, keep_best: int,
 def best_entry(entries: Sequence[Entry], mode: str) -> Entry | None:
     """The entry with the best monitored value (newer wins ties), or `None`."""
     best = None
-    for e in sorted(entries, key=lambda e: (e.step, e.name)):
+    for e in sorted(entries, key=lambda e: e.age_key):
         if is_finite_number(e.value) and (best is None or not is_better(best.value, e.value,
                                                                          mode)):
             best = e

@@ -38,6 +38,54 @@ def _values(variables: list[Any], lazy: bool = False) -> list[tuple[str, Any]]:
     return [(_var_name(v, i), np.asarray(v.numpy())) for i, v in enumerate(variables)]
 
 
+def non_trainable_state(model: Any) -> list[Any]:
+    """Every non-trainable model variable: BatchNormalization statistics, seed-generator
+    states, counters a layer updates in `call()`."""
+    return [v for v in model.variables if not v.trainable]
+
+
+def run_identity(model: Any, run_id: str | None = None) -> dict[str, Any]:
+    """What makes a checkpoint belong to this run: the architecture (layer classes and
+    the shape and dtype of every weight, in order; variable names are left out, Keras
+    numbers them per process), the optimizer class and the user's `run_id`."""
+    import hashlib
+    import json
+
+    layers = [type(layer).__name__ for layer in getattr(model, "layers", [])]
+    weights = [[list(map(int, w.shape)), str(w.dtype)] for w in model.weights]
+    text = json.dumps({"layers": layers, "weights": weights}, sort_keys=True)
+    optimizer = getattr(model, "optimizer", None)
+    inner = getattr(optimizer, "inner_optimizer", None)
+    name = type(optimizer).__name__ if optimizer is not None else None
+    if inner is not None:
+        name = f"{name}({type(inner).__name__})"
+    return {
+        "architecture": hashlib.sha256(text.encode()).hexdigest()[:16],
+        "layers": len(layers),
+        "parameters": int(sum(int(np.prod(w[0], dtype=np.int64)) for w in weights)),
+        "optimizer": name,
+        "run_id": run_id,
+    }
+
+
+def identity_differences(saved: Any, current: dict[str, Any]) -> list[str]:
+    """What differs between a checkpoint's run identity and this run's (empty: same run)."""
+    if not isinstance(saved, dict):
+        return ["the checkpoint has no run identity"]
+    out = []
+    if saved.get("architecture") != current["architecture"]:
+        out.append(f"the model differs ({saved.get('layers')} layers, "
+                   f"{saved.get('parameters')} parameters in the checkpoint; "
+                   f"{current['layers']} layers, {current['parameters']} parameters now)")
+    if saved.get("optimizer") != current["optimizer"]:
+        out.append(f"the optimizer differs ({saved.get('optimizer')} in the checkpoint, "
+                   f"{current['optimizer']} now)")
+    if saved.get("run_id") != current["run_id"]:
+        out.append(f"run_id differs ({saved.get('run_id')!r} in the checkpoint, "
+                   f"{current['run_id']!r} now)")
+    return out
+
+
 def seed_variables(model: Any) -> list[Any]:
     """State variables of the model's `SeedGenerator`s (in `variables`, not `weights`)."""
     weight_ids = {id(w) for w in model.weights}

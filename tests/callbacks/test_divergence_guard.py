@@ -362,3 +362,59 @@ def test_mirrored_strategy_with_two_logical_cpus():
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                             timeout=300)
     assert "MIRRORED-OK" in result.stdout, result.stderr[-3000:]
+
+
+# --------------------------------------------------------------------------- issue #18
+class SpoilAfterLastBatch(keras.callbacks.Callback):
+    """After the last training batch of `epoch`, puts a non-finite value into `variable`
+    (as an Inf gradient on the last step would); the logged loss stays finite."""
+
+    def __init__(self, epoch, pick, value=np.inf):
+        super().__init__()
+        self.epoch, self.pick, self.value = epoch, pick, value
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self._epoch == self.epoch and batch + 1 == self.params["steps"]:
+            variable = self.pick(self.model)
+            spoiled = np.array(variable.numpy(), copy=True)
+            spoiled.flat[0] = self.value
+            variable.assign(spoiled)
+
+
+@pytest.mark.parametrize("pick", [
+    lambda model: model.layers[0].kernel,                               # an Inf weight
+    lambda model: model.layers[1].moving_mean,                          # a NaN statistic
+], ids=["inf_kernel", "nan_batchnorm_mean"])
+def test_non_finite_weights_with_finite_logs_are_rolled_back(pick):
+    x, y = tiny_data()
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((5,)), keras.layers.Dense(8, activation="relu"),
+                              keras.layers.BatchNormalization(),
+                              keras.layers.Dense(3, activation="softmax")])
+    model.compile("sgd", "sparse_categorical_crossentropy")
+    guard = DivergenceGuard()
+    value = np.nan if "moving" in str(pick(model).path) else np.inf
+    history = model.fit(x, y, batch_size=16, epochs=3, shuffle=False, verbose=0,
+                        callbacks=[SpoilAfterLastBatch(1, pick, value), guard])
+    assert all(np.isfinite(v) for v in history.history["loss"])  # nothing in the logs
+    assert [e["reason"] for e in guard.events] == ["nan"]
+    assert guard.events[0]["epoch"] == 1 and guard.events[0]["action"] == "rolled_back"
+    assert all_finite(model)
+    assert np.isfinite(model.predict(x, verbose=0)).all()
+
+
+def test_lr_backoff_works_through_a_loss_scale_optimizer():
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        x, y = poisoned_data()
+        model = tiny_model(lr=0.1)
+        assert type(model.optimizer).__name__ == "LossScaleOptimizer"
+        guard = DivergenceGuard(lr_backoff=0.5)
+        model.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0, callbacks=[guard])
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert [e["action"] for e in guard.events] == ["lr_backoff"]
+    assert float(model.optimizer.learning_rate.numpy()) == pytest.approx(0.05)

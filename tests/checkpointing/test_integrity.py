@@ -1,0 +1,264 @@
+"""Fault injection on the checkpoint store (issue #18): nothing bad is ever loaded or raised,
+retention never loses the last good state, one writer at a time, runs keep to themselves."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from keras_bestpractice import KerasBestPracticeWarning
+from keras_bestpractice.checkpointing import store as store_mod
+from keras_bestpractice.checkpointing.store import (
+    Checkpoint,
+    CheckpointLockedError,
+    CheckpointStore,
+    WriterLock,
+    canonical,
+    checkpoint_name,
+)
+
+RNG = np.random.default_rng(0)
+FIRST = {"weights": [("k", RNG.random((4, 3)).astype("float32")),
+                     ("b", RNG.random(3).astype("float32"))],
+         "optimizer": [("iteration", np.array(5, "int64")),
+                       ("m", RNG.random((4, 3)).astype("float32")),
+                       ("v", RNG.random((4, 3)).astype("float32"))]}
+SECOND = copy.deepcopy(FIRST)
+SECOND["weights"][0] = ("k", RNG.random((4, 3)).astype("float32"))
+
+
+def manifest(epoch, step, sequence, boundary=True, value=1.0):
+    return {"epoch": epoch, "batch": None if boundary else 2, "global_step": step,
+            "epoch_boundary": boundary,
+            "resume_at": {"epoch": epoch + 1, "batch": 0} if boundary else
+            {"epoch": epoch, "batch": 3},
+            "sequence": sequence, "monitor": "val_loss", "mode": "min", "monitor_value": value,
+            "logs": {"val_loss": value}, "training_feeders": [], "run_identity": {}}
+
+
+def two_checkpoints(root: Path) -> tuple[str, str]:
+    store = CheckpointStore(root)
+    a = store.write(checkpoint_name(0, 5), FIRST, {"rng": {}}, manifest(0, 5, 1)).name
+    b = store.write(checkpoint_name(1, 10), SECOND, {"rng": {}}, manifest(1, 10, 2)).name
+    return a, b
+
+
+def weights_of(ckpt):
+    return ckpt.read_arrays("weights")
+
+
+def same(arrays, reference):
+    return all(np.array_equal(a, b[1]) for a, b in zip(arrays, reference["weights"], strict=True))
+
+
+def edit_manifest(path: Path, change, resign: bool):
+    envelope = json.loads((path / "manifest.json").read_text())
+    body = envelope["manifest"]
+    change(body)
+    if resign:
+        envelope["manifest_sha256"] = hashlib.sha256(canonical(body)).hexdigest()
+    (path / "manifest.json").write_text(json.dumps(envelope))
+
+
+def swap_moments(body):
+    layout = body["arrays"]["optimizer"]
+    layout[1]["offset"], layout[2]["offset"] = layout[2]["offset"], layout[1]["offset"]
+
+
+DAMAGE = {
+    "truncated json": lambda p: (p / "manifest.json").write_text(
+        (p / "manifest.json").read_text()[:120]),
+    "null": lambda p: (p / "manifest.json").write_text("null"),
+    "list": lambda p: (p / "manifest.json").write_text("[]"),
+    "format 1 (no envelope)": lambda p: (p / "manifest.json").write_text(json.dumps(
+        json.loads((p / "manifest.json").read_text())["manifest"])),
+    "no manifest file": lambda p: (p / "manifest.json").unlink(),
+    "resume_at edited": lambda p: edit_manifest(
+        p, lambda b: b["resume_at"].update(epoch=0), resign=False),
+    "moments swapped": lambda p: edit_manifest(p, swap_moments, resign=False),
+    "byte order edited": lambda p: edit_manifest(
+        p, lambda b: b["arrays"]["weights"][0].update(dtype=">f4"), resign=False),
+    # Re-signed edits: the hash holds, the schema must catch them.
+    "resigned: resume_at edited": lambda p: edit_manifest(
+        p, lambda b: b["resume_at"].update(epoch=0), resign=True),
+    "resigned: no resume_at": lambda p: edit_manifest(
+        p, lambda b: b.pop("resume_at"), resign=True),
+    "resigned: no arrays": lambda p: edit_manifest(p, lambda b: b.pop("arrays"), resign=True),
+    "resigned: files omit arrays.bin": lambda p: edit_manifest(
+        p, lambda b: b["files"].pop("arrays.bin"), resign=True),
+    "resigned: a path outside": lambda p: edit_manifest(
+        p, lambda b: b["files"].update({"../../../etc/passwd": b["files"].pop("state.json")}),
+        resign=True),
+    "resigned: byte order": lambda p: edit_manifest(
+        p, lambda b: b["arrays"]["weights"][0].update(dtype=">f4"), resign=True),
+    "resigned: offset past the end": lambda p: edit_manifest(
+        p, lambda b: b["arrays"]["weights"][1].update(offset=10**6), resign=True),
+    "resigned: shape edited": lambda p: edit_manifest(
+        p, lambda b: b["arrays"]["weights"][0].update(shape=[5, 3]), resign=True),
+    "resigned: dtype object": lambda p: edit_manifest(
+        p, lambda b: b["arrays"]["weights"][0].update(dtype="|O"), resign=True),
+    "resigned: mode": lambda p: edit_manifest(p, lambda b: b.update(mode="up"), resign=True),
+    "arrays.bin zeroed": lambda p: (p / "arrays.bin").write_bytes(
+        bytes((p / "arrays.bin").stat().st_size)),
+    "arrays.bin truncated": lambda p: (p / "arrays.bin").write_bytes(
+        (p / "arrays.bin").read_bytes()[:-4]),
+    "state.json replaced": lambda p: (p / "state.json").write_text('{"rng": null}'),
+    "arrays.bin a symlink": lambda p: ((p / "arrays.bin").unlink(),
+                                       (p / "arrays.bin").symlink_to("/dev/zero")),
+}
+
+
+@pytest.mark.parametrize("damage", sorted(DAMAGE))
+def test_every_damaged_manifest_falls_back_to_the_previous_checkpoint(tmp_path, damage):
+    older, newer = two_checkpoints(tmp_path)
+    DAMAGE[damage](tmp_path / newer)
+    store = CheckpointStore(tmp_path)
+    with pytest.warns(KerasBestPracticeWarning, match="damaged") as caught:
+        latest = store.latest()
+    assert latest is not None and latest.name == older
+    assert same(weights_of(latest), FIRST)
+    assert newer in str(caught[0].message)  # the warning names the checkpoint and the cause
+    assert [c.name for c in CheckpointStore(tmp_path).verified(warn_damaged=False)] == [older]
+
+
+def test_a_sound_checkpoint_opens_and_verifies(tmp_path):
+    older, newer = two_checkpoints(tmp_path)
+    ckpt, problem = Checkpoint.open(tmp_path / newer)
+    assert problem is None and ckpt.verify() is None
+    assert same(weights_of(ckpt), SECOND)
+    assert newer == "ckpt-epoch0002-end-step0000000010"
+
+
+@pytest.fixture(scope="module")
+def pristine(tmp_path_factory):
+    root = tmp_path_factory.mktemp("pristine")
+    return root, two_checkpoints(root)
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_random_bit_flips_never_load_other_weights_and_never_raise(tmp_path_factory, pristine,
+                                                                   data):
+    source, (older, newer) = pristine
+    root = tmp_path_factory.mktemp("flip") / "ckpt"
+    shutil.copytree(source, root)
+    victim = data.draw(st.sampled_from(["manifest.json", "arrays.bin", "state.json"]))
+    path = root / newer / victim
+    raw = bytearray(path.read_bytes())
+    for _ in range(data.draw(st.integers(1, 3))):
+        bit = data.draw(st.integers(0, len(raw) * 8 - 1))
+        raw[bit // 8] ^= 1 << (bit % 8)
+    path.write_bytes(bytes(raw))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", KerasBestPracticeWarning)
+        latest = CheckpointStore(root).latest()
+        assert latest is not None
+        arrays = weights_of(latest)
+    if latest.name == newer:  # only an edit that changes nothing (e.g. 1e-05 -> 1E-05)
+        assert same(arrays, SECOND)
+        assert latest.verify() is None
+    else:
+        assert latest.name == older and same(arrays, FIRST)
+
+
+def test_retention_counts_only_verified_checkpoints(tmp_path):
+    store = CheckpointStore(tmp_path)
+    names = [store.write(checkpoint_name(e, 5 * (e + 1)), FIRST, {}, manifest(
+        e, 5 * (e + 1), e + 1)).name for e in range(4)]
+    for name in names:  # a previous run, every checkpoint damaged
+        (tmp_path / name / "arrays.bin").write_bytes(b"x")
+    fresh = CheckpointStore(tmp_path)
+    with pytest.warns(KerasBestPracticeWarning, match="damaged"):
+        new = fresh.write(checkpoint_name(0, 2), FIRST, {}, manifest(0, 2, 5)).name
+        deleted = fresh.apply_retention(keep_last=1, keep_best=0, mode="min", protect=new,
+                                        background=False)
+    assert deleted == []  # damaged ones are neither counted nor deleted
+    assert new in {p.name for p in tmp_path.glob("ckpt-*")}
+    newer = fresh.write(checkpoint_name(1, 4), FIRST, {}, manifest(1, 4, 6)).name
+    assert fresh.apply_retention(1, 0, "min", protect=newer, background=False) == [new]
+    assert fresh.latest().name == newer
+
+
+def test_a_failed_pointer_write_warns_and_the_checkpoint_stands(tmp_path, monkeypatch):
+    def no_space(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(store_mod, "atomic_write_text", no_space)
+    store = CheckpointStore(tmp_path)
+    with pytest.warns(KerasBestPracticeWarning, match="pointer could not be written"):
+        ckpt = store.write(checkpoint_name(0, 5), FIRST, {}, manifest(0, 5, 1))
+    assert not (tmp_path / "latest").exists()
+    assert CheckpointStore(tmp_path).latest().name == ckpt.name  # found without the pointer
+
+
+HOLDER = """
+import sys, time
+from keras_bestpractice.checkpointing.store import WriterLock
+lock = WriterLock(sys.argv[1])
+lock.acquire()
+print("LOCKED", flush=True)
+time.sleep(60)
+"""
+
+
+def test_a_second_writer_is_refused_naming_the_holder(tmp_path):
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(tmp_path)],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "LOCKED"
+        with pytest.raises(CheckpointLockedError, match=f"pid {holder.pid}"):
+            WriterLock(tmp_path).acquire()
+    finally:
+        holder.kill()
+        holder.wait()
+    lock = WriterLock(tmp_path)  # the OS released the dead holder's lock
+    lock.acquire()
+    lock.release()
+
+
+def test_start_up_cleans_only_its_own_or_stale_temporaries(tmp_path):
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    try:
+        live_tmp = tmp_path / f".tmp-ckpt-a-{sleeper.pid}-abcdef12"
+        dead_tmp = tmp_path / f".tmp-ckpt-b-{dead.pid}-abcdef12"
+        own_tmp = tmp_path / f".tmp-delete-ckpt-c-{os.getpid()}-abcdef"
+        for path in (live_tmp, dead_tmp, own_tmp):
+            path.mkdir()
+        removed = CheckpointStore(tmp_path).clean_temporaries()
+        assert sorted(removed) == sorted([dead_tmp.name, own_tmp.name])
+        assert live_tmp.exists() and not dead_tmp.exists() and not own_tmp.exists()
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
+def test_the_same_name_twice_replaces_without_a_gap(tmp_path):
+    store = CheckpointStore(tmp_path)
+    store.write(checkpoint_name(0, 5), FIRST, {}, manifest(0, 5, 1))
+    again = store.write(checkpoint_name(0, 5), SECOND, {}, manifest(0, 5, 2))
+    assert same(weights_of(CheckpointStore(tmp_path).latest()), SECOND)
+    assert [p.name for p in tmp_path.glob("ckpt-*")] == [again.name]
+    time.sleep(0.01)
+    assert not list(tmp_path.glob(".tmp-*"))
+
+
+def test_copying_a_checkpoint_elsewhere_keeps_it_valid(tmp_path):
+    older, newer = two_checkpoints(tmp_path / "a")
+    shutil.copytree(tmp_path / "a" / newer, tmp_path / "b" / newer)
+    assert CheckpointStore(tmp_path / "b").latest().name == newer
