@@ -92,7 +92,8 @@ class CopyableCallback(_callback_base()):
     configured callbacks; copying `self.model` with them would duplicate a whole
     network (and fail for models holding non-copyable state). The copy gets no
     model: Keras calls `set_model` on it when it is used. Attributes named in
-    `_NOT_COPIED` (threads, host snapshots) are set to `None` in the copy.
+    `_NOT_COPIED` (threads, host snapshots) are set to `None` in the copy; those in
+    `_SHARED` (a tuner, the record of a trial) are the same object in the copy.
 
     A subclass with `state_dict()`/`load_state_dict()` is resumable by
     `PeriodicCheckpoint`; its `state_key` (class name plus the arguments of
@@ -101,6 +102,8 @@ class CopyableCallback(_callback_base()):
     """
 
     _NOT_COPIED: tuple[str, ...] = ("_model",)
+    # Attributes the copy shares with the original (a tuner, a record of the trial).
+    _SHARED: tuple[str, ...] = ()
 
     def set_params(self, params):
         super().set_params(params)
@@ -124,6 +127,8 @@ class CopyableCallback(_callback_base()):
         for key, value in self.__dict__.items():
             if key in self._NOT_COPIED:
                 setattr(new, key, None)
+            elif key in self._SHARED:
+                setattr(new, key, value)
             else:
                 setattr(new, key, copy.deepcopy(value, memo))
         return new

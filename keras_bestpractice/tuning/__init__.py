@@ -13,7 +13,9 @@ from keras_bestpractice._lazy import lazy_exports
 _EXPORTS = {
     "LRFinderResult": "lr_finder",
     "LRSweepResult": "sweep",
+    "PruningMixin": "pruning",
     "RandomSearchTuner": "tuner",
+    "with_pruning": "pruning",
     "compile_from_hp": "space",
     "dropout_layer": "space",
     "handbook_search_space": "space",

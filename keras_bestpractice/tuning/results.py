@@ -67,7 +67,9 @@ def build_frame(trials: Mapping[str, Mapping[str, Any]],
         summary = summaries.get(trial_id, {})
         hps = summary.get("hyperparameters") or trial.get("hyperparameters", {}).get("values", {})
         history = summary.get("history", {})
-        status = (trial.get("status") or summary.get("status") or "").lower()
+        status = (summary.get("status") or trial.get("status") or "").lower()
+        if str(trial.get("status", "")).lower() in ("failed", "invalid") or status == "invalid":
+            status = "failed"  # KerasTuner's "crashed" (retries exhausted): no result
         if summary.get("prune_reason") and status in ("completed", ""):
             status = "pruned"
         row: dict[str, Any] = {"trial_id": trial_id, "status": status,

@@ -38,6 +38,17 @@ def handbook_search_space():
     return hp
 
 
+def compile_search_space():
+    """The hyperparameters the tuner applies when it compiles an uncompiled model:
+    `learning_rate` and `optimizer`, with the handbooks' values."""
+    import keras_tuner as kt
+
+    hp = kt.HyperParameters()
+    hp.Choice("learning_rate", list(LEARNING_RATES), ordered=True)
+    hp.Choice("optimizer", list(OPTIMIZERS))
+    return hp
+
+
 def dropout_layer(hp: Any, default: float = 0.25):
     """`keras.layers.Dropout` at the trial's `dropout` (the one extra line in `build`).
 

@@ -1,0 +1,66 @@
+import math
+
+import pytest
+
+from keras_bestpractice._core.compare import (
+    best_index,
+    best_value,
+    direction_of,
+    is_better,
+    resolve_mode,
+)
+from keras_bestpractice._core.history import EpochHistory, first_nonfinite
+from keras_bestpractice._core.reasons import HOPELESS, StopReason
+
+
+@pytest.mark.parametrize(("value", "reference", "mode", "delta", "expected"), [
+    (1.0, 2.0, "min", 0.0, True),
+    (1.9, 2.0, "min", 0.5, False),   # not better by more than min_delta
+    (3.0, 2.0, "max", 0.0, True),
+    (2.0, 2.0, "max", 0.0, False),
+    (1.0, None, "min", 0.0, True),   # anything beats nothing
+    (math.nan, 1.0, "min", 0.0, False),
+    (1.0, math.nan, "max", 0.0, True),
+])
+def test_is_better(value, reference, mode, delta, expected):
+    assert is_better(value, reference, mode, delta) is expected
+
+
+def test_best_and_directions():
+    assert best_index([3.0, None, 1.0, math.nan, 1.0], "min") == 2  # first of ties
+    assert best_value([0.1, 0.9, 0.5], "max") == 0.9
+    assert best_value([None, math.nan], "max") is None
+    assert resolve_mode("X", "val_accuracy", "auto") == "max"
+    assert resolve_mode("X", "val_loss", "auto") == "min"
+    with pytest.raises(ValueError, match="mode='max'"):
+        resolve_mode("X", "thing", "auto")
+    with pytest.raises(ValueError, match="`mode`"):
+        resolve_mode("X", "loss", "lowest")
+
+    class Objective:
+        direction = "max"
+
+    assert direction_of(Objective()) == "max" and direction_of("min") == "min"
+
+
+def test_stop_reasons_are_plain_strings():
+    assert StopReason.NAN == "nan" and f"{StopReason.MEDIAN}" == "median"
+    assert StopReason.parse("diverged") is StopReason.DIVERGED and StopReason.parse("") is None
+    assert HOPELESS == {StopReason.NAN, StopReason.INF, StopReason.DIVERGED,
+                        StopReason.NOT_LEARNING}
+    assert not StopReason.MEDIAN.hopeless and StopReason.OBJECTIVE_MET.is_success
+    with pytest.raises(ValueError, match="unknown stop reason"):
+        StopReason.parse("tired")
+
+
+def test_epoch_history_aligns_keys_and_marks_missing_as_nan():
+    h = EpochHistory()
+    h.append(0, {"loss": 1.0})
+    h.append(1, {"loss": 0.5, "val_loss": 0.7, "text": "x"})
+    assert h.data["loss"] == [1.0, 0.5]
+    assert math.isnan(h.data["val_loss"][0]) and h.data["val_loss"][1] == 0.7
+    assert math.isnan(h.data["text"][1]) and h.epochs == [0, 1]
+    again = EpochHistory.from_dict(h.to_dict(with_epoch=True))
+    assert again.epochs == [0, 1] and again.get("loss", start=1) == [0.5]
+    assert first_nonfinite({"loss": 1.0, "acc": math.inf}) == ("acc", math.inf)
+    assert first_nonfinite({"loss": 1.0}) is None
