@@ -7,17 +7,38 @@ the window. Targets: DivergenceGuard (defaults) <= 1.03, TrainingDiagnostics
 (defaults) <= 1.05 on CPU, for a 2-layer MLP with batch 32.
 
     python benchmarks/bench_callbacks.py [--epochs 4] [--repeats 7] [--samples 8192]
+                                         [--backend tensorflow|jax|torch]
+
+`--backend` sets `KERAS_BACKEND` before Keras is imported (the bare `fit` it is compared
+with runs on the same backend, in the same process).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 import time
 
-import keras  # noqa: E402  (after _harness sets the TF log level)
+BACKENDS = ("tensorflow", "jax", "torch")
+
+
+def _backend_from_argv(argv: list[str]) -> str | None:
+    for i, arg in enumerate(argv):
+        if arg.startswith("--backend="):
+            return arg.split("=", 1)[1]
+        if arg == "--backend" and i + 1 < len(argv):
+            return argv[i + 1]
+    return None
+
+
+os.environ["KERAS_BACKEND"] = _backend_from_argv(sys.argv[1:]) or \
+    os.environ.get("KERAS_BACKEND", "tensorflow")
+
+import keras  # noqa: E402  (after the backend is chosen)
 import numpy as np  # noqa: E402
 
-from _harness import compare, print_header
+from _harness import compare, print_header  # noqa: E402
 
 
 class StepTimer(keras.callbacks.Callback):
@@ -55,8 +76,11 @@ def main(argv=None) -> int:
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--samples", type=int, default=8192)
     parser.add_argument("--only", default=None, help="guard | diagnostics")
+    parser.add_argument("--backend", choices=BACKENDS, default=os.environ["KERAS_BACKEND"],
+                        help="Keras backend (set before Keras is imported)")
     args = parser.parse_args(argv)
-    print_header("callback overhead on model.fit step time (2-layer MLP, batch 32)")
+    print_header("callback overhead on model.fit step time (2-layer MLP, batch 32), "
+                 f"backend {keras.backend.backend()}")
 
     rng = np.random.default_rng(0)
     x = rng.random((args.samples, 32)).astype("float32")

@@ -3,8 +3,9 @@
 KerasTuner's `tuners/randomsearch_test.py`, `engine/base_tuner_test.py` and
 `engine/tuner_test.py` are read from a keras-tuner git checkout, changed only in their
 import paths (the released wheel keeps the repository's modules under
-`keras_tuner.src`) and where they construct a tuner: `RandomSearch(...)`, `Tuner(oracle=...)`, `BaseTuner`
-subclasses and the tuner classes they subclass become `RandomSearchTuner` with
+`keras_tuner.src`) and where they construct a tuner: `RandomSearch(...)`,
+`Tuner(oracle=...)`, `BaseTuner` subclasses and the tuner classes they subclass become
+`RandomSearchTuner` with
 KerasTuner's defaults passed through its constructor (`hypermodel=None`,
 `objective=None`, an empty space, `prune=False`, epochs left to `fit`, no batch-size
 tuning). Nothing of KerasTuner's is copied into this project: the files are read at

@@ -16,6 +16,7 @@ import copy
 import logging
 import sys
 import weakref
+from collections.abc import Mapping
 from typing import Any
 
 log = logging.getLogger("keras_bestpractice")
@@ -44,6 +45,56 @@ def num_classes_of(model: Any) -> int | None:
     if width is None:
         return None
     return 2 if int(width) == 1 else int(width)
+
+
+def output_losses(model: Any) -> dict[str, Any] | None:
+    """`{output name: compiled loss}` for a multi-output model, `None` for one output."""
+    names = list(getattr(model, "output_names", None) or [])
+    if len(names) < 2:
+        return None
+    loss = getattr(model, "loss", None)
+    if isinstance(loss, Mapping):
+        return {name: loss.get(name) for name in names}
+    if isinstance(loss, (list, tuple)) or (loss is not None and hasattr(loss, "__len__")
+                                          and not isinstance(loss, str)):
+        items = list(loss)
+        if len(items) == len(names):
+            return dict(zip(names, items, strict=True))
+        return {name: None for name in names}
+    return {name: loss for name in names}
+
+
+def output_widths(model: Any) -> dict[str, int | None]:
+    """`{output name: last-axis width}` of every output of a built functional model."""
+    try:
+        outputs = model.outputs
+    except (AttributeError, ValueError):
+        return {}
+    names = list(getattr(model, "output_names", None) or [])
+    if not outputs or len(names) != len(outputs):
+        return {}
+    return {name: (None if out.shape[-1] is None else int(out.shape[-1]))
+            for name, out in zip(names, outputs, strict=True)}
+
+
+def reference_for(model: Any, num_classes: int | None = None, class_prior: Any = None,
+                  targets: Any = None, loss: Any = None, width: int | None = None):
+    """The `_core.reference.ReferenceLevel` of a model's compiled loss, or `None` (unknown).
+
+    `loss`/`width` name one output's loss and width (multi-output models); by
+    default the model's single compiled loss and output width are read.
+    """
+    from keras_bestpractice._core.reference import loss_kind, reference_level
+
+    kind = loss_kind(getattr(model, "loss", None) if loss is None else loss)
+    if width is None:
+        outputs = getattr(model, "outputs", None) or []
+        if len(outputs) == 1 and outputs[0].shape[-1] is not None:
+            width = int(outputs[0].shape[-1])
+    if kind == "classification" and width == 1:
+        width = None  # a one-unit output is not a softmax over classes
+    return reference_level(kind, num_classes=num_classes or width,
+                           class_prior=class_prior, targets=targets)
 
 
 def _callback_base():

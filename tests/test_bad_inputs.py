@@ -42,6 +42,12 @@ def _hp():
     return kt.HyperParameters()
 
 
+def _kt():
+    import keras_tuner
+
+    return keras_tuner
+
+
 def _model():
     import keras
 
@@ -322,8 +328,15 @@ CASES = [
     ("macro threshold type", lambda p: metrics.MacroScores(threshold="a"), TypeError,
      "threshold"),
     # ----------------------------------------------------------------------- tuning
-    ("tuner hypermodel", lambda p: tuning.RandomSearchTuner(3, directory=p.dir), TypeError,
+    # KerasTuner's own contract: a FatalValueError (a ValueError) naming `hypermodel`.
+    ("tuner hypermodel", lambda p: tuning.RandomSearchTuner(3, directory=p.dir), ValueError,
      "hypermodel"),
+    ("with_pruning class", lambda p: tuning.with_pruning(int), TypeError, "tuner_class"),
+    ("pruning mixin pruner", lambda p: tuning.with_pruning(_kt().RandomSearch)(
+        lambda hp: None, max_trials=1, pruner="best", directory=p.dir), ValueError, "pruner"),
+    ("pruning mixin reduction", lambda p: tuning.with_pruning(_kt().Hyperband)(
+        lambda hp: None, objective="val_loss", max_epochs=3, reduction_factor=1,
+        directory=p.dir), ValueError, "reduction_factor"),
     ("tuner max_trials", lambda p: tuning.RandomSearchTuner(lambda hp: None, max_trials=0,
                                                             directory=p.dir),
      ValueError, "max_trials"),
@@ -419,7 +432,8 @@ def test_every_public_name_is_covered():
                    "dropout_layer": "dropout_layer", "load_results_frame": "results",
                    "lr_range_test": "range", "lr_sweep": "sweep",
                    "handbook_search_space": None, "LRFinderResult": None,
-                   "LRSweepResult": None},
+                   "LRSweepResult": None, "with_pruning": "with_pruning",
+                   "PruningMixin": "pruning mixin"},
     }
     for package, expected in names.items():
         module = getattr(keras_bestpractice, package)

@@ -6,6 +6,9 @@ import pytest
 
 from keras_bestpractice.cli import main
 
+# Reads no backend: runs once, on the TensorFlow pass (see tests/conftest.py).
+pytestmark = pytest.mark.backend_independent
+
 
 def write_log(path, loss, val):
     rows = ["epoch,loss,val_loss"] + [f"{i},{a},{b}" for i, (a, b) in enumerate(zip(loss, val,

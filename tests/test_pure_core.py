@@ -14,6 +14,9 @@ import textwrap
 import numpy as np
 import pytest
 
+# Reads no backend: runs once, on the TensorFlow pass (see tests/conftest.py).
+pytestmark = pytest.mark.backend_independent
+
 REFUSE = """
 import sys
 

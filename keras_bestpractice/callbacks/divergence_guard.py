@@ -11,8 +11,8 @@ from keras_bestpractice._callback import (
     CopyableCallback,
     cluster_strategy,
     cluster_sum,
-    num_classes_of,
     print_msg,
+    reference_for,
 )
 from keras_bestpractice._core.compare import is_better, resolve_mode
 from keras_bestpractice._core.divergence import GUARD_DIVERGENCE_FACTOR
@@ -57,20 +57,31 @@ class DivergenceGuard(CopyableCallback):
     - **Divergence**: the monitored value as Keras puts it in `logs` (within an
       epoch, the running mean since the epoch began) above `divergence_factor`
       times the lowest value seen so far in this `fit` (the first value counts
-      until a lower one appears), for `patience` consecutive checks. Once the
+      until a lower one appears), for `patience` consecutive batches (a check
+      counts for every batch it covers: with `steps_per_execution` or
+      `check_every` > 1, several; an epoch-end check counts one). Once the
       run has a settled value (an epoch end, or a running mean of at least
       `min_batches` batches), a running mean of fewer batches is checked but no
       longer becomes the lowest value: early in an epoch it is the mean of a
       batch or two, and one lucky batch would make the ordinary mean look
       "diverged" for the rest of the run. At the very start of training the
       first batches are the only reference there is, so they count (a loss that
-      explodes within the first epoch is caught against the initial loss). For a
-      `mode="max"` metric: below the highest value divided by the factor.
+      explodes within the first epoch is caught against the initial loss). When
+      the first value seen is already above `divergence_factor` times the loss's
+      reference level (below), the reference level stands in for the initial
+      loss: with `steps_per_execution > 1` the first value Keras reports is the
+      mean of several steps, and a blow-up inside them would otherwise become
+      the best value. For a `mode="max"` metric: below the highest value divided
+      by the factor.
     - **Not learning** (`stop_if_not_learning=True`): after `grace_epochs`
-      epochs, the loss still at or above the chance-level loss (the entropy of
-      the class prior, ln C for C balanced classes) with accuracy near chance
-      (`keras_bestpractice.diagnostics.detect_not_learning`, the same rule
-      `diagnose()` uses).
+      epochs, the loss still at or above its reference level, the loss of a
+      model that learned nothing (`keras_bestpractice._core.reference`): the
+      entropy of the class prior for softmax classifiers (ln C when balanced),
+      of the label prevalence for sigmoid outputs, the targets' variance (MSE)
+      or mean absolute deviation (MAE) for regression when `targets` are given;
+      with accuracy near chance where there is one. For any other loss (or
+      regression without `targets`) the level is unknown and the rule is off,
+      with a warning. The same rule as `diagnose()`'s.
 
     Action, recorded in `events` as `"stopped"`, `"rolled_back"` or `"lr_backoff"`:
     with `restore="last_good"` the weights and optimizer variables go back to the
@@ -92,8 +103,8 @@ class DivergenceGuard(CopyableCallback):
         divergence_factor: how many times the best value counts as diverged
             (> 1). Defaults to `3.0` (`_core.divergence` says why it differs from
             `diagnose()`'s 2.0).
-        patience: consecutive checks above the threshold before acting.
-            Defaults to `10`.
+        patience: consecutive batches above the threshold before acting (a
+            check counts for the batches since the previous one). Defaults to `10`.
         min_batches: batches into an epoch before its running mean may set the
             lowest (highest) value, once the run has a settled one; `1` lets every
             value set it. Defaults to `10`.
@@ -121,12 +132,17 @@ class DivergenceGuard(CopyableCallback):
             output width. Defaults to `None`.
         class_prior: class counts or shares for an imbalanced chance level.
             Defaults to `None`.
+        targets: the training targets (or a representative sample), for the
+            reference level of regression losses and the label prevalence of
+            sigmoid outputs; only summary statistics are kept. Defaults to `None`.
 
     Attributes:
         events: one dict per detection with keys `epoch`, `batch`, `reason`
             (`"nan"`, `"inf"`, `"diverged"`, `"not_learning"`), `value` and
-            `action`. `batch` is the index Keras passed to `on_train_batch_end`,
-            `None` for a detection at epoch end.
+            `action`. `epoch` and `batch` are 0-based indices as Keras passes them
+            to callbacks (`History.epoch`, `on_train_batch_end`): Keras prints
+            them, and the guard's messages say them, as "Epoch `epoch + 1`" and
+            step `batch + 1`. `batch` is `None` for a detection at epoch end.
         stop_reason: the reason that stopped training, or `None`.
         lr_scale: product of the back-off factors applied so far.
         backoffs_used: number of back-offs applied.
@@ -165,6 +181,7 @@ class DivergenceGuard(CopyableCallback):
         verbose: int = 0,
         num_classes: int | None = None,
         class_prior: Sequence[float] | None = None,
+        targets: Any = None,
     ):
         super().__init__()
         self.monitor = v.check_str("monitor", monitor)
@@ -193,6 +210,7 @@ class DivergenceGuard(CopyableCallback):
         self.verbose = v.check_int("verbose", verbose, minimum=0)
         self.num_classes = v.check_int("num_classes", num_classes, minimum=2, allow_none=True)
         self.class_prior = v.check_class_prior("class_prior", class_prior)
+        self.targets = None if targets is None else _summary("targets", targets)
         if self.lr_backoff is not None and self.restore is None:
             raise ValueError(
                 "`lr_backoff` needs a state to go back to: use restore='last_good' or 'best' "
@@ -220,6 +238,7 @@ class DivergenceGuard(CopyableCallback):
         self._epoch = 0
         self._prev_batch = -1
         self._steps_since_snapshot = 0
+        self._steps_since_check = 0
         self._initial: Snapshot | None = None
         self._last_good: Snapshot | None = None
         self._best_snapshot: Snapshot | None = None
@@ -228,6 +247,7 @@ class DivergenceGuard(CopyableCallback):
         self._history_start = 0
         self._chance = None
         self._chance_checked = False
+        self._first_checked = False
 
     def state_dict(self) -> dict[str, Any]:
         """The guard's resumable state (used by `PeriodicCheckpoint`)."""
@@ -294,11 +314,14 @@ class DivergenceGuard(CopyableCallback):
     def on_train_batch_end(self, batch, logs=None):
         self._calls += 1
         step = int(batch)
-        self._steps_since_snapshot += max(1, step - self._prev_batch)
+        covered = max(1, step - self._prev_batch)
+        self._steps_since_snapshot += covered
+        self._steps_since_check += covered
         self._prev_batch = step
         if self._calls % self.check_every:
             return
-        if self._settle(self._decide(logs, step), step):
+        covered, self._steps_since_check = self._steps_since_check, 0
+        if self._settle(self._decide(logs, step, covered), step):
             return
         if self._initial is None:  # a model that was built by its first step
             self._initial = Snapshot.take(self.model, self._epoch, step, where="batch")
@@ -346,7 +369,7 @@ class DivergenceGuard(CopyableCallback):
             return value > self.divergence_factor * best
         return value < best / self.divergence_factor
 
-    def _decide(self, logs: dict | None, batch: int | None) -> tuple | None:
+    def _decide(self, logs: dict | None, batch: int | None, covered: int = 1) -> tuple | None:
         """`(reason, value)` when these logs call for action (NaN/Inf, diverged), else `None`."""
         bad = first_nonfinite(logs)
         if bad is not None:
@@ -354,11 +377,20 @@ class DivergenceGuard(CopyableCallback):
         if logs and self.monitor in logs:
             self._monitor_seen = True
             value = float(logs[self.monitor])
-            if self._diverged(value, batch):
+            if self._diverged(value, batch, covered):
                 return StopReason.DIVERGED, value
         return None
 
-    def _diverged(self, value: float, batch: int | None) -> bool:
+    def _diverged(self, value: float, batch: int | None, covered: int = 1) -> bool:
+        """`covered`: the batches this check stands for (counted against `patience`)."""
+        if not self._first_checked and self._best is None:
+            self._first_checked = True
+            reference = self._chance_level() if self._resolved_mode == "min" and \
+                self.monitor == "loss" else None
+            if reference is not None and value > self.divergence_factor * reference.loss:
+                # Already diverged at the first report (several steps per execution):
+                # the reference level stands in for the initial loss.
+                self._best = reference.loss
         settled = batch is None or batch + 1 >= self.min_batches
         may_set_best = settled or not self._settled
         self._settled = self._settled or settled
@@ -368,7 +400,7 @@ class DivergenceGuard(CopyableCallback):
             self._bad_checks = 0
             return False
         diverged = self._above_threshold(value)
-        self._bad_checks = self._bad_checks + 1 if diverged else 0
+        self._bad_checks = self._bad_checks + covered if diverged else 0
         if self._bad_checks >= self.patience:
             self._bad_checks = 0
             return True
@@ -393,16 +425,17 @@ class DivergenceGuard(CopyableCallback):
         return True
 
     def _chance_level(self):
+        """The loss's reference level (`_core.reference`), or `None` when unknown."""
         if not self._chance_checked:
             self._chance_checked = True
-            from keras_bestpractice.diagnostics.chance import chance_level
-
-            num_classes = self.num_classes or num_classes_of(self.model)
-            self._chance = chance_level(num_classes, self.class_prior)
-            if self._chance is None:
+            self._chance = reference_for(self.model, self.num_classes, self.class_prior,
+                                         self.targets)
+            if self._chance is None and self.stop_if_not_learning and \
+                    getattr(self, "_warn_unknown_reference", True):
                 warn(
-                    "DivergenceGuard(stop_if_not_learning=True) cannot tell the number of "
-                    "classes from the model's output; pass num_classes=... The not-learning "
+                    "DivergenceGuard(stop_if_not_learning=True): the reference level of the "
+                    f"loss {_loss_name(self.model)!r} is unknown (it is known for "
+                    "cross-entropies, and for MSE/MAE given targets=...); the not-learning "
                     "rule is off."
                 )
         return self._chance
@@ -472,13 +505,17 @@ class DivergenceGuard(CopyableCallback):
         restored = snapshot is not None
         if restored:
             snapshot.restore(self.model)
-        where = f"epoch {self._epoch + 1}" + (f", batch {batch}" if batch is not None else "")
+        # As Keras prints them: "Epoch 2/8", progress-bar step 11 (batch index 10).
+        where = f"epoch {self._epoch + 1}" + (f", step {batch + 1}" if batch is not None
+                                              else " (end)")
         what = {StopReason.NAN: f"a NaN value ({value})",
                 StopReason.INF: f"an infinite value ({value})",
                 StopReason.DIVERGED: f"{self.monitor} diverged ({value:.4g}, best "
                 f"{self._best:.4g})" if self._best is not None
                 else f"{self.monitor} diverged ({value:.4g})",
-                StopReason.NOT_LEARNING: f"the loss is stuck at chance ({value:.4g})"}[reason]
+                StopReason.NOT_LEARNING: f"the loss is stuck at its reference level "
+                f"({value:.4g}, {self._chance.loss:.4g} for a model that learned nothing)"
+                if self._chance is not None else f"the loss is stuck ({value:.4g})"}[reason]
         what = detail or what
         event = {"epoch": self._epoch, "batch": batch, "reason": reason,
                  "value": float(value), "action": "stopped"}
@@ -524,3 +561,18 @@ _AGREED = (StopReason.NAN, StopReason.INF, StopReason.DIVERGED, StopReason.NOT_L
 
 def _nonfinite_reason(value: float) -> StopReason:
     return StopReason.NAN if math.isnan(value) else StopReason.INF
+
+
+def _loss_name(model: Any) -> str:
+    loss = getattr(model, "loss", None)
+    return loss if isinstance(loss, str) else type(loss).__name__
+
+
+def _summary(name: str, targets: Any) -> dict[str, Any]:
+    from keras_bestpractice._core.reference import target_summary
+
+    try:
+        return target_summary(targets)
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(f"`{name}`: {exc}") from None
+

@@ -11,7 +11,14 @@ from typing import Any
 import numpy as np
 
 from keras_bestpractice import _validation as v
-from keras_bestpractice._callback import CopyableCallback, num_classes_of, print_msg
+from keras_bestpractice._callback import (
+    CopyableCallback,
+    num_classes_of,
+    output_losses,
+    output_widths,
+    print_msg,
+    reference_for,
+)
 from keras_bestpractice._core.history import EpochHistory
 from keras_bestpractice._core.inputs import is_dataset as _is_dataset
 
@@ -45,9 +52,15 @@ class TrainingDiagnostics(CopyableCallback):
         report_path: where to write the report; the suffix picks the format
             (`.html`, `.md`, `.json`, `.png`). Defaults to `None`.
         verbose: `0` silent, `1` prints the summary at the end. Defaults to `1`.
-        num_classes: classes for the chance level; `None` reads the model's
-            output width. Defaults to `None`.
+        num_classes: classes for the chance level of a softmax classifier; `None`
+            reads the model's output width. Defaults to `None`.
         class_prior: class counts or shares (imbalanced data). Defaults to `None`.
+        targets: the training targets (or a representative sample; a dict by
+            output name for a multi-output model): the reference level of MSE/MAE
+            losses (the targets' variance / mean absolute deviation), of binary
+            cross-entropy (label prevalence) and the class prior. Only summary
+            statistics are kept. Without them a regression run gets no
+            `not_learning` verdict. Defaults to `None`.
         probe_size: samples taken from `probe_data`. Defaults to `64`.
         lenient: when `probe_data` cannot be used with the model (wrong shapes,
             string or out-of-range labels, a loss that is not finite on it),
@@ -85,6 +98,7 @@ class TrainingDiagnostics(CopyableCallback):
         class_prior: Sequence[float] | None = None,
         probe_size: int = 64,
         lenient: bool = False,
+        targets: Any = None,
     ):
         super().__init__()
         self.probe_data = _check_probe_data(probe_data)
@@ -96,6 +110,7 @@ class TrainingDiagnostics(CopyableCallback):
         self.class_prior = v.check_class_prior("class_prior", class_prior)
         self.probe_size = v.check_int("probe_size", probe_size, minimum=1)
         self.lenient = v.check_bool("lenient", lenient)
+        self.targets = _summaries(targets)
         self.report = None
         self._reset()
 
@@ -200,14 +215,12 @@ class TrainingDiagnostics(CopyableCallback):
         if dead:
             findings.append(dead)
         history = self._log.to_dict(with_epoch=True)
-        num_classes = self._chance.num_classes if self._chance is not None else None
         self.report = diagnose(
             history,
-            num_classes=None if self.class_prior else num_classes,
-            class_prior=self.class_prior,
             extra_findings=findings,
             skipped_checks=self._skipped,
             probes=[_flatten_probe(p) for p in self._probes],
+            **self._reference_args(),
         )
         if self.report_path is not None:
             self._write(Path(self.report_path))
@@ -227,13 +240,37 @@ class TrainingDiagnostics(CopyableCallback):
 
     # ------------------------------------------------------------------ helpers
     def _chance_level(self):
-        from keras_bestpractice.diagnostics.chance import chance_level
-
-        num_classes = self.num_classes or num_classes_of(self.model)
+        """The reference level of a single-output model's loss, or `None` (unknown)."""
+        if output_losses(self.model) is not None:
+            return None  # the summed loss of several outputs has no single level
         try:
-            return chance_level(num_classes, self.class_prior)
+            return reference_for(self.model, self.num_classes, self.class_prior,
+                                 self.targets if not _per_output(self.targets) else None)
         except (TypeError, ValueError):
             return None
+
+    def _reference_args(self) -> dict[str, Any]:
+        """What `diagnose()` needs to know the reference levels: loss, classes, targets."""
+        losses = output_losses(self.model)
+        if losses is None:
+            loss = getattr(self.model, "loss", None)
+            chance = self._chance
+            return {
+                "loss": loss if loss is not None else "unknown",
+                "num_classes": None if chance is None or chance.kind != "classification"
+                or self.class_prior else chance.num_classes,
+                "class_prior": self.class_prior,
+                "targets": None if _per_output(self.targets) else self.targets,
+            }
+        widths = output_widths(self.model)
+        per_output = self.targets if _per_output(self.targets) else {}
+        return {
+            "loss": {name: (loss if loss is not None else "unknown")
+                     for name, loss in losses.items()},
+            "num_classes": {name: width for name, width in widths.items()
+                            if width is not None and width >= 2},
+            "targets": per_output or None,
+        }
 
     def _write(self, path: Path) -> None:
         from keras_bestpractice._atomic import atomic_write_text
@@ -493,3 +530,29 @@ def _check_probe_data(probe_data: Any) -> Any:
     if sizes == {0}:
         raise ValueError("`probe_data` is empty: give at least one sample.")
     return probe_data
+
+
+def _summaries(targets: Any) -> Any:
+    """`target_summary` of `targets`, or a dict of them by output name."""
+    if targets is None:
+        return None
+    from keras_bestpractice._core.reference import TargetSummary, target_summary
+
+    if isinstance(targets, dict) and not isinstance(targets, TargetSummary):
+        out = {}
+        for name, part in targets.items():
+            try:
+                out[str(name)] = target_summary(part)
+            except (TypeError, ValueError) as exc:
+                raise type(exc)(f"`targets[{name!r}]`: {exc}") from None
+        return out
+    try:
+        return target_summary(targets)
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(f"`targets`: {exc}") from None
+
+
+def _per_output(targets: Any) -> bool:
+    from keras_bestpractice._core.reference import TargetSummary
+
+    return isinstance(targets, dict) and not isinstance(targets, TargetSummary)

@@ -46,6 +46,8 @@ class HybridFeeder(CopyableCallback):
     with augmentation, and the next one is decoded in a background thread
     meanwhile. A full pass visits every sample exactly once (each sample is in
     exactly one segment per pass); the partition is redrawn for every pass.
+    A `tf.data` pipeline: it needs TensorFlow importable, and feeds `fit` on any
+    Keras backend.
 
     Use the feeder as both the data and a callback: it swaps segments in
     `on_epoch_begin`.

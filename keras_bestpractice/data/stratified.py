@@ -54,7 +54,8 @@ def stratified_dataset(
     new iteration produces the next epoch (like `reshuffle_each_iteration`), and
     `keras_bestpractice.callbacks.FeederEpochSync` or `PeriodicCheckpoint` set it
     to Keras's epoch so that a resumed run replays the same order. Its
-    cardinality is the number of batches, so Keras shows progress.
+    cardinality is the number of batches, so Keras shows progress. It needs
+    TensorFlow importable (a dependency) and feeds `fit` on any Keras backend.
 
     Args:
         x: features: an array of any rank (or a dict of arrays with the same

@@ -63,11 +63,13 @@ class LRFinderResult:
 
         path = v.check_file_path("path", path, allow_none=True)
 
-        fig = new_figure(figsize=(7.5, 4.5), dpi=110)
+        fig = new_figure(figsize=(7.5, 5.0), dpi=110)
         ax = fig.subplots()
         ax.plot(self.lrs, self.raw_losses, color="#bbbbbb", lw=1, label="batch loss")
         ax.plot(self.lrs, self.losses, color="#1565c0", lw=2, label="smoothed loss")
-        ax.set_xscale("log")
+        from keras_bestpractice._plotting import legend_outside, readable_log
+
+        readable_log(ax, "x")
         colours = {"valley": "#2e7d32", "steepest": "#ef6c00", "minimum/10": "#6a1b9a"}
         for method, lr in self.suggestions.items():
             if lr is None:
@@ -85,7 +87,7 @@ class LRFinderResult:
             title += f": suggested {self.suggestion:.2g}"
         ax.set_title(title)
         ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=8)
+        legend_outside(ax)
         fig.tight_layout()
         if path is not None:
             save_figure(fig, path)

@@ -107,8 +107,8 @@ class _TrialRecord:
 
 
 class _TrialRecorder(CopyableCallback):
-    """Per-epoch logs (with the validation-loss slope), the oracle's per-epoch report,
-    the fail-fast objective check and the guard's verdict."""
+    """Per-epoch logs (with the validation-loss slope), the fail-fast objective check and
+    the guard's verdict, into the trial's shared record."""
 
     # Not the guard: the copy of a trial's callbacks must read the copy of its guard.
     _SHARED = ("tuner", "trial", "record")
@@ -338,8 +338,29 @@ class PruningMixin:
 
     def run_trial(self, trial, *args, **kwargs):
         kwargs = dict(kwargs)
+        self._targets = self._target_summary(args, kwargs)
         kwargs["callbacks"] = [*kwargs.get("callbacks", []), *self._trial_callbacks(trial)]
         return super().run_trial(trial, *args, **kwargs)
+
+    def _target_summary(self, args: tuple, kwargs: dict) -> Any:
+        """Summary statistics of the `y` given to `search` (arrays only), for the guard's
+        reference level of regression and sigmoid losses; `None` when not at hand."""
+        from keras_bestpractice._core.reference import target_summary
+
+        y = kwargs.get("y", args[1] if len(args) > 1 else None)
+        if y is None or isinstance(y, dict) or (isinstance(y, (list, tuple)) and y and
+                                                 not np.isscalar(y[0])):
+            return None  # a multi-output model's targets: no single level
+        key = id(y)
+        cached = getattr(self, "_targets_cache", None)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        try:
+            summary = target_summary(y)
+        except (TypeError, ValueError):
+            summary = None
+        self._targets_cache = (key, summary)
+        return summary
 
     def _trial_callbacks(self, trial: Any) -> list:
         from keras_bestpractice.callbacks.divergence_guard import DivergenceGuard
@@ -352,7 +373,12 @@ class PruningMixin:
             # a loss objective (a loss is judged against its peers by the rule below).
             guard = DivergenceGuard(stop_if_not_learning=self._judge_not_learning(),
                                     grace_epochs=self.grace_epochs, restore=None,
-                                    num_classes=self.num_classes)
+                                    num_classes=self.num_classes,
+                                    targets=getattr(self, "_targets", None))
+            # Unknown reference level (a custom loss, regression without array
+            # targets): the rule is off for every trial; one warning is enough.
+            guard._warn_unknown_reference = not getattr(self, "_warned_reference", False)
+            self._warned_reference = True
             callbacks.append(guard)
         check = type(self.oracle.objective).__name__ != "DefaultObjective" \
             and type(self.hypermodel).fit is kt.HyperModel.fit
@@ -397,7 +423,7 @@ class PruningMixin:
     def _build_hypermodel(self, hp):
         from keras_tuner.engine.tuner import maybe_distribute
 
-        seed = getattr(self.oracle, "seed", None)
+        seed = self._seed_base()
         if self._building_trial is not None and seed is not None:
             keras.utils.set_random_seed(trial_seed(seed, self._building_trial))
         with maybe_distribute(self.distribution_strategy):
@@ -407,6 +433,11 @@ class PruningMixin:
                 return model
         self._override_compile_args(model)
         return model
+
+    def _seed_base(self) -> int | None:
+        """The seed trial seeds derive from: the tuner's, else its oracle's."""
+        seed = getattr(self, "seed", None)
+        return getattr(self.oracle, "seed", None) if seed is None else seed
 
     def _compile(self, model: Any, hp: Any) -> None:
         from keras_bestpractice.tuning.space import default_metrics, make_optimizer
@@ -425,8 +456,11 @@ class PruningMixin:
         args = list(args)
         if self.epochs_per_trial is not None:
             kwargs.setdefault("epochs", self.epochs_per_trial)
-        batch_size = trial.hyperparameters.values.get("batch_size",
-                                                      kwargs.get("batch_size"))
+        # The trial's batch size is applied here only when this tuner added it to the space
+        # (a HyperModel.fit that reads it passes it itself).
+        batch_size = kwargs.get("batch_size")
+        if self.tune_batch_size and self._tuner_compiles:
+            batch_size = trial.hyperparameters.values.get("batch_size", batch_size)
         for attempt in (0, 1):
             call_args, call_kwargs = list(args), dict(kwargs)
             x = call_args[0] if call_args else call_kwargs.get("x")
@@ -436,7 +470,8 @@ class PruningMixin:
                     call_args[0] = x
                 else:
                     call_kwargs["x"] = x
-            elif batch_size is not None and not is_dataset(x) and x is not None:
+            elif batch_size is not None and not is_dataset(x) and x is not None and \
+                    "batch_size" not in kwargs:
                 call_kwargs["batch_size"] = int(batch_size)
             if is_dataset(x):
                 call_kwargs.setdefault("shuffle", False)  # a dataset brings its own order
@@ -532,8 +567,8 @@ class PruningMixin:
             "hyperparameters": dict(trial.hyperparameters.values),
             "objective": self.oracle.objective.name,
             "direction": getattr(self.oracle.objective, "direction", "min"),
-            "seed": None if getattr(self.oracle, "seed", None) is None else
-            trial_seed(self.oracle.seed, trial.trial_id),
+            "seed": None if self._seed_base() is None else
+            trial_seed(self._seed_base(), trial.trial_id),
             "status": "completed" if status == "completed" else "failed",
             "kerastuner_status": status,
             "error": _last_line(message),

@@ -152,8 +152,10 @@ def test_raise_error_restores_first():
     x, y = poisoned_data(bad_batch=2)
     model = tiny_model()
     guard = DivergenceGuard(raise_error=True)
-    with pytest.raises(TrainingDivergedError, match="batch 2") as info:
+    # Batch index 2 is the progress bar's step 3 of "Epoch 1/2": the message says so.
+    with pytest.raises(TrainingDivergedError, match="epoch 1, step 3") as info:
         model.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0, callbacks=[guard])
+    assert info.value.event["epoch"] == 0 and info.value.event["batch"] == 2
     assert isinstance(info.value, RuntimeError)
     assert info.value.event["reason"] == "nan"
     assert all_finite(model)
@@ -331,6 +333,7 @@ def test_snapshot_every_n_batches_rolls_back_mid_epoch():
     assert all_finite(model)
 
 
+@pytest.mark.tensorflow_only
 @pytest.mark.slow
 def test_mirrored_strategy_with_two_logical_cpus():
     script = textwrap.dedent("""

@@ -358,7 +358,10 @@ def run_worker(directory, mode, out, slow=0.0):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("mode", ["numpy", "stratified"])
+# The backend's part (weights, optimizer state, seed generators) is the same for both data
+# paths: the JAX pass kills the stratified one (the harder resume) and not the NumPy one.
+@pytest.mark.parametrize("mode", [pytest.param("numpy", marks=pytest.mark.backend_independent),
+                                  "stratified"])
 def test_sigkill_at_random_moments_then_resume_is_bitwise_exact(tmp_path, mode):
     reference = tmp_path / "reference.npz"
     proc = run_worker(tmp_path / "ref_ckpt", mode, reference)
@@ -368,12 +371,12 @@ def test_sigkill_at_random_moments_then_resume_is_bitwise_exact(tmp_path, mode):
     pointer = directory / "latest"
     kills = during_save = resumed = 0
     # Kill at a random moment after the run commits its 4th to 7th checkpoint (so each run
-    # makes progress, past an epoch end, however slow the machine is), four times: twice
-    # as soon as the next save has begun writing, twice a random 0-100 ms later. The fifth
-    # run goes to the end.
-    for attempt in range(5):
+    # makes progress, past an epoch end, however slow the machine is), twice: once as soon
+    # as the next save has begun writing, once a random 0-100 ms later. The third run goes
+    # to the end. (Each run pays a TensorFlow import; more kills bought no more coverage.)
+    for attempt in range(3):
         proc = run_worker(directory, mode, out, slow=0.02)
-        if attempt == 4:
+        if attempt == 2:
             break
         commits, last = rng.randint(4, 7), pointer.read_text() if pointer.exists() else None
         deadline = time.monotonic() + 180
@@ -399,7 +402,7 @@ def test_sigkill_at_random_moments_then_resume_is_bitwise_exact(tmp_path, mode):
     assert proc.returncode == 0, stderr[-2000:]
     assert "WORKER-DONE" in stdout and "resumed from" in stdout
     assert "damaged" not in stderr  # no partial checkpoint is ever loaded
-    assert resumed >= 2, resumed
+    assert resumed >= 1, resumed
     assert kills >= 2 and during_save >= 1, (kills, during_save)
     ref, got = np.load(reference), np.load(out)
     for key in ref.files:
@@ -695,6 +698,7 @@ def two_workers(mode, directory, tmp_path):
     return [json.loads(out.read_text()) for out in outs]
 
 
+@pytest.mark.tensorflow_only
 @pytest.mark.slow
 def test_two_workers_chief_writes_guard_decides_for_all_and_both_resume_alike(tmp_path):
     chief, other = two_workers("hooks", tmp_path / "ckpt", tmp_path)
@@ -709,6 +713,7 @@ def test_two_workers_chief_writes_guard_decides_for_all_and_both_resume_alike(tm
     assert chief["after_resume"] == other["after_resume"]
 
 
+@pytest.mark.tensorflow_only
 @pytest.mark.slow
 def test_two_worker_fit_when_keras_supports_it(tmp_path):
     """A real `fit` under MultiWorkerMirroredStrategy. Keras 3 fails before training

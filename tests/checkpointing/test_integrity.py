@@ -30,6 +30,9 @@ from keras_bestpractice.checkpointing.store import (
     checkpoint_name,
 )
 
+# Reads no backend: runs once, on the TensorFlow pass (see tests/conftest.py).
+pytestmark = pytest.mark.backend_independent
+
 RNG = np.random.default_rng(0)
 FIRST = {"weights": [("k", RNG.random((4, 3)).astype("float32")),
                      ("b", RNG.random(3).astype("float32"))],

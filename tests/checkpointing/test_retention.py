@@ -2,6 +2,9 @@ import pytest
 
 from keras_bestpractice.checkpointing.retention import Entry, best_entry, select_retained
 
+# Reads no backend: runs once, on the TensorFlow pass (see tests/conftest.py).
+pytestmark = pytest.mark.backend_independent
+
 
 def entries():
     # name, step, value, epoch boundary

@@ -12,6 +12,9 @@ from keras_bestpractice._core.compare import (
 from keras_bestpractice._core.history import EpochHistory, first_nonfinite
 from keras_bestpractice._core.reasons import HOPELESS, StopReason
 
+# Reads no backend: runs once, on the TensorFlow pass (see tests/conftest.py).
+pytestmark = pytest.mark.backend_independent
+
 
 @pytest.mark.parametrize(("value", "reference", "mode", "delta", "expected"), [
     (1.0, 2.0, "min", 0.0, True),
@@ -46,8 +49,8 @@ def test_best_and_directions():
 def test_stop_reasons_are_plain_strings():
     assert StopReason.NAN == "nan" and f"{StopReason.MEDIAN}" == "median"
     assert StopReason.parse("diverged") is StopReason.DIVERGED and StopReason.parse("") is None
-    assert HOPELESS == {StopReason.NAN, StopReason.INF, StopReason.DIVERGED,
-                        StopReason.NOT_LEARNING}
+    assert {StopReason.NAN, StopReason.INF, StopReason.DIVERGED,
+                        StopReason.NOT_LEARNING} == HOPELESS
     assert not StopReason.MEDIAN.hopeless and StopReason.OBJECTIVE_MET.is_success
     with pytest.raises(ValueError, match="unknown stop reason"):
         StopReason.parse("tired")

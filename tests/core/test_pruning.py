@@ -13,6 +13,9 @@ from keras_bestpractice._core.pruning import (
     validate_pruner,
 )
 
+# Reads no backend: runs once, on the TensorFlow pass (see tests/conftest.py).
+pytestmark = pytest.mark.backend_independent
+
 
 @pytest.mark.parametrize(("value", "peers", "direction", "min_peers", "expected"), [
     (0.5, [0.6, 0.7, 0.8], "max", 3, True),      # below the median accuracy

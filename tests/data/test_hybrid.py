@@ -36,9 +36,10 @@ def test_fit_swaps_segments_and_feeds_every_sample_once_per_pass(image_listing):
                           epochs_per_segment=2, batch_size=8, image_size=(6, 6), seed=3)
 
     class Recorder(keras.Sequential):
-        def train_step(self, data):
-            self.seen.append(data[0].numpy()[:, 3, 3, 0].round().astype(int))
-            return super().train_step(data)
+        def train_step(self, *args):  # (data) on TensorFlow, (state, data) on JAX
+            data = args[-1]
+            self.seen.append(keras.ops.convert_to_numpy(data[0])[:, 3, 3, 0].round().astype(int))
+            return super().train_step(*args)
 
     model = Recorder([keras.Input((6, 6, 3)), keras.layers.Flatten(),
                       keras.layers.Dense(3, activation="softmax")])

@@ -5,6 +5,9 @@ from hypothesis import strategies as st
 
 from keras_bestpractice.data.plan import apportion, batch_plan, pfair_schedule, target_counts
 
+# Reads no backend: runs once, on the TensorFlow pass (see tests/conftest.py).
+pytestmark = pytest.mark.backend_independent
+
 counts_strategy = st.lists(st.integers(1, 300), min_size=1, max_size=12)
 
 

@@ -8,6 +8,9 @@ from sklearn.model_selection import StratifiedShuffleSplit
 from keras_bestpractice.data import stratified_split
 from keras_bestpractice.data.split import rule_of_thumb
 
+# Reads no backend: runs once, on the TensorFlow pass (see tests/conftest.py).
+pytestmark = pytest.mark.backend_independent
+
 
 def labels_from(counts):
     return np.repeat(np.arange(len(counts)), counts)

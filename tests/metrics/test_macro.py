@@ -10,7 +10,9 @@ from keras_bestpractice.metrics import MacroF1, MacroPrecision, MacroRecall
 PAIRS = [(MacroPrecision, precision_score), (MacroRecall, recall_score), (MacroF1, f1_score)]
 
 
-@settings(max_examples=30, deadline=None)
+# JAX compiles every new shape (n, classes) eagerly: fewer examples there, the same
+# property (its update/reset paths are what differs by backend, checked below too).
+@settings(max_examples=30 if keras.backend.backend() == "tensorflow" else 12, deadline=None)
 @given(n=st.integers(1, 60), classes=st.integers(2, 6), seed=st.integers(0, 10_000),
        label_form=st.sampled_from(["flat", "column", "one_hot"]))
 def test_matches_scikit_learn_macro_scores(n, classes, seed, label_form):

@@ -284,8 +284,10 @@ def test_pruning_works_for_keras_tuner_hyperband(tmp_path):
     tuner_class = with_pruning(kt.Hyperband)
 
     def build(hp):
-        # A huge initial kernel overflows at once: the hopeless corner of this space.
-        init = {"huge": keras.initializers.Constant(1e38), "glorot": "glorot_uniform"}[
+        # An infinite initial kernel: the hopeless corner of this space, non-finite from
+        # the first step on every backend (1e38 overflowed on TensorFlow only: JAX kept
+        # some logits finite, a loss of 16 that no rule calls hopeless in one epoch).
+        init = {"huge": keras.initializers.Constant(float("inf")), "glorot": "glorot_uniform"}[
             hp.Choice("init", ["huge", "glorot"])]
         model = keras.Sequential([keras.Input((4,)),
                                   keras.layers.Dense(4, activation="relu",

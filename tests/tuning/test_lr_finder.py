@@ -88,6 +88,42 @@ def test_recorded_losses_are_each_batch_own_loss_and_rates_are_applied():
     assert float(model.optimizer.learning_rate.numpy()) == pytest.approx(1e-3)
 
 
+def test_steps_per_execution_gives_the_same_suggestion_and_is_put_back():
+    (xt, yt), _ = digits_splits(n=1000)
+    one = lr_range_test(mlp(), xt, yt, seed=0)
+    model = mlp()
+    model.compile(keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy",
+                  metrics=["accuracy"], steps_per_execution=4)
+    four = lr_range_test(model, xt, yt, seed=0)
+    assert len(four.lrs) == len(one.lrs)
+    assert 0.5 <= four.suggestion / one.suggestion <= 2.0, (one.suggestion, four.suggestion)
+    assert model.steps_per_execution == 4
+
+
+def test_a_schedule_optimizer_is_replaced_for_the_test_and_restored():
+    (xt, yt), _ = digits_splits(n=400)
+    model = mlp()
+    schedule = keras.optimizers.schedules.ExponentialDecay(1e-3, 100, 0.5)
+    model.compile(keras.optimizers.Adam(schedule), "sparse_categorical_crossentropy")
+    result = lr_range_test(model, xt, yt, num_steps=20)
+    assert len(result.lrs) == 20 and np.all(np.diff(result.lrs) > 0)
+    assert model.optimizer._learning_rate is schedule or \
+        model.optimizer.learning_rate is schedule or \
+        isinstance(model.optimizer._learning_rate, type(schedule))
+
+
+def test_every_loss_non_finite_says_so_and_why():
+    (xt, yt), _ = digits_splits(n=400)
+    xt = xt.copy()
+    xt[:, 3] = np.nan
+    # A softmax regression: NaN inputs reach the loss (a ReLU would map NaN to 0 on
+    # TensorFlow's oneDNN kernels and hide them).
+    model = keras.Sequential([keras.Input((64,)), keras.layers.Dense(10, activation="softmax")])
+    model.compile(keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy")
+    with pytest.raises(ValueError, match="non-finite|NaN"):
+        lr_range_test(model, xt, yt, num_steps=10)
+
+
 @pytest.mark.parametrize("kwargs, error, match", [
     ({"min_lr": 0.0}, ValueError, "min_lr"),
     ({"min_lr": 1.0, "max_lr": 0.1}, ValueError, "max_lr"),
