@@ -22,13 +22,27 @@ sys.path.insert(0, str(ROOT))
 from keras_bestpractice.diagnostics import diagnose  # noqa: E402
 
 
+def diagnose_args(run: dict, use_num_classes: bool = True) -> dict:
+    """What a user would pass for this run: the class count (when known and asked for),
+    and, for the problem-types corpus, the loss and the training targets' summary."""
+    from keras_bestpractice._core.reference import TargetSummary
+
+    kwargs: dict = {"num_classes": run["num_classes"] if use_num_classes else None}
+    if "loss" in run:
+        kwargs["loss"] = run["loss"]
+        if kwargs["loss"] != "sparse_categorical_crossentropy":
+            kwargs["num_classes"] = None  # a sigmoid's reference comes from the prevalence
+    if run.get("targets") is not None:
+        kwargs["targets"] = TargetSummary(run["targets"])
+    return kwargs
+
+
 def score(corpus: dict, use_num_classes: bool = True, verbose: bool = False) -> dict:
     runs = corpus["runs"]
     labels, predicted, misses = [], [], []
     healthy_flagged = []
     for run in runs:
-        report = diagnose({**run["history"]}, num_classes=run["num_classes"]
-                          if use_num_classes else None)
+        report = diagnose({**run["history"]}, **diagnose_args(run, use_num_classes))
         labels.append(run["label"])
         predicted.append(report.primary.code)
         if report.primary.code != run["label"]:

@@ -8,7 +8,7 @@ scores `diagnose()` on it and the test suite checks the accuracy target.
 
 Run (about 10 minutes on 2 CPU cores):
 
-    python benchmarks/make_diagnostics_corpus.py [--only CODE] [--out PATH]
+    python benchmarks/make_diagnostics_corpus.py [--only CODE] [--out PATH] [--set types]
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ import numpy as np  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = ROOT / "tests" / "fixtures" / "diagnostics_runs.json"
+TYPES_OUT = ROOT / "tests" / "fixtures" / "diagnostics_runs_types.json"
 
 
 # --------------------------------------------------------------------------- data
@@ -77,6 +78,66 @@ def circles(n=1000, seed=0):
     x = x.astype("float32")
     x_tr, x_va, y_tr, y_va = train_test_split(x, y, test_size=0.25, stratify=y, random_state=seed)
     return (x_tr, y_tr), (x_va, y_va), 2
+
+
+def diabetes(standardise_y=True, seed=0):
+    from sklearn.datasets import load_diabetes
+    from sklearn.model_selection import train_test_split
+    from sklearn.preprocessing import StandardScaler
+
+    x, y = load_diabetes(return_X_y=True)
+    x = StandardScaler().fit_transform(x).astype("float32")
+    y = y.astype("float32")
+    if standardise_y:
+        y = (y - y.mean()) / y.std()
+    x_tr, x_va, y_tr, y_va = train_test_split(x, y, test_size=0.25, random_state=seed)
+    return (x_tr, y_tr), (x_va, y_va), None
+
+
+def friedman(n=3000, noise=1.0, seed=0):
+    from sklearn.datasets import make_friedman1
+    from sklearn.model_selection import train_test_split
+
+    x, y = make_friedman1(n_samples=n, noise=noise, random_state=seed)
+    x = ((x - x.mean(0)) / x.std(0)).astype("float32")
+    y = ((y - y.mean()) / y.std()).astype("float32")
+    x_tr, x_va, y_tr, y_va = train_test_split(x, y, test_size=0.25, random_state=seed)
+    return (x_tr, y_tr), (x_va, y_va), None
+
+
+def small_regression(n=160, seed=0):
+    from sklearn.datasets import make_regression
+    from sklearn.model_selection import train_test_split
+
+    x, y = make_regression(n_samples=n, n_features=20, n_informative=5, noise=40.0,
+                           random_state=seed)
+    x = ((x - x.mean(0)) / x.std(0)).astype("float32")
+    y = ((y - y.mean()) / y.std()).astype("float32")
+    x_tr, x_va, y_tr, y_va = train_test_split(x, y, test_size=0.4, random_state=seed)
+    return (x_tr, y_tr), (x_va, y_va), None
+
+
+def breast_cancer(seed=0):
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.model_selection import train_test_split
+
+    x, y = load_breast_cancer(return_X_y=True)
+    x = ((x - x.mean(0)) / x.std(0)).astype("float32")
+    x_tr, x_va, y_tr, y_va = train_test_split(x, y.astype("float32"), test_size=0.25,
+                                              stratify=y, random_state=seed)
+    return (x_tr, y_tr), (x_va, y_va), 2
+
+
+def multilabel(n=2000, labels=5, seed=0):
+    from sklearn.datasets import make_multilabel_classification
+    from sklearn.model_selection import train_test_split
+
+    x, y = make_multilabel_classification(n_samples=n, n_features=20, n_classes=labels,
+                                          n_labels=2, random_state=seed)
+    x = ((x - x.mean(0)) / x.std(0)).astype("float32")
+    x_tr, x_va, y_tr, y_va = train_test_split(x, y.astype("float32"), test_size=0.25,
+                                              random_state=seed)
+    return (x_tr, y_tr), (x_va, y_va), labels
 
 
 # ------------------------------------------------------------------------- models
@@ -138,6 +199,158 @@ def run(model, data, opt, epochs, batch_size=32, loss="sparse_categorical_crosse
                         batch_size=batch_size, verbose=0, callbacks=list(callbacks),
                         shuffle=shuffle)
     return history
+
+
+def run_typed(model, data, opt, epochs, loss, batch_size=32, callbacks=()):
+    """Fit a regression or sigmoid model; returns (history, num_classes, extra) where
+    `extra` records the loss and the training targets' summary (what diagnose() is
+    given as `loss=` and `targets=`)."""
+    from keras_bestpractice._core.reference import target_summary
+
+    (x_tr, y_tr), (x_va, y_va), classes = data
+    metrics = ["mae"] if loss in ("mse", "mae") else ["binary_accuracy"]
+    if loss == "mae":
+        metrics = ["mse"]
+    model.compile(optimizer=opt, loss=loss, metrics=metrics)
+    history = model.fit(x_tr, y_tr, validation_data=(x_va, y_va), epochs=epochs,
+                        batch_size=batch_size, verbose=0, callbacks=list(callbacks))
+    return history, (None if loss in ("mse", "mae") else classes), {
+        "loss": loss, "targets": dict(target_summary(y_tr))}
+
+
+def regressor(input_dim, hidden=(32,), outputs=1, activation="relu"):
+    import keras
+
+    layers = [keras.Input((input_dim,))]
+    layers += [keras.layers.Dense(h, activation=activation) for h in hidden]
+    layers.append(keras.layers.Dense(outputs))
+    return keras.Sequential(layers)
+
+
+def sigmoid_net(input_dim, outputs, hidden=(32,)):
+    import keras
+
+    layers = [keras.Input((input_dim,))]
+    layers += [keras.layers.Dense(h, activation="relu") for h in hidden]
+    layers.append(keras.layers.Dense(outputs, activation="sigmoid"))
+    return keras.Sequential(layers)
+
+
+def type_scenarios():
+    """The problem-types corpus (issues #13, #14): regression, sigmoid (binary and
+    multi-label) and softmax runs diagnosed without a class count."""
+    sc = []
+
+    def add(name, label, thunk):
+        sc.append((name, label, thunk))
+
+    # ---- regression (MSE / MAE), reference level from the training targets
+    add("reg_healthy_diabetes_adam", "healthy",
+        lambda: run_typed(regressor(10, (32,)), diabetes(), optimizer("adam", 3e-3), 40, "mse"))
+    add("reg_healthy_friedman", "healthy",
+        lambda: run_typed(regressor(10, (64, 64)), friedman(), optimizer("adam", 3e-3), 30, "mse"))
+    add("reg_healthy_diabetes_mae", "healthy",
+        lambda: run_typed(regressor(10, (32,)), diabetes(seed=1), optimizer("adam", 1e-2), 40,
+                          "mae"))
+    # Raw (unscaled) targets: the reference level is the targets' variance (~6000);
+    # 331 samples at learning rate 0.1 for 60 epochs overfit (validation loss lowest
+    # at epoch 6, then up by a third).
+    add("reg_overfit_raw_targets", "overfitting",
+        lambda: run_typed(regressor(10, (64,)), diabetes(standardise_y=False, seed=2),
+                          optimizer("adam", 0.1), 60, "mse"))
+    add("reg_notlearn_lr0", "not_learning",
+        lambda: run_typed(regressor(10, (32,)), diabetes(seed=3), optimizer("sgd", 0.0), 10,
+                          "mse"))
+    add("reg_notlearn_mae_lr0", "not_learning",
+        lambda: run_typed(regressor(10, (32,)), friedman(seed=4), optimizer("sgd", 0.0), 10,
+                          "mae"))
+    add("reg_slow_sgd_1e-4", "slow_convergence",
+        lambda: run_typed(regressor(10, (64,)), friedman(seed=5), optimizer("sgd", 1e-4), 20,
+                          "mse"))
+    add("reg_overfit_small_noisy", "overfitting",
+        lambda: run_typed(regressor(20, (256, 256)), small_regression(seed=6),
+                          optimizer("adam", 3e-3), 150, "mse", batch_size=16))
+    add("reg_underfit_one_unit", "underfitting",
+        lambda: run_typed(regressor(10, (1,)), friedman(seed=7), optimizer("adam", 1e-2), 30,
+                          "mse"))
+    add("reg_diverge_lr_ramp", "diverging",
+        lambda: run_typed(regressor(10, (32,)), friedman(seed=8),
+                          optimizer("sgd", lr_ramp_schedule(1e-3, 1.01)), 10, "mse"))
+    add("reg_nan_sgd_raw_targets", "nan_loss",
+        lambda: run_typed(regressor(10, (32,)), diabetes(standardise_y=False, seed=9),
+                          optimizer("sgd", 0.1), 5, "mse"))
+    add("reg_plateau_lr_drop", "plateau",
+        lambda: run_typed(regressor(10, (64,)), friedman(seed=10),
+                          optimizer("adam", lr_drop_schedule(3e-3, 60)), 15, "mse"))
+
+    # ---- binary and multi-label sigmoid outputs, reference level from the prevalence
+    add("bin_healthy_breast_cancer", "healthy",
+        lambda: run_typed(sigmoid_net(30, 1), breast_cancer(), optimizer("adam", 1e-3), 30,
+                          "binary_crossentropy"))
+    add("bin_healthy_moons", "healthy",
+        lambda: run_typed(sigmoid_net(2, 1, (32, 32)), moons(n=2000, noise=0.15, seed=1),
+                          optimizer("adam", 1e-2), 20, "binary_crossentropy"))
+    add("bin_notlearn_lr0", "not_learning",
+        lambda: run_typed(sigmoid_net(30, 1), breast_cancer(seed=2), optimizer("sgd", 0.0), 8,
+                          "binary_crossentropy"))
+    add("bin_notlearn_linear_circles", "not_learning",
+        lambda: run_typed(sigmoid_net(2, 1, ()), circles(n=2000, seed=3), optimizer("adam", 1e-2),
+                          20, "binary_crossentropy"))
+    add("bin_slow_sgd_1e-4", "slow_convergence",
+        lambda: run_typed(sigmoid_net(2, 1, (16, 16)), moons(n=2000, seed=4),
+                          optimizer("sgd", 1e-3), 20, "binary_crossentropy"))
+    add("bin_overfit_small_noisy", "overfitting",
+        lambda: run_typed(sigmoid_net(20, 1, (256, 256)),
+                          classification(n=300, classes=2, seed=5, flip_y=0.25),
+                          optimizer("adam", 3e-3), 80, "binary_crossentropy", batch_size=16))
+    add("bin_diverge_lr_ramp", "diverging",
+        lambda: run_typed(sigmoid_net(2, 1, (32, 32)), moons(n=2000, noise=0.1, seed=6),
+                          optimizer("sgd", lr_ramp_schedule(0.05, 1.012), momentum=0.9), 14,
+                          "binary_crossentropy"))
+    add("bin_nan_sgd_lr_ramp", "nan_loss",
+        lambda: run_typed(sigmoid_net(30, 1), breast_cancer(seed=7),
+                          optimizer("sgd", lr_ramp_schedule(0.01, 1.3)), 8,
+                          "binary_crossentropy"))
+    add("multilabel_healthy", "healthy",
+        lambda: run_typed(sigmoid_net(20, 5, (64,)), multilabel(), optimizer("adam", 1e-3), 20,
+                          "binary_crossentropy"))
+    add("multilabel_notlearn_lr0", "not_learning",
+        lambda: run_typed(sigmoid_net(20, 5, (64,)), multilabel(seed=1), optimizer("sgd", 0.0),
+                          8, "binary_crossentropy"))
+    add("multilabel_overfit_small", "overfitting",
+        lambda: run_typed(sigmoid_net(20, 5, (256, 256)), multilabel(n=300, seed=2),
+                          optimizer("adam", 3e-3), 80, "binary_crossentropy", batch_size=16))
+
+    # ---- softmax classifiers diagnosed without num_classes (issue #14's runs)
+    def unknown(thunk):
+        return lambda: (*thunk(), {"loss": "sparse_categorical_crossentropy",
+                                   "num_classes_unknown": True})
+
+    add("unk_diverged_sgd_lr_1e4", "diverging",
+        unknown(lambda: (run(mlp(64, 10, (64,)), digits(seed=0), optimizer("sgd", 1e4), 8),
+                         None)))
+    add("unk_dead_sgd_lr_3", "not_learning",
+        unknown(lambda: (run(mlp(64, 10, (64,)), digits(seed=1), optimizer("sgd", 3.0), 10),
+                         None)))
+    add("unk_memorised_still_improving", "healthy",
+        unknown(lambda: (run(mlp(64, 10, (256,)), digits(n_train=300, seed=2),
+                             optimizer("adam", 3e-3), 25), None)))
+    add("unk_healthy_digits", "healthy",
+        unknown(lambda: (run(mlp(64, 10, (64,), dropout=0.2), digits(seed=3),
+                             optimizer("adam", 1e-3), 15), None)))
+    add("unk_slow_adam_1e-5", "slow_convergence",
+        unknown(lambda: (run(mlp(64, 10, (64,)), digits(seed=4), optimizer("adam", 1e-5), 15),
+                         None)))
+    add("unk_overfit_digits_150", "overfitting",
+        unknown(lambda: (run(mlp(64, 10, (256, 256)), digits(n_train=150, seed=5),
+                             optimizer("adam", 1e-3), 60, batch_size=16), None)))
+    add("unk_notlearn_lr0", "not_learning",
+        unknown(lambda: (run(mlp(20, 4, (64,)), classification(seed=6), optimizer("sgd", 0.0),
+                             8), None)))
+    add("unk_plateau_lr_drop", "plateau",
+        unknown(lambda: (run(mlp(20, 4, (32,)), classification(seed=7),
+                             optimizer("sgd", lr_drop_schedule(0.05, 100)), 15), None)))
+    return sc
 
 
 def lr_drop_schedule(initial, after_steps, factor=1e-6):
@@ -423,6 +636,10 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(DEFAULT_OUT))
     parser.add_argument("--only", default=None, help="train only scenarios with this label")
+    parser.add_argument("--set", choices=("labels", "types"), default="labels",
+                        help="labels: the softmax corpus (diagnostics_runs.json); types: "
+                             "regression, sigmoid and unknown-class-count runs "
+                             "(diagnostics_runs_types.json)")
     parser.add_argument("--seed", type=int, default=0,
                         help="mixed into every run's seed: another value gives a held-out "
                              "corpus of the same scenarios with other initialisations")
@@ -430,17 +647,20 @@ def main(argv=None):
 
     import keras
 
+    if args.set == "types" and args.out == str(DEFAULT_OUT):
+        args.out = str(TYPES_OUT)
     out = Path(args.out)
     corpus = json.loads(out.read_text()) if (args.only and out.exists()) else {"runs": []}
     if args.only:
         corpus["runs"] = [r for r in corpus["runs"] if r["label"] != args.only]
     t0 = time.perf_counter()
-    for name, label, thunk in scenarios():
+    for name, label, thunk in (scenarios() if args.set == "labels" else type_scenarios()):
         if args.only and label != args.only:
             continue
         keras.utils.set_random_seed((zlib.crc32(name.encode()) + 7919 * args.seed) % (2**31))
         start = time.perf_counter()
-        history, num_classes = thunk()
+        history, num_classes, *extra = thunk()
+        extra = extra[0] if extra else {}
         hist = {k: [float(v) for v in vals] for k, vals in history.history.items()}
         has_nan = any(not np.isfinite(v) for vals in hist.values() for v in vals)
         if has_nan != (label == "nan_loss"):
@@ -448,8 +668,15 @@ def main(argv=None):
             print(f"!! {name}: label {label} but NaN in history = {has_nan}; run skipped",
                   flush=True)
             continue
-        corpus["runs"].append({"name": name, "label": label, "num_classes": num_classes,
-                               "epoch": list(history.epoch), "history": hist})
+        entry = {"name": name, "label": label, "num_classes": num_classes,
+                 "epoch": list(history.epoch), "history": hist}
+        if extra.get("num_classes_unknown"):
+            entry["num_classes"] = None
+        if "loss" in extra:
+            entry["loss"] = extra["loss"]
+        if extra.get("targets") is not None:
+            entry["targets"] = extra["targets"]
+        corpus["runs"].append(entry)
         last = {k: round(v[-1], 4) for k, v in hist.items()}
         print(f"{name:40s} {label:18s} {time.perf_counter() - start:5.1f}s {last}", flush=True)
     corpus["runs"].sort(key=lambda r: (r["label"], r["name"]))

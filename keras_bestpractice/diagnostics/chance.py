@@ -1,4 +1,7 @@
-"""Chance level and the "not learning" rule, shared by `diagnose()` and `DivergenceGuard`.
+"""The "not learning" rule, shared by `diagnose()`, `DivergenceGuard` and the tuner.
+
+The reference level it compares against is `_core.reference.ReferenceLevel` (for a
+classifier, the chance level; for regression, the loss of predicting the mean).
 
 A classifier that has learned nothing predicts the class prior p: its expected
 cross-entropy is the entropy H(p) = -sum p_c ln p_c (ln C for C balanced
@@ -12,9 +15,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
+
+from keras_bestpractice._core.reference import ReferenceLevel, chance_level  # noqa: F401
 
 # The loss may sit a little below H(p): a constant predictor fitted on a batch
 # mean can shave a few percent off, and a small model memorising random labels
@@ -32,87 +36,51 @@ NOT_LEARNING_ACCURACY_MARGIN = 0.10
 INFER_LOSS_TOLERANCE = 0.04
 INFER_ACCURACY_FACTOR = 1.5
 MAX_INFERRED_CLASSES = 1000
+# "Stuck since epoch E": from E on every epoch is at chance and below 1.5x the stuck
+# level (an earlier, higher epoch is the spike that killed the network); the message
+# gives the range when it spans more than 10%.
+STUCK_SPIKE = 1.5
+# An epoch more than 10% above every later one is still on its way down to the stuck
+# level: the stuck stretch starts after it.
+STUCK_HEAD = 1.1
 INFER_STEADY_ACCURACY = 0.02
+# A constant accuracy (spread <= 0.005 over the last epochs: a constant predictor's
+# accuracy is one class's share, the same every epoch) names C before the loss does.
+INFER_CONSTANT_ACCURACY = 0.005
 
 
-@dataclass(frozen=True)
-class ChanceLevel:
-    """The loss and accuracy of a model that learned only the class prior.
-
-    Attributes:
-        loss: entropy of the class prior in nats (ln C when balanced).
-        accuracy: accuracy of always predicting the majority class.
-        num_classes: number of classes, when known.
-        source: `"num_classes"`, `"class_prior"` or `"inferred"`.
-    """
-
-    loss: float
-    accuracy: float
-    num_classes: int | None
-    source: str
-
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "chance_loss": round(self.loss, 6),
-            "chance_accuracy": round(self.accuracy, 6),
-            "num_classes": self.num_classes,
-            "chance_source": self.source,
-        }
-
-
-def chance_level(
-    num_classes: int | None = None, class_prior: Sequence[float] | None = None
-) -> ChanceLevel | None:
-    """Chance level from a class count or a class prior (counts or shares).
-
-    Returns `None` when neither is given.
-
-    Raises:
-        ValueError: if `num_classes < 2` or the prior is empty, negative or all zero.
-    """
-    if class_prior is not None:
-        from keras_bestpractice import _validation as v
-
-        prior = np.asarray(v.check_class_prior("class_prior", class_prior), dtype=np.float64)
-        prior = prior / prior.sum()
-        nz = prior[prior > 0]
-        return ChanceLevel(
-            loss=float(-(nz * np.log(nz)).sum()),
-            accuracy=float(prior.max()),
-            num_classes=int(prior.size),
-            source="class_prior",
-        )
-    if num_classes is not None:
-        if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)):
-            raise TypeError(f"`num_classes` must be an integer >= 2, got {num_classes!r}.")
-        if num_classes < 2:
-            raise ValueError(f"`num_classes` must be >= 2, got {num_classes}.")
-        return ChanceLevel(
-            loss=math.log(num_classes),
-            accuracy=1.0 / num_classes,
-            num_classes=int(num_classes),
-            source="num_classes",
-        )
-    return None
+# The chance level is the classification case of the one loss-aware reference level.
+ChanceLevel = ReferenceLevel
 
 
 def infer_chance_level(loss: float, accuracy: float | None,
-                       accuracy_spread: float | None = None) -> ChanceLevel | None:
+                       accuracy_spread: float | None = None,
+                       loss_level: bool = True) -> ChanceLevel | None:
     """Guess the chance level of a flat run from its loss and accuracy, or `None`.
 
     Almost any loss value is close to ln C for some C, so the loss alone proves
-    nothing. A guess is accepted when the accuracy agrees:
+    nothing. A guess is accepted when the accuracy agrees, tried in this order:
 
-    - the loss is within 4% of ln C and the accuracy at most 1.5/C, or
-    - the accuracy is steady (`accuracy_spread`, max - min over the last
+    - (first when the accuracy is constant, spread <= 0.005; else last) the
+      accuracy is steady (`accuracy_spread`, max - min over the last
       epochs, at most 0.02) and within 20% of 1/C, and the loss is either just
       above ln C (at most 1.25x: the prior, slightly off) or far above it (at
       least 3x: one class predicted with confidence). A loss in between is a
-      model that learned something.
+      model that learned something (a steady accuracy is what a constant
+      predictor gets: it names C better than the loss does: a dead network at
+      loss 2.62 with accuracy 0.100 is 10 classes, not 14);
+    - (second) the loss is within 4% of ln C and the accuracy at most 1.5/C; not with
+      `loss_level=False` (a run whose loss diverged: its level says nothing of C).
     """
     if accuracy is None or not (math.isfinite(loss) and math.isfinite(accuracy)):
         return None
-    if 0.5 < loss < math.log(MAX_INFERRED_CLASSES + 1):
+    # A constant accuracy is a class share (a constant predictor): trust it first.
+    constant = accuracy_spread is not None and accuracy_spread <= INFER_CONSTANT_ACCURACY
+    if constant and accuracy > 0:
+        found = _from_accuracy(loss, accuracy)
+        if found is not None:
+            return found
+    if loss_level and 0.5 < loss < math.log(MAX_INFERRED_CLASSES + 1):
         c = int(round(math.exp(loss)))
         best = None
         for cand in (c - 1, c, c + 1):
@@ -126,13 +94,19 @@ def infer_chance_level(loss: float, accuracy: float | None,
             return ChanceLevel(loss=math.log(cand), accuracy=1.0 / cand, num_classes=cand,
                                source="inferred")
     if accuracy_spread is not None and accuracy_spread <= INFER_STEADY_ACCURACY and accuracy > 0:
-        cand = int(round(1.0 / accuracy))
-        ratio = loss / math.log(cand) if cand >= 2 else 0.0
-        near_or_confidently_wrong = 1.0 <= ratio <= 1.25 or ratio >= 3.0
-        if 2 <= cand <= MAX_INFERRED_CLASSES and abs(accuracy * cand - 1.0) <= 0.2 and \
-                near_or_confidently_wrong:
-            return ChanceLevel(loss=math.log(cand), accuracy=1.0 / cand, num_classes=cand,
-                               source="inferred")
+        return _from_accuracy(loss, accuracy)
+    return None
+
+
+def _from_accuracy(loss: float, accuracy: float) -> ChanceLevel | None:
+    """C from a steady accuracy near 1/C, when the loss agrees (see above)."""
+    cand = int(round(1.0 / accuracy))
+    ratio = loss / math.log(cand) if cand >= 2 else 0.0
+    near_or_confidently_wrong = 1.0 <= ratio <= 1.25 or ratio >= 3.0
+    if 2 <= cand <= MAX_INFERRED_CLASSES and abs(accuracy * cand - 1.0) <= 0.2 and \
+            near_or_confidently_wrong:
+        return ChanceLevel(loss=math.log(cand), accuracy=1.0 / cand, num_classes=cand,
+                           source="inferred")
     return None
 
 
@@ -149,7 +123,7 @@ def is_at_chance(
         return False
     if loss < chance.loss * (1.0 - loss_tolerance):
         return False
-    if accuracy is None or not math.isfinite(accuracy):
+    if accuracy is None or not math.isfinite(accuracy) or chance.accuracy is None:
         return True
     return accuracy <= chance.accuracy + accuracy_margin * (1.0 - chance.accuracy)
 
@@ -213,6 +187,17 @@ def detect_not_learning(
         tail_acc = float(np.mean(finite)) if finite else None
     if not is_at_chance(tail_loss, tail_acc, chance):
         return None
+    last_i = next((i for i in range(n - 1, -1, -1) if math.isfinite(loss[i])), None)
+    if last_i is not None and not is_at_chance(loss[last_i], None, chance):
+        last_acc = None
+        if accuracy is not None and len(accuracy) == n and accuracy[last_i] is not None and \
+                math.isfinite(accuracy[last_i]):
+            last_acc = float(accuracy[last_i])
+        if last_acc is None or not is_at_chance(chance.loss, last_acc, chance):
+            # The latest epoch is below the reference level (and its accuracy above
+            # chance, where there is one): the tail mean is held up by the first
+            # epochs of a run that is learning.
+            return None
     if val_accuracy is not None and val_loss is not None and len(val_accuracy) == n:
         # Validation clearly better than chance (loss and accuracy) means the
         # model learned: heavy Dropout can make the training curves look stuck.
@@ -233,14 +218,34 @@ def detect_not_learning(
         # Learning slowly, not stuck. (A loss coming down from an explosion back to
         # the chance level falls too, but its accuracy does not rise.)
         return None
-    # The epoch from which every epoch stayed at chance.
+    # The epoch from which every epoch stayed at chance, without the spike a too-high
+    # learning rate leaves before the network dies ("stuck at 2.62" must not start at
+    # an epoch of 5.91). Stuck means two epochs at least.
     start = n - 1
     acc = list(accuracy) if accuracy is not None and len(accuracy) == n else None
+    ceiling = STUCK_SPIKE * max(tail_loss, chance.loss)
     while start > 0 and is_at_chance(loss[start - 1], None if acc is None else acc[start - 1],
-                                     chance):
+                                     chance) and loss[start - 1] <= ceiling:
         start -= 1
+    # A head still coming down onto the stuck level (more than 10% above everything
+    # after it) is the way in, not the stuck stretch.
+    while start < n - 2:
+        rest = [v for v in loss[start + 1:] if math.isfinite(v)]
+        if not rest or not loss[start] > STUCK_HEAD * max(rest):
+            break
+        start += 1
+    if start >= n - 1:
+        return None
+    stuck = [v for v in loss[start:] if math.isfinite(v)]
+    # The level it is stuck at: the last (up to) `tail` epochs of the stuck stretch,
+    # not a mean that still holds the spike before it.
+    stuck_tail = [v for v in loss[max(start, n - t):] if math.isfinite(v)]
+    if stuck_tail:
+        tail_loss = float(np.mean(stuck_tail))
     evidence: dict[str, object] = {
         "tail_loss": round(tail_loss, 6),
+        "stuck_min": round(min(stuck), 6) if stuck else None,
+        "stuck_max": round(max(stuck), 6) if stuck else None,
         "tail_accuracy": None if tail_acc is None else round(tail_acc, 6),
         "tail_epochs": t,
         "stuck_since_position": start,

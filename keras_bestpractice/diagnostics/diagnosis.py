@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
+from keras_bestpractice._core.reference import (
+    TargetSummary,
+    loss_kind,
+    reference_level,
+    target_summary,
+)
 from keras_bestpractice.diagnostics import catalog
 from keras_bestpractice.diagnostics.catalog import finding_spec, make_finding
 from keras_bestpractice.diagnostics.chance import ChanceLevel, chance_level
@@ -18,9 +24,11 @@ from keras_bestpractice.diagnostics.rules import RunView
 
 def diagnose(
     history: Any,
-    num_classes: int | None = None,
+    num_classes: int | Mapping[str, int] | None = None,
     *,
     class_prior: Sequence[float] | None = None,
+    loss: Any = None,
+    targets: Any = None,
     extra_findings: Iterable[Finding] = (),
     skipped_checks: Iterable[str] = (),
     probes: Iterable[dict] = (),
@@ -29,16 +37,30 @@ def diagnose(
 
     Args:
         history: `History.history` (a dict of lists), a `keras.callbacks.History`,
-            a pandas `DataFrame`, or the path of a `CSVLogger` CSV file. Keys are
-            recognised in their usual spellings (`accuracy`, `acc`,
-            `sparse_categorical_accuracy`, `categorical_accuracy`, with and
-            without `val_`).
+            a pandas `DataFrame`, or the path of a `CSVLogger` CSV file (or a JSON
+            file of `History.history`). Keys are recognised in their usual
+            spellings (`accuracy`, `acc`, `sparse_categorical_accuracy`,
+            `categorical_accuracy`, `binary_accuracy`, with and without `val_`).
+            A multi-output model's per-output curves (`<output>_loss`,
+            `<output>_accuracy`, ...) are diagnosed output by output as well.
         num_classes: number of classes, for the chance-level rules (`not_learning`,
-            underfitting). When `None` the chance level is inferred where the
-            curves allow it (a flat loss at ln C with accuracy near 1/C), else
-            those rules are skipped. Defaults to `None`.
+            underfitting). When `None` (and no `loss` says otherwise) the chance
+            level is inferred where the curves allow it (a flat loss at ln C with
+            accuracy near 1/C), else those rules are skipped. A dict by output
+            name gives each output of a multi-output model its own. Defaults to
+            `None`.
         class_prior: class counts or shares, for an imbalanced data set (the
             chance level is then the entropy of the prior). Defaults to `None`.
+        loss: the loss the model was trained with (a name such as `"mse"` or
+            `"binary_crossentropy"`, or a Keras loss; a dict by output name for a
+            multi-output model). It decides the reference level of a model that
+            learned nothing (`keras_bestpractice._core.reference`); for a loss
+            whose level is unknown no `not_learning` is given and no class count
+            is inferred. Defaults to `None` (a classifier is assumed, as above).
+        targets: the training targets (or a sample), for the reference level of
+            regression (variance, mean absolute deviation) and sigmoid
+            (prevalence) losses, or the class prior (a dict by output name for a
+            multi-output model). Defaults to `None`.
         extra_findings: findings from in-training signals (the
             `TrainingDiagnostics` callback passes its own). Defaults to none.
         skipped_checks: names of checks that could not run, with the reason.
@@ -63,6 +85,7 @@ def diagnose(
     report = diagnose(history, num_classes=10)
     print(report.primary)
     report.to_html("report.html")
+    diagnose(regression_history, loss="mse", targets=y_train)
     ```
     """
     curves = Curves.from_any(history)
@@ -76,23 +99,32 @@ def diagnose(
     extra_findings = _checked_list("extra_findings", extra_findings, Finding)
     skipped_checks = _checked_list("skipped_checks", skipped_checks, str)
     probes = _checked_list("probes", probes, dict)
-    chance: ChanceLevel | None = chance_level(num_classes, class_prior)
-    view = RunView.build(curves, chance)
+    outputs = output_names(curves)
+    losses = loss if isinstance(loss, Mapping) else None
+    all_targets = targets if isinstance(targets, Mapping) and \
+        not isinstance(targets, TargetSummary) else None
+    all_classes = _checked_classes(num_classes)
     skipped = list(skipped_checks)
-    if view.chance is None and view.inferred_chance is None:
+    chance, infer = _reference(None if losses is not None else loss,
+                               None if all_targets is not None else targets,
+                               None if all_classes is not None else num_classes, class_prior,
+                               skipped, multi_output=bool(outputs))
+    findings, view = _curve_findings(curves, chance, infer)
+    if view.chance is None and view.inferred_chance is None and not any(
+            s.startswith("not_learning") for s in skipped):
         skipped.append(
-            "not_learning: chance level unknown (pass num_classes=..., or the loss is not flat "
-            "at ln C with accuracy near 1/C)"
+            "not_learning: chance level unknown (pass num_classes=... or loss=..., or the loss "
+            "is not flat at ln C with accuracy near 1/C)"
         )
     if not view.has_val():
         skipped.append("overfitting, val_oscillation: no validation curves (`val_loss`)")
-    findings: list[Finding] = []
-    for spec in catalog.curve_specs():
-        found = spec.detect(view)
-        if found is not None:
-            findings.append(make_finding(spec.code, *found))
-    hidden = catalog.subsumed_by({f.code for f in findings})
-    findings = [f for f in findings if f.code not in hidden]
+    for name in outputs:
+        sub = output_curves(curves, name)
+        sub_chance, sub_infer = _reference(
+            (losses or {}).get(name), (all_targets or {}).get(name),
+            (all_classes or {}).get(name), None, skipped, label=f"output {name!r}")
+        findings += [_for_output(f, name) for f in _curve_findings(sub, sub_chance,
+                                                                   sub_infer)[0]]
     findings.extend(extra_findings)
     problems = [f for f in findings if f.severity in ("error", "warning")]
     if not problems:
@@ -108,6 +140,90 @@ def diagnose(
         skipped_checks=skipped,
         probes=list(probes),
     )
+
+
+def _reference(loss: Any, targets: Any, num_classes: int | None, class_prior: Any,
+               skipped: list[str], multi_output: bool = False,
+               label: str = "the run") -> tuple[ChanceLevel | None, bool]:
+    """`(reference level, may a class count be inferred from the curves)`."""
+    summary = None
+    if targets is not None:
+        try:
+            summary = target_summary(targets)
+        except (TypeError, ValueError) as exc:
+            raise type(exc)(f"`targets`: {exc}") from None
+    if loss is None:
+        if multi_output and num_classes is None and class_prior is None:
+            # The total of several outputs' losses has no single chance level.
+            return None, False
+        level = chance_level(num_classes, class_prior)
+        if level is None and summary is not None and "class_counts" in summary and \
+                len(summary["class_counts"]) >= 2:
+            level = chance_level(class_prior=summary["class_counts"])
+        return level, True
+    kind = loss_kind(loss)
+    level = reference_level(kind, num_classes=num_classes, class_prior=class_prior,
+                            targets=summary)
+    if level is None:
+        why = ("give targets=... for its reference level" if kind in ("mse", "mae") else
+               "its reference level is unknown")
+        skipped.append(f"not_learning ({label}): loss {_loss_label(loss)!r}: {why}")
+    return level, kind in ("classification", "binary")
+
+
+def _checked_classes(num_classes: Any) -> dict[str, int] | None:
+    """Validate `num_classes`; the per-output dict when one was given, else `None`."""
+    from keras_bestpractice import _validation as v
+
+    if isinstance(num_classes, Mapping):
+        return {str(k): v.check_int(f"num_classes[{k!r}]", n, minimum=2, allow_none=True)
+                for k, n in num_classes.items()}
+    v.check_int("num_classes", num_classes, minimum=2, allow_none=True)
+    return None
+
+
+def _loss_label(loss: Any) -> str:
+    return loss if isinstance(loss, str) else str(getattr(loss, "name", type(loss).__name__))
+
+
+def _curve_findings(curves: Curves, chance: ChanceLevel | None,
+                    infer: bool) -> tuple[list[Finding], RunView]:
+    view = RunView.build(curves, chance, infer=infer)
+    findings: list[Finding] = []
+    for spec in catalog.curve_specs():
+        found = spec.detect(view)
+        if found is not None:
+            findings.append(make_finding(spec.code, *found))
+    hidden = catalog.subsumed_by({f.code for f in findings})
+    return [f for f in findings if f.code not in hidden], view
+
+
+def output_names(curves: Curves) -> list[str]:
+    """The outputs of a multi-output model, from its `<output>_loss` training curves."""
+    names = []
+    for key in curves.series:
+        if key.endswith("_loss") and not key.startswith("val_") and key != "loss":
+            names.append(key[: -len("_loss")])
+    return sorted(names)
+
+
+def output_curves(curves: Curves, name: str) -> Curves:
+    """One output's curves under the plain names (`loss`, `val_loss`, `accuracy`, ...)."""
+    prefix = f"{name}_"
+    series = {}
+    for key, values in curves.series.items():
+        if key.startswith(prefix):
+            series[key[len(prefix):]] = values
+        elif key.startswith(f"val_{prefix}"):
+            series["val_" + key[len(f"val_{prefix}"):]] = values
+    return Curves(epochs=curves.epochs, series=series, notes=[])
+
+
+def _for_output(finding: Finding, name: str) -> Finding:
+    evidence = {"output": name, **finding.evidence}
+    return Finding(code=finding.code, severity=finding.severity, epoch=finding.epoch,
+                   message=f"Output `{name}`: {finding.message}",
+                   suggestion=finding.suggestion, evidence=evidence)
 
 
 @finding_spec("healthy", severity="info", title="Healthy", rank=1000, source="summary")

@@ -97,26 +97,32 @@ def figure(report: DiagnosticsReport, dpi: int = 110):
     curves = report.curves
     x = curves.epochs.astype(float) + 1.0  # Keras counts epochs from 1 on screen
     has_acc = curves.accuracy is not None or curves.val_accuracy is not None
-    fig = new_figure(figsize=(11.0 if has_acc else 6.5, 4.2), dpi=dpi)
+    fig = new_figure(figsize=(11.0 if has_acc else 6.5, 4.8), dpi=dpi)
     axes = fig.subplots(1, 2 if has_acc else 1, squeeze=False)[0]
     _panel(axes[0], x, curves.loss, curves.val_loss, "loss", report, log_if_wide=True)
     axes[0].set_title("Loss")
     if has_acc:
         _panel(axes[1], x, curves.accuracy, curves.val_accuracy, "accuracy", report)
         axes[1].set_title("Accuracy")
-        if report.chance is not None:
+        if report.chance is not None and report.chance.accuracy is not None:
             axes[1].axhline(report.chance.accuracy, color="#888888", lw=1, ls=":",
                             label=f"chance ({report.chance.accuracy:.2f})")
-            axes[1].legend(loc="best", fontsize=8)
     if report.chance is not None:
+        label = "predict the typical target" if report.chance.kind == "regression" else "chance"
         axes[0].axhline(report.chance.loss, color="#888888", lw=1, ls=":",
-                        label=f"chance ({report.chance.loss:.2f})")
-        axes[0].legend(loc="best", fontsize=8)
+                        label=f"{label} ({report.chance.loss:.3g})")
+    from keras_bestpractice._plotting import legend_outside
+
+    for ax in axes:
+        legend_outside(ax)
     p = report.primary
     where = f" at epoch {p.epoch + 1}" if p.epoch is not None else ""
     fig.suptitle(f"{SEVERITY_ICONS[p.severity]} {p.title}{where}",
                  color=SEVERITY_COLOURS[p.severity], fontsize=13, fontweight="bold")
     fig.tight_layout(rect=(0, 0, 1, 0.97))
+    from keras_bestpractice._plotting import settle_labels
+
+    settle_labels(fig)
     return fig
 
 
@@ -134,32 +140,28 @@ def _panel(ax, x, train, val, name, report, log_if_wide=False):
         if name == "loss" and bad.any():
             ax.plot(x[bad], np.zeros(int(bad.sum())), "x", color=SEVERITY_COLOURS["error"],
                     ms=9, mew=2, label=f"{label}: NaN/Inf", transform=ax.get_xaxis_transform())
+    from keras_bestpractice._plotting import epoch_marks, integer_epochs, readable_log
+
     if finite_all:
         values = np.concatenate(finite_all)
         positive = values[values > 0]
         if log_if_wide and positive.size and positive.max() / max(positive.min(), 1e-12) > 50:
-            ax.set_yscale("log")
+            readable_log(ax, "y")
     if name == "loss" and val is not None and np.isfinite(val).any():
         best = int(np.nanargmin(val))
         ax.plot([x[best]], [val[best]], "*", color="#6a1b9a", ms=13, zorder=5,
                 label=f"best val (epoch {int(x[best])})")
-    for f in report.findings:
+    marks = []
+    for f in report.findings:  # most severe first: its colour wins at a shared epoch
         if f.epoch is None or f.severity == "info":
             continue
         pos = np.where(report.curves.epochs == f.epoch)[0]
-        if not pos.size:
-            continue
-        ex = x[int(pos[0])]
-        colour = SEVERITY_COLOURS[f.severity]
-        ax.axvline(ex, color=colour, lw=1.2, ls=":", alpha=0.9)
-        ax.text(ex, 0.98, f" {f.code}", color=colour, fontsize=8, rotation=90, va="top",
-                ha="right", transform=ax.get_xaxis_transform())
-    from matplotlib.ticker import MaxNLocator
-
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        if pos.size:
+            marks.append((x[int(pos[0])], f.code, SEVERITY_COLOURS[f.severity]))
+    integer_epochs(ax)
+    epoch_marks(ax, marks)
     ax.set_xlabel("epoch")
     ax.grid(True, alpha=0.3)
-    ax.legend(loc="best", fontsize=8)
 
 
 def _after_start(series: np.ndarray) -> np.ndarray:
@@ -194,9 +196,17 @@ table{border-collapse:collapse;width:100%;margin:1rem 0;font-size:.92rem}
 th,td{border-bottom:1px solid #e0e0e0;padding:.45rem .5rem;text-align:left;vertical-align:top}
 th{background:#f5f5f5}.badge{color:#fff;border-radius:3px;padding:1px 7px;font-size:.8rem;
 white-space:nowrap}
-code{background:#f1f1f1;padding:0 3px;border-radius:3px}img{max-width:100%}
-details{margin:.3rem 0}pre{background:#f6f6f6;padding:.6rem;overflow:auto;font-size:.82rem}
-.muted{color:#777;font-size:.85rem}
+code{background:#f1f1f1;padding:0 3px;border-radius:3px;overflow-wrap:anywhere}
+code.name{overflow-wrap:normal}
+img{max-width:100%;height:auto}
+details{margin:.3rem 0}pre{background:#f6f6f6;padding:.6rem;overflow:auto;font-size:.82rem;
+white-space:pre-wrap;overflow-wrap:anywhere}
+.muted{color:#777;font-size:.85rem}.scroll{overflow-x:auto;max-width:100%}
+@media (max-width:600px){body{margin:.8rem auto;padding:0 .6rem}h1{font-size:1.5rem}
+.primary{padding:.7rem .8rem}table.findings,table.findings tbody,table.findings tr,
+table.findings td{display:block;width:auto}table.findings tr:first-child{display:none}
+table.findings tr{border-bottom:2px solid #e0e0e0;padding:.3rem 0}
+table.findings td{border:0;padding:.15rem .2rem}}
 """
 
 
@@ -207,6 +217,11 @@ def _esc(s: Any) -> str:
 def _badge(severity: str) -> str:
     return (f'<span class="badge" style="background:{SEVERITY_COLOURS[severity]}">'
             f"{SEVERITY_ICONS[severity]} {severity}</span>")
+
+
+def _name_html(code: str) -> str:
+    """A finding code that breaks only after its underscores (`not_<wbr>learning`)."""
+    return f"<code class='name'>{_esc(code).replace('_', '_<wbr>')}</code>"
 
 
 def _code_html(s: str) -> str:
@@ -237,13 +252,13 @@ def html(report: DiagnosticsReport) -> str:
     else:
         out.append("<p class='muted'>Install matplotlib for the learning-curve plot: "
                    "<code>pip install \"keras-bestpractice[plots]\"</code></p>")
-    out.append("<h3>All findings</h3><table><tr><th>severity</th><th>finding</th><th>epoch</th>"
-               "<th>what</th><th>fix</th></tr>")
+    out.append("<h3>All findings</h3><table class='findings'><tr><th>severity</th>"
+               "<th>finding</th><th>epoch</th><th>what</th><th>fix</th></tr>")
     for f in report.findings:
         evidence = _esc(json.dumps(f.evidence, indent=1, default=str))
         out.append(
             f"<tr><td>{_badge(f.severity)}</td><td><b>{_esc(f.title)}</b><br>"
-            f"<code>{_esc(f.code)}</code></td><td>{_epoch1(f)}</td>"
+            f"{_name_html(f.code)}</td><td>{_epoch_cell(f)}</td>"
             f"<td>{_code_html(f.message)}<details><summary class='muted'>evidence</summary>"
             f"<pre>{evidence}</pre></details></td><td>{_code_html(f.suggestion)}</td></tr>"
         )
@@ -264,6 +279,11 @@ def html(report: DiagnosticsReport) -> str:
     return "\n".join(out)
 
 
+def _epoch_cell(f: Finding) -> str:
+    text = _epoch1(f)
+    return f"<span class='muted'>epoch </span>{text}" if text and text != "-" else text
+
+
 def _fmt(v: Any) -> str:
     if isinstance(v, float):
         if math.isnan(v):
@@ -280,7 +300,7 @@ def _table(rows: list[dict]) -> str:
     body = "".join(
         "<tr>" + "".join(f"<td>{_fmt(r.get(k, ''))}</td>" for k in keys) + "</tr>" for r in rows
     )
-    return f"<table><tr>{head}</tr>{body}</table>"
+    return f"<div class='scroll'><table><tr>{head}</tr>{body}</table></div>"
 
 
 def _curves_table(report: DiagnosticsReport) -> str:

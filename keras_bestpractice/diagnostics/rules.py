@@ -38,6 +38,17 @@ DIVERGENCE_FACTOR = DIAGNOSE_DIVERGENCE_FACTOR
 # This keeps a converged run whose loss wobbles between 0.001 and 0.004 healthy.
 DIVERGENCE_GIVEBACK = 0.25
 
+# "Blown up": the training loss stays at >= 10x the loss of a model that learned
+# nothing (the reference level, when known). When it is not known, a classifier's
+# (a run with an accuracy curve) chance level is at most ln 1000 = 6.9 for up to
+# 1000 classes, so a loss above 10x that (69) is a blown-up network whatever the
+# class count (lr 1e4 SGD on digits: 5322 after a first epoch of 9.9e13).
+BLOWN_UP_FACTOR = 10.0
+MAX_PLAUSIBLE_CHANCE_LOSS = math.log(1000)
+# A run "has diverged" (no class count may be inferred from its level) when its
+# loss ends at 3x its lowest value or more, or blown up as above.
+DIVERGED_RISE = 3.0
+
 # ---------------------------------------------------------------- overfitting
 # Validation loss, smoothed over 3 epochs, risen 15% above its minimum while the
 # training loss kept falling (the handbooks' "by epoch 7 the model was
@@ -51,6 +62,11 @@ OVERFIT_TRAIN_MIN_DROP = 0.10
 OVERFIT_MEMORISED_ACCURACY = 0.99
 OVERFIT_ACCURACY_GAP = 0.05
 OVERFIT_LOSS_RATIO = 3.0
+# Memorised without an accuracy (regression): the training loss fell below 1% of the
+# reference level (the targets' variance, or the first loss) while the validation
+# loss stayed at least ten times higher.
+OVERFIT_MEMORISED_LOSS_FRACTION = 0.01
+OVERFIT_MEMORISED_LOSS_RATIO = 10.0
 # The rise must also matter in absolute terms (>= 5% of the chance loss, or of the
 # first validation loss when the chance level is unknown): a converged model whose
 # validation loss wanders from 0.003 to 0.02 at 99.6% accuracy is not overfitting...
@@ -106,6 +122,12 @@ PLATEAU_MAX_REL_CHANGE = 0.005
 PLATEAU_MIN_LEVEL = 0.05
 PLATEAU_MIN_EPOCHS = 5
 FROZEN_REL_CHANGE = 1e-4
+# "Not learning" caused by a learning rate too high: the first epochs' loss was at
+# least 1.2x the level the run got stuck at (and above chance): the updates moved the
+# network, then left it dead (SGD lr=3 on digits: 2.95, 2.34, then 2.33 for good). A
+# frozen run (lr 0) starts where it stays; a run stuck on shuffled labels starts
+# within a few percent of it.
+NOT_LEARNING_SPIKE = 1.2
 
 
 @dataclass
@@ -122,7 +144,8 @@ class RunView:
     inferred_chance: ChanceLevel | None = None
 
     @classmethod
-    def build(cls, curves: Curves, chance: ChanceLevel | None) -> RunView:
+    def build(cls, curves: Curves, chance: ChanceLevel | None, infer: bool = True) -> RunView:
+        """`infer=False`: never guess a class count (the loss is not a classifier's)."""
         loss = curves.loss
         n = len(curves)
         # Rules other than nan_loss read the run up to its first non-finite loss.
@@ -142,9 +165,9 @@ class RunView:
             chance=chance,
             n=n,
         )
-        if view.chance is None and curves.is_binary_accuracy:
+        if view.chance is None and curves.is_binary_accuracy and infer:
             view.chance = ChanceLevel(math.log(2), 0.5, 2, "inferred")
-        if view.chance is None and view.loss is not None and n >= 3:
+        if view.chance is None and view.loss is not None and n >= 3 and infer:
             # An inferred chance level serves the not_learning rule only: a wrong
             # guess must not move the thresholds of the other rules.
             t = min(3, n)
@@ -155,8 +178,11 @@ class RunView:
             # A loss near ln C with accuracy near 1/C is the evidence; flatness only
             # has to rule out a curve plunging through ln C on its way down.
             if _rel_change(view.loss[-t:]) < 0.3 or (spread is not None and spread <= 0.02):
-                view.inferred_chance = infer_chance_level(float(np.mean(view.loss[-t:])), acc,
-                                                          spread)
+                # A diverged loss's level says nothing of the class count: then only a
+                # steady accuracy (a class share) may name it.
+                view.inferred_chance = infer_chance_level(
+                    float(np.mean(view.loss[-t:])), acc, spread,
+                    loss_level=not has_diverged(view.loss, view.acc is not None))
         return view
 
     def epoch(self, position: int | None) -> int | None:
@@ -164,6 +190,21 @@ class RunView:
 
     def has_val(self) -> bool:
         return self.val_loss is not None and np.isfinite(self.val_loss).sum() >= 2
+
+
+def has_diverged(loss: np.ndarray, classifier: bool) -> bool:
+    """Is the level this loss curve ends at a diverged one: (a classifier) above any
+    chance level, or at least 3x the lowest value it had reached? Its level then says
+    nothing about the class count. (A run that blew up and then collapsed to a flat
+    constant predictor ends at ln C again: that level does say C.)"""
+    x = np.asarray(loss, dtype=float)
+    x = x[np.isfinite(x)]
+    if x.size == 0:
+        return False
+    tail = float(np.mean(x[-min(3, x.size):]))
+    if classifier and tail >= BLOWN_UP_FACTOR * MAX_PLAUSIBLE_CHANCE_LOSS:
+        return True
+    return bool(tail >= DIVERGED_RISE * max(float(np.min(x)), 1e-12))
 
 
 def _nanmean(x: np.ndarray) -> float | None:
@@ -203,7 +244,8 @@ def _f(value: float | None, fmt: str = ".4g") -> str:
 
 
 # ============================================================================ rules
-@finding_spec("nan_loss", severity="error", title="Loss became NaN/Inf", rank=10)
+@finding_spec("nan_loss", severity="error", title="Loss became NaN/Inf", rank=10,
+              subsumes=("slow_convergence", "plateau"))
 class NanLoss:
     @staticmethod
     def detect(view: RunView):
@@ -274,7 +316,12 @@ class Diverging:
     @staticmethod
     def detect(view: RunView):
         loss = view.loss
-        if loss is None or view.n < 3:
+        if loss is None or view.n < 2:
+            return None
+        blown = _blown_up(view)
+        if blown is not None:
+            return blown
+        if view.n < 3:
             return None
         m = int(np.argmin(loss))
         lmin, first, last = float(loss[m]), float(loss[0]), float(loss[-1])
@@ -285,6 +332,7 @@ class Diverging:
         if last - lmin < DIVERGENCE_GIVEBACK * max(first - lmin, 0.0):
             return None
         evidence = {
+            "kind": "rising",
             "min_loss": lmin, "min_loss_epoch": _num(view, m), "last_loss": last,
             "last_epoch": _num(view, view.n - 1), "first_loss": first,
             "ratio_to_min": last / lmin, "factor": DIVERGENCE_FACTOR,
@@ -297,6 +345,14 @@ class Diverging:
 
     @staticmethod
     def message(ev) -> str:
+        if ev.get("kind") == "blown_up":
+            peak = "" if ev["max_loss_epoch"] == ev["since_epoch"] and \
+                ev["max_loss"] <= 1.5 * ev["tail_loss"] else \
+                f" (it reached {ev['max_loss']:.3g} at epoch {ev['max_loss_epoch']})"
+            return (f"Since epoch {ev['since_epoch']} the training loss has stayed above "
+                    f"{ev['factor']:g}x {ev['reference_name']} ({ev['reference_loss']:.4g}): "
+                    f"{ev['tail_loss']:.4g} over the last epochs ({ev['ratio']:.3g}x){peak}. "
+                    "The weights have blown up.")
         text = (f"The training loss fell to {ev['min_loss']:.4g} at epoch {ev['min_loss_epoch']}, "
                 f"then climbed to {ev['last_loss']:.4g} by epoch {ev['last_epoch']} "
                 f"({ev['ratio_to_min']:.1f}x its best).")
@@ -307,13 +363,47 @@ class Diverging:
 
     @staticmethod
     def fix(ev) -> str:
+        if ev.get("kind") == "blown_up":
+            return ("The learning rate is far too high: divide it by 100 (find a good one with "
+                    "`keras_bestpractice.tuning.lr_range_test`), clip gradients (`clipnorm=1.0`) "
+                    "and add `DivergenceGuard(lr_backoff=0.1)`; check the inputs are normalised.")
         return ("Divide the learning rate by 10 (or decay it: `keras.optimizers.schedules."
                 "ExponentialDecay`, `ReduceLROnPlateau`), clip gradients (`clipnorm=1.0`), and add "
                 "`DivergenceGuard(lr_backoff=0.1)`; the best weights were those of epoch "
                 f"{ev['min_loss_epoch']}.")
 
 
-@finding_spec("not_learning", severity="error", title="Not learning (stuck at chance level)",
+def _blown_up(view: RunView):
+    """The `blown_up` form of `diverging`: the loss stays >= 10x the reference level."""
+    loss = view.loss
+    chance = view.chance
+    if chance is not None:
+        reference, name = chance.loss, (
+            "the loss of always predicting the typical target" if chance.kind == "regression"
+            else "the chance level")
+    elif view.acc is not None:
+        reference, name = MAX_PLAUSIBLE_CHANCE_LOSS, "the largest chance level (1000 classes)"
+    else:
+        return None
+    level = BLOWN_UP_FACTOR * reference
+    if not (reference > 0 and float(loss[-1]) >= level):
+        return None  # the last epoch came back below the level: not "stays"
+    start = view.n - 1
+    while start > 0 and loss[start - 1] >= level:
+        start -= 1
+    # The level it stays at: the mean of the last (up to) three epochs of that stretch.
+    tail = float(np.mean(loss[max(start, view.n - 3):]))
+    peak = int(np.argmax(loss))
+    return view.epoch(start), {
+        "kind": "blown_up", "tail_loss": tail, "reference_loss": reference,
+        "reference_name": name, "ratio": tail / reference, "factor": BLOWN_UP_FACTOR,
+        "since_epoch": _num(view, start), "max_loss": float(loss[peak]),
+        "max_loss_epoch": _num(view, peak), "first_loss": float(loss[0]),
+        "last_epoch": _num(view, view.n - 1),
+    }
+
+
+@finding_spec("not_learning", severity="error", title="Not learning",
               rank=30, subsumes=("underfitting", "plateau", "slow_convergence"))
 class NotLearning:
     @staticmethod
@@ -330,9 +420,15 @@ class NotLearning:
         start = int(evidence.pop("stuck_since_position"))
         loss = view.loss
         early_max = float(np.max(loss[: max(1, min(3, view.n))]))
-        if early_max > 3 * chance.loss:
+        tail_loss = float(evidence["tail_loss"])
+        if early_max > 3 * chance.loss or (early_max >= NOT_LEARNING_SPIKE * tail_loss
+                                           and early_max > 1.2 * chance.loss):
+            # A first epoch far above where the run got stuck: the updates were too big
+            # (a dead network: lr=3 SGD on digits goes 5.9, 2.6, then flat).
             cause = "too_high"
-        elif _rel_change(loss[-min(3, view.n):]) < FROZEN_REL_CHANGE:
+        elif start == 0 and _rel_change(loss[-min(3, view.n):]) < FROZEN_REL_CHANGE and \
+                early_max <= (1.0 + 2 * FROZEN_REL_CHANGE) * tail_loss:
+            # Flat from the first epoch on: nothing updates the weights.
             cause = "frozen"
         else:
             cause = "unknown"
@@ -343,26 +439,54 @@ class NotLearning:
     @staticmethod
     def message(ev) -> str:
         acc = ev.get("tail_accuracy")
-        acc_txt = "" if acc is None else \
+        kind = ev.get("reference_kind", "classification")
+        acc_txt = "" if acc is None or ev.get("chance_accuracy") is None else \
             f" and accuracy {acc:.3f} (chance {ev['chance_accuracy']:.3f})"
+        low, high = ev.get("stuck_min"), ev.get("stuck_max")
+        if low is not None and high is not None and high - low > 0.1 * ev["tail_loss"]:
+            level = f"between {low:.4g} and {high:.4g}"
+        else:
+            level = f"at {ev['tail_loss']:.4g}"
+        start = f"Since epoch {ev['stuck_since_epoch']} the training loss stays {level}" \
+            f"{acc_txt}: "
+        if kind == "regression":
+            return (start + f"the loss of always predicting the typical target is "
+                    f"{ev['chance_loss']:.4g} (the targets' spread). The model predicts a "
+                    "constant and nothing else.")
+        if kind in ("binary", "multilabel"):
+            labels = f" of {ev['num_classes']} labels" if ev.get("num_classes", 1) > 1 else ""
+            return (start + f"the entropy of the label prevalence{labels} is "
+                    f"{ev['chance_loss']:.4g}. The model predicts the prevalence and nothing "
+                    "else.")
         c_txt = f"{ev['num_classes']} classes" if ev.get("num_classes") else "this prior"
-        return (f"Since epoch {ev['stuck_since_epoch']} the training loss stays at "
-                f"{ev['tail_loss']:.4g}{acc_txt}: the chance level for {c_txt} is a loss of "
+        return (start + f"the chance level for {c_txt} is a loss of "
                 f"{ev['chance_loss']:.4g}. The model predicts the class prior and nothing else.")
 
     @staticmethod
     def fix(ev) -> str:
         if ev["cause"] == "too_high":
-            return (f"The first epochs' loss reached {ev['early_max_loss']:.3g} (far above chance) "
-                    "before the network got stuck: the learning rate is far too high. Divide it "
-                    "by 10-100 (try `keras_bestpractice.tuning.lr_range_test`).")
+            ratio = ev["early_max_loss"] / ev["chance_loss"] if ev.get("chance_loss") else None
+            above = f" ({ratio:.3g}x the reference level)" if ratio else ""
+            how = "far too high" if ratio and ratio > 3 else "too high"
+            return (f"The first epochs' loss reached {ev['early_max_loss']:.3g}{above} before "
+                    f"the network got stuck: the learning rate is {how} and its first updates "
+                    "killed the network (dead ReLU units, saturated outputs). Divide it by 10-100 "
+                    "(try `keras_bestpractice.tuning.lr_range_test`) and start from fresh "
+                    "weights.")
         if ev["cause"] == "frozen":
             return ("The loss does not move at all: check that the learning rate is not 0, that "
                     "the layers are trainable, and that labels match their inputs (not shuffled "
                     "separately).")
-        return ("Divide the learning rate by 10, check that labels match their inputs, that inputs "
-                "are normalised, and that the output layer and loss agree (softmax with "
-                "`sparse_categorical_crossentropy`); reduce heavy regularisation.")
+        if ev.get("reference_kind") == "regression":
+            return ("Divide the learning rate by 10, standardise the inputs and the targets "
+                    "(or give the output layer's bias the target mean), check that targets "
+                    "match their inputs; reduce heavy regularisation.")
+        return ("Check that labels match their inputs, that inputs are normalised, that the "
+                "output layer and loss agree (softmax with `sparse_categorical_crossentropy`) "
+                "and that the model can represent the task (a model without a hidden "
+                "non-linear layer cannot separate classes that are not linearly separable); "
+                "reduce heavy regularisation; if the loss jumps about, divide the learning rate "
+                "by 10.")
 
 
 @finding_spec("overfitting", severity="warning", title="Overfitting", rank=60)
@@ -407,6 +531,9 @@ class Overfitting:
             and (tau >= OVERFIT_MIN_TREND or abs_rise >= OVERFIT_NOISE_MULTIPLE * noise)
         )
         memorised = False
+        # "Has not improved since E" needs a later, worse epoch: a run whose validation
+        # loss is lowest at its last epoch is still improving (`generalisation_gap`).
+        still_improving = best >= view.n - 1 or not float(val[-1]) > vbest
         evidence: dict = {
             "best_val_loss": vbest, "best_epoch": _num(view, best),
             "last_val_loss": float(val[-1]), "val_rise": rise, "val_rise_abs": abs_rise,
@@ -424,9 +551,22 @@ class Overfitting:
                     and tl > 0
                     and vl >= OVERFIT_LOSS_RATIO * tl
                     and (rise is None or rise >= 0)
+                    and not still_improving
                 )
                 evidence.update({"train_accuracy": acc, "val_accuracy": vacc,
                                  "accuracy_gap": acc - vacc})
+        elif view.acc is None:
+            t = min(3, view.n)
+            tl, vl = _nanmean(loss[-t:]), _nanmean(val[-t:])
+            if tl is not None and vl is not None and reference > 0:
+                memorised = (
+                    tl <= OVERFIT_MEMORISED_LOSS_FRACTION * reference
+                    and vl >= OVERFIT_MEMORISED_LOSS_RATIO * max(tl, 1e-12)
+                    and (rise is None or rise >= 0)
+                    and not still_improving
+                )
+                evidence.update({"train_loss": tl, "reference_loss": reference,
+                                 "train_loss_fraction": tl / reference})
         if not (rising or memorised):
             return None
         evidence.update({"rising": rising, "memorised": memorised})
@@ -438,9 +578,16 @@ class Overfitting:
             return (f"Validation loss was lowest at epoch {ev['best_epoch']} "
                     f"({ev['best_val_loss']:.4g}) and then rose {ev['val_rise']:.0%} while the "
                     f"training loss kept falling ({ev['train_loss_drop_since_best']:.0%} lower).")
+        if ev.get("train_accuracy") is None:
+            return (f"The model memorised the training set (training loss {ev['train_loss']:.3g}, "
+                    f"{ev['train_loss_fraction']:.1%} of the reference level "
+                    f"{ev['reference_loss']:.4g}) but validation loss has not improved since "
+                    f"epoch {ev['best_epoch']} ({ev['best_val_loss']:.4g}, "
+                    f"{ev['last_val_loss']:.4g} at the last epoch).")
         return (f"The model memorised the training set (accuracy {ev['train_accuracy']:.3f}) but "
                 f"validation accuracy is {ev['val_accuracy']:.3f}; validation loss has not "
-                f"improved since epoch {ev['best_epoch']}.")
+                f"improved since epoch {ev['best_epoch']} ({ev['best_val_loss']:.4g}, "
+                f"{ev['last_val_loss']:.4g} at the last epoch).")
 
     @staticmethod
     def fix(ev) -> str:
@@ -448,6 +595,45 @@ class Overfitting:
                 "(`kernel_regularizer=keras.regularizers.L2(1e-4)`) or data augmentation, or get "
                 f"more data; or stop at epoch {ev['best_epoch']} with `keras.callbacks."
                 "EarlyStopping(monitor='val_loss', patience=3, restore_best_weights=True)`.")
+
+
+@finding_spec("generalisation_gap", severity="info", title="Training set fitted, validation "
+              "still improving", rank=1100)
+class GeneralisationGap:
+    """A run that fits its training set perfectly while validation loss is still at its
+    best at the last epoch: not overfitting (yet), and no warning; said for the gap."""
+
+    @staticmethod
+    def detect(view: RunView):
+        if view.acc is None or view.val_acc is None or not view.has_val() or view.n < 4:
+            return None
+        val = view.val_loss
+        finite = np.where(np.isfinite(val), val, np.inf)
+        best = int(np.argmin(finite))
+        if best < view.n - 1:
+            return None
+        t = min(3, view.n)
+        acc, vacc = _nanmean(view.acc[-t:]), _nanmean(view.val_acc[-t:])
+        if acc is None or vacc is None or acc < OVERFIT_MEMORISED_ACCURACY or \
+                acc - vacc < OVERFIT_ACCURACY_GAP:
+            return None
+        return view.epoch(best), {
+            "train_accuracy": acc, "val_accuracy": vacc, "accuracy_gap": acc - vacc,
+            "best_epoch": _num(view, best), "best_val_loss": float(val[best]),
+        }
+
+    @staticmethod
+    def message(ev) -> str:
+        return (f"Training accuracy {ev['train_accuracy']:.3f} against validation "
+                f"{ev['val_accuracy']:.3f}: the training set is fitted, while validation loss "
+                f"is still improving (lowest, {ev['best_val_loss']:.4g}, at the last epoch, "
+                f"{ev['best_epoch']}).")
+
+    @staticmethod
+    def fix(ev) -> str:
+        return ("Train on while validation loss improves (`keras.callbacks.EarlyStopping("
+                "monitor='val_loss', patience=3, restore_best_weights=True)` stops at the right "
+                "epoch); Dropout, L2 or data augmentation would narrow the gap.")
 
 
 @finding_spec("underfitting", severity="warning", title="Underfitting", rank=70,
@@ -464,7 +650,7 @@ class Underfitting:
             tl >= UNDERFIT_MIN_LOSS_FRACTION * view.chance.loss
         acc = None if view.acc is None else _nanmean(view.acc[-t:])
         poor_acc = None
-        if acc is not None and view.chance is not None:
+        if acc is not None and view.chance is not None and view.chance.accuracy is not None:
             span = 1.0 - view.chance.accuracy
             poor_acc = (acc - view.chance.accuracy) / span <= UNDERFIT_MAX_ACCURACY_FRACTION
         elif acc is not None:
@@ -497,7 +683,9 @@ class Underfitting:
         if view.chance is not None:
             evidence.update(view.chance.to_dict())
         start = int(np.argmax(loss <= tl * 1.05))
-        evidence.update({"inverted_gap": inverted, "levelled_since_epoch": _num(view, start)})
+        first = float(loss[0])
+        evidence.update({"inverted_gap": inverted, "levelled_since_epoch": _num(view, start),
+                         "max_over_first": float(np.max(loss)) / first if first > 0 else None})
         return view.epoch(start), evidence
 
     @staticmethod
@@ -516,9 +704,10 @@ class Underfitting:
         if ev["inverted_gap"]:
             return ("Reduce Dropout (e.g. 0.5 -> 0.2) and L2 (e.g. 1e-2 -> 1e-4), then train "
                     "longer; if it still levels off, add units or layers.")
+        rose = ev.get("max_over_first") is None or ev["max_over_first"] >= 10.0
+        lr = "" if rose else ", or raise the learning rate"
         return ("Increase capacity (more units, e.g. Dense(128), or another layer), reduce "
-                "regularisation, train longer, or raise the learning rate; check the features "
-                "carry the signal.")
+                f"regularisation, train longer{lr}; check the features carry the signal.")
 
 
 def _kendall_tau(x: np.ndarray) -> float:

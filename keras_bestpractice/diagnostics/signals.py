@@ -46,8 +46,9 @@ class BadInitialLoss:
     @staticmethod
     def message(ev) -> str:
         if ev["ratio"] > ev["high_factor"]:
+            reference = ev.get("reference_name", "entropy of the class prior")
             return (f"The loss before training was {ev['initial_loss']:.4g}, "
-                    f"{ev['ratio']:.1f}x the {ev['expected']:.4g} (entropy of the class prior) "
+                    f"{ev['ratio']:.1f}x the {ev['expected']:.4g} ({reference}) "
                     "an untrained classifier should start at: the initial logits are far too "
                     "large.")
         return (f"The loss before training was only {ev['initial_loss']:.4g}, "
@@ -80,6 +81,10 @@ def initial_loss_finding(initial_loss: float | None, chance: ChanceLevel | None,
     """
     if initial_loss is None or chance is None or not math.isfinite(initial_loss):
         return None
+    if chance.kind == "regression":
+        # An untrained regressor starts at variance + mean^2 of the targets: far above
+        # the variance whenever they are not centred, which is no defect of the model.
+        return None
     ratio = initial_loss / chance.loss if chance.loss > 0 else math.inf
     if BAD_INIT_LOW_FACTOR <= ratio <= BAD_INIT_HIGH_FACTOR:
         return None
@@ -87,6 +92,8 @@ def initial_loss_finding(initial_loss: float | None, chance: ChanceLevel | None,
         "initial_loss": initial_loss, "expected": chance.loss, "ratio": round(ratio, 4),
         "high_factor": BAD_INIT_HIGH_FACTOR, "low_factor": BAD_INIT_LOW_FACTOR,
         "measured_on": source, "inputs_normalized": inputs_normalized,
+        "reference_name": ("entropy of the class prior" if chance.kind == "classification"
+                           else "entropy of the label prevalence"),
     })
 
 

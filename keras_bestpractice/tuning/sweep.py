@@ -65,7 +65,7 @@ class LRSweepResult:
         path = v.check_file_path("path", path, allow_none=True)
 
         frame = self.to_dataframe()
-        fig = new_figure(figsize=(12, 4.2), dpi=110)
+        fig = new_figure(figsize=(12, 4.8), dpi=110)
         ax1, ax2, ax3 = fig.subplots(1, 3)
         key = "final_val_loss" if frame["final_val_loss"].notna().any() else "final_loss"
         finite = frame[np.isfinite(frame[key].astype(float))]
@@ -75,27 +75,34 @@ class LRSweepResult:
                 ax1.annotate(row["verdict"], (row["learning_rate"],
                                               finite[key].max() if len(finite) else 0),
                              fontsize=7, color="#c62828", rotation=90, va="top")
+        from keras_bestpractice._plotting import (
+            integer_epochs,
+            legend_outside,
+            readable_log,
+        )
+
         if self.best_lr is not None:
             ax1.axvline(self.best_lr, color="#2e7d32", ls="--", label=f"best {self.best_lr:g}")
-            ax1.legend(fontsize=8)
-        ax1.set_xscale("log")
+            legend_outside(ax1)
+        readable_log(ax1, "x")
         ax1.set_xlabel("learning rate")
         ax1.set_title(key.replace("final_", "final "))
         acc_key = ("final_val_accuracy" if frame["final_val_accuracy"].notna().any()
                    else "final_accuracy")
         if frame[acc_key].notna().any():
             ax2.plot(frame["learning_rate"], frame[acc_key], "o-", color="#ef6c00")
-        ax2.set_xscale("log")
+        readable_log(ax2, "x")
         ax2.set_xlabel("learning rate")
         ax2.set_title(acc_key.replace("final_", "final "))
         curve = "val_loss" if key == "final_val_loss" else "loss"
         for lr in sorted(self.histories):
             values = np.asarray(self.histories[lr].get(curve, []), dtype=float)
             ax3.plot(np.arange(1, values.size + 1), values, marker=".", label=f"{lr:g}")
-        ax3.set_yscale("log")
+        readable_log(ax3, "y")
+        integer_epochs(ax3)
         ax3.set_xlabel("epoch")
         ax3.set_title(f"{curve} per epoch")
-        ax3.legend(fontsize=7, title="learning rate", title_fontsize=7)
+        legend_outside(ax3, fontsize=7, title="learning rate")
         for ax in (ax1, ax2, ax3):
             ax.grid(True, alpha=0.3)
         fig.tight_layout()

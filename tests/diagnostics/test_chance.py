@@ -9,6 +9,9 @@ from keras_bestpractice.diagnostics.chance import (
     is_at_chance,
 )
 
+# Reads no backend: runs once, on the TensorFlow pass (see tests/conftest.py).
+pytestmark = pytest.mark.backend_independent
+
 
 def test_balanced_and_prior_chance_levels():
     c = chance_level(10)

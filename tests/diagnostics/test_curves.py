@@ -7,6 +7,9 @@ import pytest
 
 from keras_bestpractice.diagnostics.curves import Curves
 
+# Reads no backend: runs once, on the TensorFlow pass (see tests/conftest.py).
+pytestmark = pytest.mark.backend_independent
+
 
 def test_dict_of_lists_and_accuracy_spellings():
     c = Curves.from_any({"loss": [1.0, 0.5], "val_loss": [1.1, 0.6], "acc": [0.2, 0.6],

@@ -6,6 +6,9 @@ import pytest
 from keras_bestpractice.diagnostics import Finding, diagnose
 from keras_bestpractice.diagnostics.catalog import CODE_ORDER, CURVE_CODES
 
+# Reads no backend: runs once, on the TensorFlow pass (see tests/conftest.py).
+pytestmark = pytest.mark.backend_independent
+
 
 def geometric(start, end, n):
     return list(np.geomspace(start, end, n))

@@ -7,6 +7,9 @@ import pytest
 
 from keras_bestpractice.diagnostics import diagnose
 
+# Reads no backend: runs once, on the TensorFlow pass (see tests/conftest.py).
+pytestmark = pytest.mark.backend_independent
+
 
 @pytest.fixture
 def report():
