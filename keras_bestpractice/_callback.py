@@ -7,7 +7,10 @@ It sits below the subpackages so that none of them imports another to get it
   for every execution), a `state_key` for callbacks with `state_dict()`;
 - `print_msg`: Keras-style output;
 - `stateful_callbacks(params)`: how `PeriodicCheckpoint` finds the other stateful
-  callbacks of the same `fit` (see its docstring).
+  callbacks of the same `fit` (see its docstring);
+- `record_stop(model, reason)` / `stop_reason_of(model)`: why the running `fit` of
+  `model` was stopped by one of our callbacks (Keras gives a callback no view of its
+  siblings; `HParamsLogger` reads this to end a stopped run as `Failure`).
 """
 
 from __future__ import annotations
@@ -20,6 +23,28 @@ from collections.abc import Mapping
 from typing import Any
 
 log = logging.getLogger("keras_bestpractice")
+
+
+_STOPS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def record_stop(model: Any, reason: Any) -> None:
+    """Note that `reason` (a `StopReason`) stopped `model`'s `fit`; `None` clears it."""
+    try:
+        if reason is None:
+            _STOPS.pop(model, None)
+        else:
+            _STOPS[model] = reason
+    except TypeError:  # pragma: no cover - an object that cannot be weakly referenced
+        pass
+
+
+def stop_reason_of(model: Any) -> Any:
+    """The reason recorded by `record_stop` for `model`'s current `fit`, or `None`."""
+    try:
+        return _STOPS.get(model)
+    except TypeError:  # pragma: no cover
+        return None
 
 
 def print_msg(message: str) -> None:

@@ -12,6 +12,7 @@ from keras_bestpractice._callback import (
     cluster_strategy,
     cluster_sum,
     print_msg,
+    record_stop,
     reference_for,
 )
 from keras_bestpractice._core.compare import is_better, resolve_mode
@@ -292,6 +293,7 @@ class DivergenceGuard(CopyableCallback):
         # Allow instances to be re-used across `model.fit()` calls.
         self._reset_state()
         self._in_fit = True
+        record_stop(self.model, None)
         self._cluster = cluster_strategy(self.model)
         if self.lr_backoff is not None:
             from keras_bestpractice import _lr
@@ -545,6 +547,7 @@ class DivergenceGuard(CopyableCallback):
         self.events.append(event)
         self.stop_reason = reason
         self.model.stop_training = True
+        record_stop(self.model, reason)
         message = f"DivergenceGuard: {where}: {what}. " + (
             f"Restored the state of {snapshot.describe()} and stopped training."
             if restored else "Stopped training (nothing restored)."

@@ -5,32 +5,54 @@ from __future__ import annotations
 import math
 import os
 import time
+import warnings
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from keras_bestpractice import _validation as v
-from keras_bestpractice._callback import CopyableCallback
+from keras_bestpractice._callback import CopyableCallback, record_stop, stop_reason_of
 
 
 class HParamsLogger(CopyableCallback):
     """Log one `fit` to the TensorBoard HParams dashboard.
 
-    Writes, once per log directory, an experiment config with the hyperparameter
-    domains and the metric list, then a session in `<logdir>/<trial_id>` with
-    the hyperparameter values, the epoch metrics (Keras's `train`/`validation`
-    layout, tags `epoch_<metric>`) and a final status (`success`, or `failure`
-    when the run ended with NaN/Inf or was stopped by `DivergenceGuard`).
+    Writes a session in `<logdir>/<trial_id>`: the hyperparameter values, the epoch
+    metrics (Keras's `train`/`validation` layout, tags `epoch_<metric>`, plus
+    `best_<metric>`, the best value so far, for every metric whose direction its
+    name tells) and a final status that tells the truth:
+
+    - `Success` only for a run that finished (all its epochs, or stopped by
+      `EarlyStopping`) and whose curves `diagnose()` finds no error in;
+    - `Failure` for a run stopped by `DivergenceGuard` (any reason), with a NaN/Inf
+      in its logs, or whose curves show an error (`nan_loss`, `diverging`,
+      `not_learning`: a loss going 4529 -> 20.9 at chance accuracy); the reason is
+      written as the session's `outcome` text (TEXT tab) and warned about.
+
+    No experiment config is written: TensorBoard derives it from every session in
+    the log directory, so any number of runs, from any number of processes, show
+    as one consistent experiment (each string or boolean hyperparameter's domain is
+    the set of values logged, each number's the interval they span; the metric
+    list is what was logged), with nothing to lock and nothing to go stale in a
+    running TensorBoard. A log directory that already holds a tuner's experiment
+    config (`RandomSearchTuner(logdir=...)`) shows only the tuner's columns: log
+    plain runs elsewhere (a warning says so).
 
     Args:
         logdir: the TensorBoard log directory (`tensorboard --logdir logdir`).
-        hparams: the hyperparameters: a dict `{name: value}` (each gets a
-            `Discrete` domain of its value), a dict `{hp.HParam: value}` with
-            real domains, or a `keras_tuner.HyperParameters` (its space gives the
-            domains, its values the session's values).
-        metrics: Keras log keys to list as metrics (e.g. `["val_accuracy",
-            "val_loss"]`); `None` lists every key of the first epoch's logs.
-            Defaults to `None`.
-        trial_id: the session's name; `None` uses a timestamp. Defaults to `None`.
+        hparams: the hyperparameters: a dict `{name: value}`, a dict
+            `{hp.HParam: value}` (the value must lie in the HParam's domain), or a
+            `keras_tuner.HyperParameters` (its values). Values are bools, ints,
+            floats or strings.
+        metrics: Keras log keys to log (e.g. `["val_accuracy", "val_loss"]`);
+            `None` logs every key. A key never logged is warned about at the end of
+            `fit`, with the keys that were. Defaults to `None`.
+        trial_id: the session's name (its sub-directory). `None` makes a fresh,
+            unique one per `fit` (`run-<date>-<time>-<pid>-<n>`). A name whose
+            directory already holds a run is refused (`ValueError`): reusing it
+            would silently append to the old run. Defaults to `None`.
+        judge: end a run as `Failure` when `diagnose()` finds an error in its
+            curves (single-output models). Defaults to `True`.
 
     Example:
 
@@ -42,60 +64,147 @@ class HParamsLogger(CopyableCallback):
 
     Raises:
         TypeError: for a `hparams` that is not a dict or a `HyperParameters`.
+        ValueError: for a value outside its `hp.HParam`'s domain, or a `trial_id`
+            that names an existing run.
     """
 
     def __init__(self, logdir: str | os.PathLike, hparams: Any,
-                 metrics: Sequence[str] | None = None, trial_id: str | None = None):
+                 metrics: Sequence[str] | None = None, trial_id: str | None = None,
+                 judge: bool = True):
         super().__init__()
         self.logdir = v.check_dir_path("logdir", logdir)
         self.hparams = _check_hparams(hparams)
         self.metrics = v.check_str_list("metrics", metrics, allow_none=True)
         self.trial_id = _check_trial_id(trial_id)
+        self.judge = v.check_bool("judge", judge)
+        if self.trial_id is not None:
+            _refuse_existing_run(self.logdir / self.trial_id, self.trial_id)
+        self.session_name: str | None = None
+        self.status: str | None = None
+        self.outcome: str | None = None
         self._session = None
         self._bad = False
 
     _NOT_COPIED = ("_model", "_session")
 
     def _params(self):
-        from keras_bestpractice.hparams.writer import hparams_from_keras_tuner, hparams_from_values
+        from keras_bestpractice.hparams.writer import hparams_from_values
 
         if hasattr(self.hparams, "space"):
-            return hparams_from_keras_tuner(self.hparams), dict(self.hparams.values)
+            return hparams_from_values(dict(self.hparams.values))
         return hparams_from_values(self.hparams)
 
     def on_train_begin(self, logs=None):
-        from keras_bestpractice.hparams.writer import SessionWriter
+        from keras_bestpractice.hparams.writer import SessionWriter, has_experiment_config
 
         self._bad = False
-        self._config_written = False
+        record_stop(self.model, None)  # a stop recorded by an earlier fit is not this one's
+        self._seen: set[str] = set()
+        self._history: dict[str, list[float]] = {}
+        self.status = self.outcome = None
         self._params_list, self._values = self._params()
-        name = self.trial_id or time.strftime("run-%Y%m%d-%H%M%S")
-        self._session = SessionWriter(self.logdir / name)
-        self._session.start(self._values, trial_id=name, hparams=self._params_list)
+        if self.logdir.is_dir() and has_experiment_config(self.logdir):
+            warnings.warn(
+                f"HParamsLogger: {str(self.logdir)!r} holds a tuner's experiment config; "
+                "TensorBoard shows only the tuner's hyperparameters and metrics there. Log "
+                "plain runs to another directory.", stacklevel=2)
+        self.session_name = self._claim_session_dir()
+        self._session = SessionWriter(self.logdir / self.session_name)
+        self._session.start(self._values, trial_id=self.session_name)
+
+    def _claim_session_dir(self) -> str:
+        self.logdir.mkdir(parents=True, exist_ok=True)
+        if self.trial_id is not None:
+            _refuse_existing_run(self.logdir / self.trial_id, self.trial_id)
+            return self.trial_id
+        stamp = time.strftime("run-%Y%m%d-%H%M%S")
+        for n in range(1000):
+            name = f"{stamp}-{os.getpid()}-{n}"
+            try:
+                (self.logdir / name).mkdir()  # atomic: one process gets each name
+                return name
+            except FileExistsError:
+                continue
+        raise RuntimeError(f"HParamsLogger: no free run name under {self.logdir}")  # noqa
 
     def on_epoch_end(self, epoch, logs=None):
-        from keras_bestpractice.hparams.writer import metrics_for, write_experiment
+        from keras_bestpractice.hparams.writer import direction_of
 
         logs = logs or {}
-        if not self._config_written:
-            keys = self.metrics if self.metrics is not None else list(logs)
-            write_experiment(self.logdir, self._params_list, metrics_for(keys))
-            self._config_written = True
-        for value in logs.values():
+        selected = {k: val for k, val in logs.items()
+                    if self.metrics is None or k in self.metrics}
+        for key, value in logs.items():
             try:
-                if not math.isfinite(float(value)):
-                    self._bad = True
+                number = float(value)
             except (TypeError, ValueError):
                 continue
+            self._seen.add(key)
+            self._history.setdefault(key, []).append(number)
+            if not math.isfinite(number):
+                self._bad = True
         if self._session is not None:
-            self._session.scalars(epoch, logs)
+            best = {k: d for k in selected if (d := direction_of(k)) is not None}
+            self._session.scalars(epoch, selected, best=best)
 
     def on_train_end(self, logs=None):
         if self._session is None:
             return
-        stopped_badly = bool(getattr(self.model, "stop_training", False) and self._bad)
-        self._session.end("failure" if (self._bad or stopped_badly) else "success")
+        status, outcome = self._verdict()
+        self.status, self.outcome = status, outcome
+        if outcome:
+            self._session.text("outcome", outcome)
+        self._session.end(status)
         self._session = None
+        if status == "failure":
+            warnings.warn(f"HParamsLogger: run {self.session_name!r} ends as Failure: "
+                          f"{outcome}", stacklevel=2)
+        if self.metrics is not None:
+            missing = [m for m in self.metrics if m not in self._seen]
+            if missing:
+                warnings.warn(
+                    f"HParamsLogger: metrics {missing} were never logged, so they have no "
+                    f"column; the logs had {sorted(self._seen)}.", stacklevel=2)
+
+    def _verdict(self) -> tuple[str, str]:
+        reason = stop_reason_of(self.model)
+        if reason is not None and getattr(self.model, "stop_training", False):
+            return "failure", f"stopped by DivergenceGuard: {reason}"
+        if self._bad:
+            bad = sorted(k for k, vals in self._history.items()
+                         if any(not math.isfinite(x) for x in vals))
+            return "failure", f"non-finite values in {bad}"
+        if self.judge:
+            finding = self._diagnosis()
+            if finding is not None and finding.severity == "error":
+                return "failure", f"{finding.code}: {finding.message}"
+        return "success", "completed"
+
+    def _diagnosis(self):
+        """`diagnose()`'s primary finding for this run's curves, or `None` when it
+        cannot judge them (a multi-output model, no loss, an unreadable history)."""
+        from keras_bestpractice._callback import output_losses, reference_for
+        from keras_bestpractice.diagnostics import diagnose
+
+        if "loss" not in self._history or output_losses(self.model) is not None:
+            return None
+        try:
+            reference = reference_for(self.model)
+            loss = getattr(self.model, "loss", None)
+            num_classes = reference.num_classes if reference is not None and \
+                reference.kind == "classification" else None
+            report = diagnose(self._history, num_classes=num_classes,
+                              loss=loss if loss is not None else "unknown")
+        except (ValueError, TypeError):
+            return None
+        return report.primary
+
+
+def _refuse_existing_run(path: Path, trial_id: str) -> None:
+    if path.is_dir() and any(path.rglob("events.out.tfevents.*")):
+        raise ValueError(
+            f"HParamsLogger: `trial_id`={trial_id!r} names an existing run ({str(path)!r}); "
+            "logging into it would append to the old run. Pass another `trial_id`, or None "
+            "for a fresh name per fit.")
 
 
 _PLAIN = (bool, int, float, str)
@@ -117,7 +226,21 @@ def _check_hparams(hparams: Any) -> Any:
         if not isinstance(plain, _PLAIN):
             raise TypeError(f"`hparams`[{key!r}] must be a bool, int, float or str (what the "
                             f"dashboard shows), got {type(value).__name__}.")
+        domain = getattr(key, "domain", None)
+        if domain is not None and not _in_domain(plain, domain):
+            raise ValueError(f"`hparams`[{key.name!r}]={plain!r} is outside its domain "
+                             f"{domain!r}.")
     return hparams
+
+
+def _in_domain(value: Any, domain: Any) -> bool:
+    values = getattr(domain, "values", None)
+    if values is not None:
+        return value in values
+    low, high = getattr(domain, "min_value", None), getattr(domain, "max_value", None)
+    if low is None or high is None or isinstance(value, (bool, str)):
+        return True
+    return low <= value <= high
 
 
 def _check_trial_id(trial_id: Any) -> str | None:

@@ -19,15 +19,42 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from keras_bestpractice._core.compare import is_better
+
 STATUS = {"success": "STATUS_SUCCESS", "failure": "STATUS_FAILURE",
           "running": "STATUS_RUNNING", "unknown": "STATUS_UNKNOWN"}
 
 
-def metric_tag(key: str) -> tuple[str, str]:
-    """`(group, tag)` of a Keras log key: `val_loss` -> (`validation`, `epoch_loss`)."""
+def metric_tag(key: str, best: bool = False) -> tuple[str, str]:
+    """`(group, tag)` of a Keras log key: `val_loss` -> (`validation`, `epoch_loss`);
+    with `best=True` the tag of its best value so far: (`validation`, `best_loss`)."""
+    prefix = "best_" if best else "epoch_"
     if key.startswith("val_"):
-        return "validation", f"epoch_{key[4:]}"
-    return "train", f"epoch_{key}"
+        return "validation", f"{prefix}{key[4:]}"
+    return "train", f"{prefix}{key}"
+
+
+def direction_of(key: str) -> str | None:
+    """`"min"` for losses and errors, `"max"` for accuracy, AUC, F1 ...; `None` for a
+    name that does not tell (Keras's `mode="auto"` reading)."""
+    from keras_bestpractice._core.compare import resolve_mode
+
+    try:
+        return resolve_mode("HParams", key, "auto")
+    except ValueError:
+        return None
+
+
+# What a tuner trial ended as: the `outcome` column of the HParams table.
+OUTCOME_COMPLETED = "completed"
+OUTCOME_FAILED = "failed"
+
+
+def outcome_values() -> list[str]:
+    """Every `outcome` a trial can have: completed, failed, or pruned with its reason."""
+    from keras_bestpractice._core.reasons import StopReason
+
+    return [OUTCOME_COMPLETED, OUTCOME_FAILED] + [f"pruned: {r.value}" for r in StopReason]
 
 
 def hparams_from_keras_tuner(hyperparameters: Any) -> list[Any]:
@@ -84,10 +111,13 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
-def metrics_for(keys: Iterable[str]) -> list[Any]:
-    """`hp.Metric`s for Keras log keys (train and validation groups)."""
+def metrics_for(keys: Iterable[str], best: Iterable[str] = ()) -> list[Any]:
+    """`hp.Metric`s for Keras log keys (train and validation groups), in the order
+    given (the dashboard colours by the first and shows the first five). Keys in
+    `best` get two columns: "<key> (best epoch)", then "<key> (last epoch)"."""
     from tensorboard.plugins.hparams import api as hp
 
+    best = set(best)
     out, seen = [], set()
     for key in keys:
         group, tag = metric_tag(key)
@@ -95,23 +125,62 @@ def metrics_for(keys: Iterable[str]) -> list[Any]:
             continue
         seen.add((group, tag))
         display = key if group == "validation" else f"train_{key}"
-        out.append(hp.Metric(tag, group=group, display_name=display))
+        if key in best:
+            _, best_tag = metric_tag(key, best=True)
+            out.append(hp.Metric(best_tag, group=group, display_name=f"{display} (best epoch)"))
+            out.append(hp.Metric(tag, group=group, display_name=f"{display} (last epoch)"))
+        else:
+            out.append(hp.Metric(tag, group=group, display_name=display))
     return out
 
 
 def write_experiment(logdir: str | os.PathLike, hparams: list[Any], metrics: list[Any],
-                     time_created: float | None = None) -> None:
-    """Write the experiment config (domains and metric list) at the log root."""
-    import tensorflow as tf
-    from tensorboard.plugins.hparams import api as hp
+                     time_created: float | None = None,
+                     text_hparams: Iterable[str] = ()) -> None:
+    """Write the experiment config (domains and metric list) at the log root.
 
+    `text_hparams`: names of free-text columns (string type, no domain: the dashboard
+    filters them with a regular expression), e.g. a trial's error message.
+    """
+    import tensorflow as tf
+    from tensorboard.plugins.hparams import api_pb2, plugin_data_pb2, summary_v2
+
+    summary = summary_v2.hparams_config_pb(hparams=hparams, metrics=metrics,
+                                           time_created_secs=time_created or time.time())
+    value = summary.value[0]
+    data = plugin_data_pb2.HParamsPluginData()
+    data.ParseFromString(value.metadata.plugin_data.content)
+    # TensorBoard lists hyperparameters with `differs` set first (then by name) and the
+    # dashboard shows the first five: the searched ones and the outcome come before
+    # the free-text columns, which are empty for most sessions.
+    for info in data.experiment.hparam_infos:
+        info.differs = True
+    for name in text_hparams:
+        data.experiment.hparam_infos.append(
+            api_pb2.HParamInfo(name=name, type=api_pb2.DATA_TYPE_STRING, differs=False))
+    value.metadata.plugin_data.content = data.SerializeToString()
     Path(logdir).mkdir(parents=True, exist_ok=True)
     writer = tf.summary.create_file_writer(str(logdir))
     with writer.as_default():
-        hp.hparams_config(hparams=hparams, metrics=metrics,
-                          time_created_secs=time_created or time.time())
+        tf.summary.experimental.write_raw_pb(summary.SerializeToString(), step=0)
     writer.flush()
     writer.close()
+
+
+def has_experiment_config(logdir: str | os.PathLike) -> bool:
+    """Whether `logdir` itself holds an HParams experiment config (a tuner's)."""
+    import tensorflow as tf
+    from tensorboard.plugins.hparams import metadata
+
+    for path in sorted(Path(logdir).glob("events.out.tfevents.*")):
+        try:
+            for event in tf.compat.v1.train.summary_iterator(str(path)):
+                for value in event.summary.value:
+                    if value.tag == metadata.EXPERIMENT_TAG:
+                        return True
+        except Exception:  # noqa: BLE001 - a damaged event file holds no config we can use
+            continue
+    return False
 
 
 class SessionWriter:
@@ -125,6 +194,7 @@ class SessionWriter:
         self._tf = tf
         self._root = tf.summary.create_file_writer(str(self.session_dir))
         self._groups: dict[str, Any] = {}
+        self._best: dict[str, float] = {}
 
     def start(self, values: Mapping[str, Any], trial_id: str | None = None,
               hparams: list[Any] | None = None) -> None:
@@ -139,7 +209,12 @@ class SessionWriter:
             hp.hparams(values, trial_id=trial_id, start_time_secs=int(time.time()))
         self._root.flush()
 
-    def scalars(self, step: int, logs: Mapping[str, Any]) -> None:
+    def scalars(self, step: int, logs: Mapping[str, Any],
+                best: Mapping[str, str] | None = None) -> None:
+        """Write one epoch's values. `best`: `{key: "min" | "max"}`; for those keys the
+        best value so far is written too (tag `best_<metric>`), so the dashboard's
+        last-step value of that tag is the best epoch's value."""
+        best = best or {}
         for key, value in logs.items():
             try:
                 number = float(value)
@@ -147,15 +222,22 @@ class SessionWriter:
                 continue
             if not math.isfinite(number):
                 continue
-            group, tag = metric_tag(key)
-            writer = self._groups.get(group)
-            if writer is None:
-                writer = self._tf.summary.create_file_writer(str(self.session_dir / group))
-                self._groups[group] = writer
-            with writer.as_default():
-                self._tf.summary.scalar(tag, number, step=step)
+            self._scalar(key, number, step)
+            if key in best:
+                if is_better(number, self._best.get(key), best[key]):
+                    self._best[key] = number
+                self._scalar(key, self._best[key], step, best=True)
         for writer in self._groups.values():
             writer.flush()
+
+    def _scalar(self, key: str, number: float, step: int, best: bool = False) -> None:
+        group, tag = metric_tag(key, best=best)
+        writer = self._groups.get(group)
+        if writer is None:
+            writer = self._tf.summary.create_file_writer(str(self.session_dir / group))
+            self._groups[group] = writer
+        with writer.as_default():
+            self._tf.summary.scalar(tag, number, step=step)
 
     def text(self, tag: str, value: str, step: int = 0) -> None:
         with self._root.as_default():

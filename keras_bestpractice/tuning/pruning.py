@@ -599,34 +599,66 @@ class PruningMixin:
     def _log_session(self, trial: Any, summary: dict) -> None:
         if self.logdir is None:
             return
+        from tensorboard.plugins.hparams import api as hp
+
         from keras_bestpractice.hparams.writer import (
+            OUTCOME_COMPLETED,
+            OUTCOME_FAILED,
             SessionWriter,
+            direction_of,
             hparams_from_keras_tuner,
             metrics_for,
+            outcome_values,
             write_experiment,
         )
 
         space = self.oracle.get_space()
+        objective = self.oracle.objective.name
+        direction = getattr(self.oracle.objective, "direction", "min")
+        keys = ["val_loss", "val_accuracy", "val_precision_macro", "val_recall_macro",
+                "val_f1_macro", "val_loss_slope", "loss", "accuracy"]
+        # The objective first: the dashboard colours the parallel-coordinates view by
+        # the first metric column and shows the first five.
+        keys = [objective, *(k for k in keys if k != objective)]
+        # Best and last value columns for the objective and the validation metrics
+        # (the tuner scores a trial by its best epoch; the last one is what it ended at).
+        best = {k: (direction if k == objective else direction_of(k)) for k in keys
+                if k.startswith("val_") and k != "val_loss_slope" or k == objective}
+        best = {k: d for k, d in best.items() if d is not None}
+        outcome = hp.HParam("outcome", hp.Discrete(outcome_values()),
+                            description="completed, failed, or pruned and why")
         if not self._experiment_written:
-            keys = ["val_loss", "val_accuracy", "val_precision_macro", "val_recall_macro",
-                    "val_f1_macro", "val_loss_slope", "loss", "accuracy"]
-            if self.oracle.objective.name not in keys:
-                keys.insert(0, self.oracle.objective.name)
-            write_experiment(self.logdir, hparams_from_keras_tuner(space), metrics_for(keys))
+            write_experiment(self.logdir, [*hparams_from_keras_tuner(space), outcome],
+                             metrics_for(keys, best=best), text_hparams=("error",))
             self._experiment_written = True
+        if summary["prune_reason"]:
+            ended = f"pruned: {summary['prune_reason']}"
+        elif summary["status"] == "completed":
+            ended = OUTCOME_COMPLETED
+        else:
+            ended = OUTCOME_FAILED
         session = SessionWriter(self.logdir / f"trial_{trial.trial_id}")
-        session.start(dict(trial.hyperparameters.values), trial_id=f"trial_{trial.trial_id}",
-                      hparams=hparams_from_keras_tuner(space))
+        values = dict(trial.hyperparameters.values)
+        values.update({"outcome": ended, "error": summary["error"] or ""})
+        session.start(values, trial_id=f"trial_{trial.trial_id}",
+                      hparams=[*hparams_from_keras_tuner(space), outcome])
         history = summary["history"]
         n = summary["epochs_run"]
         for epoch in range(n):
             session.scalars(epoch, {k: vals[epoch] for k, vals in history.items()
-                                    if epoch < len(vals)})
+                                    if epoch < len(vals)}, best=best)
         if summary["prune_reason"]:
             session.text("prune_reason", summary["prune_reason"])
         if summary["error"]:
             session.text("error", summary["error"])
-        session.end("success" if summary["status"] == "completed" else "failure")
+        # Success only for a trial that ran to its end (or met its objective early);
+        # a pruned trial did not.
+        try:
+            reason = StopReason.parse(summary["prune_reason"] or None)
+        except ValueError:
+            reason = None
+        met = reason is not None and reason.is_success
+        session.end("success" if ended == OUTCOME_COMPLETED or met else "failure")
 
     # ---------------------------------------------------------------- results
     def results_frame(self):

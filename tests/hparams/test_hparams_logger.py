@@ -34,7 +34,7 @@ def scalars(directory: Path):
     return out
 
 
-def fit_with(callback, epochs=2, poison=False):
+def fit_with(callbacks, epochs=2, poison=False):
     keras.utils.set_random_seed(0)
     rng = np.random.default_rng(0)
     x, y = rng.random((48, 4)).astype("float32"), rng.integers(0, 3, 48)
@@ -42,29 +42,43 @@ def fit_with(callback, epochs=2, poison=False):
         x[1, 0] = np.inf
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="softmax")])
     model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
-    model.fit(x, y, validation_split=0.25, epochs=epochs, verbose=0, callbacks=[callback])
+    callbacks = callbacks if isinstance(callbacks, list) else [callbacks]
+    model.fit(x, y, validation_split=0.25, epochs=epochs, verbose=0, callbacks=callbacks)
 
 
-def test_plain_fit_session_with_domains_values_scalars_and_status(tmp_path):
+def session_status(directory: Path) -> int:
+    return [r.session_end_info for r in hparams_records(directory)
+            if r.HasField("session_end_info")][0].status
+
+
+def text_of(directory: Path, tag: str) -> str:
+    for path in sorted(directory.glob("events.out.tfevents.*")):
+        for event in tf.compat.v1.train.summary_iterator(str(path)):
+            for value in event.summary.value:
+                if value.tag == tag:
+                    return tf.make_ndarray(value.tensor).item().decode()
+    return ""
+
+
+def test_plain_fit_session_with_values_scalars_best_values_and_status(tmp_path):
     params = {hp.HParam("learning_rate", hp.RealInterval(1e-5, 1e-1)): 1e-3,
               "optimizer": "adam", "dropout": 0.25}
-    fit_with(HParamsLogger(tmp_path, params, trial_id="run_a"))
-    root = hparams_records(tmp_path)
-    experiment = [r for r in root if r.HasField("experiment")][0].experiment
-    infos = {h.name: h for h in experiment.hparam_infos}
-    assert infos["learning_rate"].domain_interval.max_value == pytest.approx(0.1)
-    assert list(infos["optimizer"].domain_discrete.values)[0].string_value == "adam"
-    metric_tags = {(m.name.group, m.name.tag) for m in experiment.metric_infos}
-    assert ("validation", "epoch_accuracy") in metric_tags
-    assert ("train", "epoch_loss") in metric_tags
+    logger = HParamsLogger(tmp_path, params, trial_id="run_a")
+    fit_with(logger, epochs=3)
+    # No experiment config: TensorBoard derives one from every session (issue #15).
+    assert not [r for r in hparams_records(tmp_path) if r.HasField("experiment")]
     session = hparams_records(tmp_path / "run_a")
     start = [r.session_start_info for r in session if r.HasField("session_start_info")][0]
     assert start.hparams["optimizer"].string_value == "adam"
     assert start.hparams["learning_rate"].number_value == pytest.approx(1e-3)
-    end = [r.session_end_info for r in session if r.HasField("session_end_info")][0]
-    assert end.status == 1  # STATUS_SUCCESS
+    assert session_status(tmp_path / "run_a") == 1  # STATUS_SUCCESS
+    assert logger.status == "success" and logger.outcome == "completed"
     values = scalars(tmp_path / "run_a" / "validation")
-    assert len(values["epoch_accuracy"]) == 2
+    assert len(values["epoch_accuracy"]) == 3
+    # best_<metric>: the best value so far at every epoch, so its last value is the best.
+    losses = values["epoch_loss"]
+    assert values["best_loss"] == pytest.approx(list(np.minimum.accumulate(losses)))
+    assert values["best_accuracy"][-1] == pytest.approx(max(values["epoch_accuracy"]))
 
 
 def test_failure_status_for_a_nan_run_and_keras_tuner_hyperparameters(tmp_path):
@@ -73,13 +87,111 @@ def test_failure_status_for_a_nan_run_and_keras_tuner_hyperparameters(tmp_path):
     space = kt.HyperParameters()
     space.Choice("units", [4, 8])
     space.Float("lr", 1e-4, 1e-1, sampling="log")
-    fit_with(HParamsLogger(tmp_path, space, metrics=["val_loss"], trial_id="bad"), poison=True)
-    infos = {h.name: h for r in hparams_records(tmp_path) if r.HasField("experiment")
-             for h in r.experiment.hparam_infos}
-    assert infos["lr"].domain_interval.min_value == pytest.approx(1e-4)
-    end = [r.session_end_info for r in hparams_records(tmp_path / "bad")
-           if r.HasField("session_end_info")][0]
-    assert end.status == 2  # STATUS_FAILURE
+    with pytest.warns(UserWarning, match="Failure"):
+        fit_with(HParamsLogger(tmp_path, space, metrics=["val_loss"], trial_id="bad"),
+                 poison=True)
+    start = [r.session_start_info for r in hparams_records(tmp_path / "bad")
+             if r.HasField("session_start_info")][0]
+    assert start.hparams["units"].number_value == 4
+    assert session_status(tmp_path / "bad") == 2  # STATUS_FAILURE
+    assert "non-finite" in text_of(tmp_path / "bad", "outcome")
+    # Only the asked-for metric is logged.
+    assert set(scalars(tmp_path / "bad" / "validation")) <= {"epoch_loss", "best_loss"}
+
+
+class FakeCurves(keras.callbacks.Callback):
+    """Rewrites the epoch logs before the logger sees them (callbacks share `logs`)."""
+
+    def __init__(self, loss, accuracy):
+        super().__init__()
+        self.curve = list(zip(loss, accuracy, strict=True))
+
+    def on_epoch_end(self, epoch, logs=None):
+        loss, accuracy = self.curve[epoch]
+        logs.update({"loss": loss, "accuracy": accuracy, "val_loss": loss,
+                     "val_accuracy": accuracy})
+
+
+def test_a_finite_run_that_blew_up_at_chance_accuracy_is_a_failure(tmp_path):
+    # The issue's run: 4529 -> 20.9 at chance accuracy was "Success".
+    fake = FakeCurves([4529.0, 61.0, 20.9, 20.9], [0.33, 0.34, 0.33, 0.33])
+    logger = HParamsLogger(tmp_path, {"lr": 50.0}, trial_id="blown")
+    with pytest.warns(UserWarning, match="Failure"):
+        fit_with([fake, logger], epochs=4)
+    assert session_status(tmp_path / "blown") == 2
+    assert logger.status == "failure" and logger.outcome.startswith(("diverging", "not_learning"))
+    assert text_of(tmp_path / "blown", "outcome") == logger.outcome
+    # judge=False keeps the status to what the logs say.
+    quiet = HParamsLogger(tmp_path, {"lr": 50.0}, trial_id="unjudged", judge=False)
+    fit_with([FakeCurves([4529.0, 61.0, 20.9, 20.9], [0.33] * 4), quiet], epochs=4)
+    assert session_status(tmp_path / "unjudged") == 1
+
+
+def test_a_run_stopped_by_divergence_guard_is_a_failure_early_stopping_is_not(tmp_path):
+    from keras_bestpractice.callbacks import DivergenceGuard
+
+    guard = DivergenceGuard(verbose=0)
+    logger = HParamsLogger(tmp_path, {"lr": 1.0}, trial_id="guarded", judge=False)
+    with pytest.warns(UserWarning, match="DivergenceGuard"):
+        fit_with([guard, logger], epochs=4, poison=True)
+    assert guard.stop_reason is not None
+    assert logger.outcome == f"stopped by DivergenceGuard: {guard.stop_reason}"
+    assert session_status(tmp_path / "guarded") == 2
+    early = keras.callbacks.EarlyStopping(monitor="loss", patience=0)
+    calm = HParamsLogger(tmp_path, {"lr": 1.0}, trial_id="early", judge=False)
+    fit_with([FakeCurves([1.0, 1.0, 1.0, 1.0], [0.5] * 4), early, calm], epochs=4)
+    assert session_status(tmp_path / "early") == 1
+
+
+def test_a_guard_stop_in_an_earlier_fit_of_the_same_model_does_not_fail_the_next(tmp_path):
+    from keras_bestpractice.callbacks import DivergenceGuard
+
+    rng = np.random.default_rng(0)
+    x, y = rng.random((48, 4)).astype("float32"), rng.integers(0, 3, 48)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="softmax")])
+    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    poisoned = x.copy()
+    poisoned[1, 0] = np.inf
+    with pytest.warns(UserWarning):
+        model.fit(poisoned, y, epochs=3, verbose=0,
+                  callbacks=[DivergenceGuard(verbose=0), HParamsLogger(tmp_path, {"lr": 1.0},
+                                                                       judge=False)])
+    # The same model again, stopped by EarlyStopping and without a guard: a success.
+    logger = HParamsLogger(tmp_path, {"lr": 1.0}, trial_id="again", judge=False)
+    model.fit(x, y, epochs=4, verbose=0, callbacks=[
+        FakeCurves([1.0] * 4, [0.5] * 4), keras.callbacks.EarlyStopping("loss", patience=0),
+        logger])
+    assert logger.status == "success", logger.outcome
+    assert session_status(tmp_path / "again") == 1
+
+
+def test_reused_trial_id_is_refused_and_unnamed_runs_never_collide(tmp_path):
+    fit_with(HParamsLogger(tmp_path, {"a": 1}, trial_id="once"), epochs=1)
+    with pytest.raises(ValueError, match="existing run"):
+        HParamsLogger(tmp_path, {"a": 2}, trial_id="once")
+    twice = HParamsLogger(tmp_path / "other", {"a": 1}, trial_id="t")
+    fit_with(twice, epochs=1)
+    with pytest.raises(ValueError, match="existing run"):
+        fit_with(twice, epochs=1)  # the same logger in a second fit
+    fresh = HParamsLogger(tmp_path / "fresh", {"a": 1})
+    fit_with(fresh, epochs=1)
+    first = fresh.session_name
+    fit_with(fresh, epochs=1)
+    assert fresh.session_name != first
+    assert len([p for p in (tmp_path / "fresh").iterdir() if p.is_dir()]) == 2
+
+
+def test_metrics_never_logged_are_warned_about_with_the_logged_keys(tmp_path):
+    logger = HParamsLogger(tmp_path, {"a": 1}, metrics=["val_acc", "val_loss"])
+    with pytest.warns(UserWarning, match=r"\['val_acc'\] were never logged.*val_accuracy"):
+        fit_with(logger, epochs=1)
+
+
+def test_value_outside_its_declared_domain_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="outside its domain"):
+        HParamsLogger(tmp_path, {hp.HParam("opt", hp.Discrete(["adam", "sgd"])): "rmsprop"})
+    with pytest.raises(ValueError, match="outside its domain"):
+        HParamsLogger(tmp_path, {hp.HParam("lr", hp.RealInterval(1e-5, 1e-1)): 1.0})
 
 
 def test_deepcopy_and_bad_arguments(tmp_path):

@@ -4,7 +4,6 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import keras
@@ -186,57 +185,29 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def post(port, endpoint, payload):
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/data/plugin/hparams/{endpoint}",
-        data=json.dumps(payload).encode(), headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.loads(response.read())
-
-
 # What it checks is TensorBoard's reading of the files (the JAX pass checks the files).
 @pytest.mark.backend_independent
 @pytest.mark.slow
 def test_real_tensorboard_hparams_plugin_shows_every_trial(tmp_path, data):
+    from tests.hparams.board import metric_values, session_groups, tensorboard
+
     tuner = search(tmp_path, data, max_trials=4, seed=1, logdir=tmp_path / "logs")
     frame = tuner.results_frame()
-    port = free_port()
-    board = subprocess.Popen([sys.executable, "-m", "tensorboard.main", "--logdir",
-                              str(tmp_path / "logs"), "--host", "127.0.0.1", "--port", str(port)],
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    try:
-        experiment = None
-        for _ in range(120):
-            try:
-                experiment = post(port, "experiment", {"experimentName": ""})
-                if experiment.get("hparamInfos"):
-                    break
-            except OSError:
-                pass
-            time.sleep(0.5)
-        assert experiment and experiment.get("hparamInfos"), "TensorBoard did not answer"
+    with tensorboard(tmp_path / "logs", wait_for=len(frame)) as (port, experiment):
         domains = {h["name"]: h.get("domainDiscrete") for h in experiment["hparamInfos"]}
         assert domains["learning_rate"] == [1e-05, 0.0001, 0.001, 0.01, 0.1]
         assert domains["optimizer"] == ["adagrad", "adam", "rmsprop"]
         tags = {(m["name"]["group"], m["name"]["tag"]) for m in experiment["metricInfos"]}
         assert ("validation", "epoch_accuracy") in tags and ("validation", "epoch_f1_macro") in tags
-        groups = post(port, "session_groups", {
-            "experimentName": "", "startIndex": 0, "sliceSize": 100, "colParams": [],
-            "allowedStatuses": ["STATUS_SUCCESS", "STATUS_FAILURE", "STATUS_RUNNING",
-                                "STATUS_UNKNOWN"]})["sessionGroups"]
-        by_name = {g["name"]: g for g in groups}
+        by_name = {g["name"]: g for g in session_groups(port)}
         assert sorted(by_name) == [f"trial_{t}" for t in frame["trial_id"]]
         for _, row in frame.iterrows():
             group = by_name[f"trial_{row['trial_id']}"]
             assert group["hparams"]["optimizer"] == row["hp_optimizer"]
             assert group["hparams"]["learning_rate"] == pytest.approx(row["hp_learning_rate"])
-            values = {(m["name"]["group"], m["name"]["tag"]): m["value"]
-                      for m in group["metricValues"]}
+            values = metric_values(group)
             assert values[("validation", "epoch_accuracy")] == pytest.approx(
                 row["last_val_accuracy"], abs=1e-6)
-    finally:
-        board.terminate()
-        board.wait(timeout=30)
 
 
 # What it checks is KerasTuner's oracle protocol across processes; trials on JAX are
