@@ -75,8 +75,8 @@ SCRIPT = textwrap.dedent('''
     diag = TrainingDiagnostics(probe_data=(x[:32], y[:32]), verbose=0)
     model().fit(x, y, validation_split=0.25, epochs=3, verbose=0, callbacks=[diag])
     out["diag_primary"] = diag.report.primary.code
-    out["diag_probe_skips"] = [s for s in diag.report.skipped_checks if "gradient" in s]
-    out["diag_grad_norms"] = [p.get("grad_norm_max") for p in diag.report.probes]
+    out["diag_probe_skips"] = list(diag.report.skipped_checks)  # gradient and activation
+    out["diag_grad_norms"] = [p.get("grad_norm") for p in diag.report.probes]
 
     # lr_range_test: rates applied, everything put back.
     m = model(lr=1e-3)

@@ -410,7 +410,8 @@ class TrainingDiagnostics(CopyableCallback):
             outputs = [outputs]
         fractions = {}
         for name, out in zip(self._relu_layers, outputs, strict=True):
-            arr = np.asarray(out)
+            # convert_to_numpy detaches (a PyTorch activation requires grad).
+            arr = np.asarray(keras.ops.convert_to_numpy(out))
             units = arr.reshape(-1, arr.shape[-1])
             fractions[name] = float(np.mean(np.max(units, axis=0) <= 0.0))
         return fractions
