@@ -5,6 +5,7 @@ from __future__ import annotations
 import concurrent.futures
 import math
 import os
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -50,7 +51,11 @@ class HybridFeeder(CopyableCallback):
     Keras backend.
 
     Use the feeder as both the data and a callback: it swaps segments in
-    `on_epoch_begin`.
+    `on_epoch_begin`, by Keras's epoch number, so a resumed `fit`
+    (`initial_epoch`, `PeriodicCheckpoint`) continues exactly. Without the
+    callback the feeder still advances: each new iteration of `dataset` is the
+    next epoch of its own counter (segment `epochs_per_segment` iterations
+    later), so a plain loop or a `fit` without the callback sees every segment.
 
     ```python
     feeder = HybridFeeder("train.csv", memory_budget_bytes=2**30, epochs_per_segment=3,
@@ -73,6 +78,7 @@ class HybridFeeder(CopyableCallback):
         root: base folder for relative paths. Defaults to `None`.
         prefetch_next: decode the next segment in the background. Defaults to `True`.
         verbose: `1` prints segment swaps. Defaults to `0`.
+        class_names: class names in id order (see `list_files`). Defaults to `None`.
 
     Attributes:
         dataset: the `tf.data.Dataset` to pass to `fit`.
@@ -80,7 +86,8 @@ class HybridFeeder(CopyableCallback):
         segment_sizes: samples in each segment.
         batches_per_epoch: the same for every segment.
         epochs_per_pass: `num_segments * epochs_per_segment`.
-        class_names: sorted class names.
+        class_names: the class names in id order (integer labels 0..K-1 are
+            their own ids).
 
     Raises:
         ValueError: for a budget that holds no image, counts < 1, or a bad listing.
@@ -101,6 +108,7 @@ class HybridFeeder(CopyableCallback):
         root: str | os.PathLike | None = None,
         prefetch_next: bool = True,
         verbose: int = 0,
+        class_names: Any = None,
     ):
         super().__init__()
         import tensorflow as tf
@@ -119,7 +127,7 @@ class HybridFeeder(CopyableCallback):
             raise TypeError("`augment` must be callable.")
         self.augment = augment
         self.paths, self.labels, self.class_names = list_files(source, label_column,
-                                                               path_column, root)
+                                                               path_column, root, class_names)
         h, w = self.image_size
         self.bytes_per_sample = h * w * self.channels * 4
         copies = 2 if self.prefetch_next else 1
@@ -150,10 +158,14 @@ class HybridFeeder(CopyableCallback):
         self._executor: concurrent.futures.ThreadPoolExecutor | None = None
         self._pending: dict[tuple[int, int], concurrent.futures.Future] = {}
         self._loaded: tuple[int, int] | None = None
+        self._epoch = -1         # the epoch of the last iteration (ours or Keras's)
+        self._managed = False    # on_epoch_begin prepared the next iteration
+        self._lock = threading.Lock()
         self._build_dataset(tf)
         self._load((0, 0))
 
     _NOT_COPIED = ("_model", "_executor", "_pending")
+    _SHARED = ("_lock",)
 
     # ------------------------------------------------------------------- plan
     def segment_indices(self, pass_index: int, segment: int) -> np.ndarray:
@@ -215,8 +227,11 @@ class HybridFeeder(CopyableCallback):
         augment = self.augment
 
         def begin(_):
-            e = epoch_var.read_value()
-            s = seg_var.read_value()
+            # A new iteration: unless the callback set this epoch up, move on by itself.
+            tick = tf.py_function(self._on_iteration, [], tf.int64)
+            with tf.control_dependencies([tick]):
+                e = epoch_var.read_value()
+                s = seg_var.read_value()
             per_class = {"counts": t["counts"][s], "copies": t["ones"][s],
                          "extras": t["zeros"][s], "cycle": t["ones"][s],
                          "class_start": t["class_start"][s], "slot_batch": t["slot_batch"][s]}
@@ -269,8 +284,23 @@ class HybridFeeder(CopyableCallback):
         p, s = key
         return (p, s + 1) if s + 1 < self.num_segments else (p + 1, 0)
 
+    def _on_iteration(self):
+        """Called by the dataset when an iteration starts (in a tf.data thread)."""
+        with self._lock:
+            if self._managed:
+                self._managed = False
+            else:
+                self._advance(self._epoch + 1)
+            return np.int64(self._epoch)
+
     # -------------------------------------------------------------- callbacks
     def on_epoch_begin(self, epoch, logs=None):
+        with self._lock:
+            self._advance(int(epoch))
+            self._managed = True
+
+    def _advance(self, epoch: int) -> None:
+        self._epoch = epoch
         key = self.position(epoch)
         if key != self._loaded:
             self._load(key)

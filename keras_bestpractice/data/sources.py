@@ -20,6 +20,7 @@ def list_files(
     label_column: str = "label",
     path_column: str = "path",
     root: str | os.PathLike | None = None,
+    class_names: Sequence[str] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Read a listing into `(paths, label_ids, class_names)`.
 
@@ -27,7 +28,11 @@ def list_files(
     DataFrame, or a directory whose sub-folders are the classes (image files
     found recursively, as `keras.utils.image_dataset_from_directory` does).
     Relative paths are resolved against `root`, else the listing file's folder.
-    Class ids follow the sorted class names.
+
+    Class ids keep the labels' meaning: integer labels `0..K-1` are their own
+    ids; other integers (gaps, negatives) are numbered in integer order; other
+    labels in sorted order; `class_names` (names in id order, compared as
+    strings) fixes the mapping. `class_names[id]` is always the label of `id`.
 
     Raises:
         ValueError: for an empty listing, an unknown column, NaN labels or
@@ -36,6 +41,9 @@ def list_files(
     """
     v.check_str("label_column", label_column)
     v.check_str("path_column", path_column)
+    given_names = v.check_str_list("class_names", class_names, allow_none=True)
+    if given_names is not None and len(set(given_names)) != len(given_names):
+        raise ValueError(f"`class_names` has duplicates: {given_names}.")
     base = v.check_dir_path("root", root, allow_none=True, must_exist=True)
     if type(source).__name__ == "DataFrame":
         frame = source
@@ -47,7 +55,10 @@ def list_files(
         if not path.exists():
             raise FileNotFoundError(f"`source`={str(path)!r} does not exist.")
         if path.is_dir():
-            return _list_directory(path)
+            # Folder names as labels: integer names in integer order ("2" before "10",
+            # unlike Keras's `image_dataset_from_directory`), others sorted.
+            paths, ids, names = _list_directory(path)
+            return paths, *_label_ids(np.array(names)[ids], given_names, "folder")
         base = base or path.parent
         import pandas as pd
 
@@ -79,10 +90,46 @@ def list_files(
     if base is not None:
         paths = [p if os.path.isabs(p) else str(base / p) for p in paths]
     _check_exist(paths)
-    names = sorted({str(x) for x in labels})
-    index = {name: i for i, name in enumerate(names)}
-    ids = np.array([index[str(x)] for x in labels], dtype=np.int64)
+    ids, names = _label_ids(labels.to_numpy(), given_names, label_column)
     return np.array(paths), ids, names
+
+
+def _label_ids(labels: np.ndarray, given: list[str] | None,
+               column: str) -> tuple[np.ndarray, list[str]]:
+    """Class ids and names (in id order) that keep the labels' meaning."""
+    as_text = np.array([str(x) for x in labels])
+    if given is not None:
+        index = {name: i for i, name in enumerate(given)}
+        unknown = sorted(set(as_text) - set(index))
+        if unknown:
+            raise ValueError(f"`{column}` has labels {unknown[:5]} that are not in "
+                             f"`class_names`={given}.")
+        return np.array([index[t] for t in as_text], dtype=np.int64), list(given)
+    numbers = _integer_labels(labels)
+    if numbers is not None:
+        values = np.unique(numbers)
+        if values[0] == 0 and values[-1] == values.size - 1:  # 0..K-1: the id is the label
+            return numbers.astype(np.int64), [str(int(v)) for v in values]
+        ids = np.searchsorted(values, numbers)
+        return ids.astype(np.int64), [str(int(v)) for v in values]
+    names = sorted(set(as_text.tolist()))
+    index = {name: i for i, name in enumerate(names)}
+    return np.array([index[t] for t in as_text], dtype=np.int64), names
+
+
+def _integer_labels(labels: np.ndarray) -> np.ndarray | None:
+    """The labels as int64 when every one is an integer (7, 7.0, "7"), else `None`."""
+    if labels.dtype.kind in "iu":
+        return labels.astype(np.int64)
+    if labels.dtype.kind == "f":
+        return labels.astype(np.int64) if np.all(labels == np.round(labels)) else None
+    try:
+        text = [str(x).strip() for x in labels]
+        if not all(t.lstrip("-").isdigit() for t in text):
+            return None
+        return np.array([int(t) for t in text], dtype=np.int64)
+    except (TypeError, ValueError):  # pragma: no cover
+        return None
 
 
 def _list_directory(path: Path) -> tuple[np.ndarray, np.ndarray, list[str]]:
@@ -163,13 +210,15 @@ def from_file_listing(
     root: str | os.PathLike | None = None,
     num_parallel_calls: int | None = None,
     prefetch: bool = True,
+    class_names: Sequence[str] | None = None,
 ):
     """A stratified dataset of decoded, resized images from a file listing.
 
     The listing (paths and labels) stays in memory; each stratified batch of
     paths (see `stratified_dataset`) is read, decoded and resized inside
-    tf.data, batches in parallel. Labels are integer ids of the sorted class
-    names, which the dataset carries as `ds.class_names`.
+    tf.data, batches in parallel. Labels are class ids that keep their meaning
+    (integer labels 0..K-1 are their own ids, see `list_files`); the dataset
+    carries the names in id order as `ds.class_names`.
 
     Args:
         source: a CSV file, a JSON list of objects, a DataFrame, or a directory
@@ -187,6 +236,8 @@ def from_file_listing(
             folder).
         num_parallel_calls: batch decoding parallelism (`None`: AUTOTUNE).
         prefetch: add `prefetch(AUTOTUNE)`. Defaults to `True`.
+        class_names: the class names in id order (labels compared as strings);
+            `None` derives them from the labels. Defaults to `None`.
 
     Returns:
         A `tf.data.Dataset` of `(images, label_ids)` with `.class_names`.
@@ -210,7 +261,7 @@ def from_file_listing(
     check_feeder_args(batch_size=batch_size, seed=seed, balance=balance,
                       drop_remainder=drop_remainder, augment=augment,
                       num_parallel_calls=num_parallel_calls, prefetch=prefetch)
-    paths, ids, names = list_files(source, label_column, path_column, root)
+    paths, ids, names = list_files(source, label_column, path_column, root, class_names)
     ds = build_stratified(paths, ids, batch_size, seed=seed, balance=balance,
                           drop_remainder=drop_remainder, augment=augment,
                           num_parallel_calls=num_parallel_calls, prefetch=prefetch,

@@ -11,8 +11,13 @@ import numpy as np
 
 from keras_bestpractice import _validation as v
 from keras_bestpractice.data import registry
-from keras_bestpractice.data.plan import batch_plan, target_counts
-from keras_bestpractice.data.split import encode_labels
+from keras_bestpractice.data.plan import batch_plan, multilabel_batch_plan, target_counts
+from keras_bestpractice.data.split import (
+    encode_labels,
+    is_multilabel,
+    quantile_bins,
+    stratification_target,
+)
 
 _TAG_SHIFT = 1 << 20  # epoch (or cycle) * 2^20 + copy index in the permutation seeds
 _EXTRA_TAG = _TAG_SHIFT - 1
@@ -27,6 +32,9 @@ def stratified_dataset(
     drop_remainder: bool = False,
     augment: Callable | None = None,
     *,
+    sample_weight: Any = None,
+    stratify_on: Any = None,
+    bins: int | None = None,
     start_batch: int = 0,
     epoch: int = 0,
     num_parallel_calls: int | None = None,
@@ -58,9 +66,12 @@ def stratified_dataset(
     TensorFlow importable (a dependency) and feeds `fit` on any Keras backend.
 
     Args:
-        x: features: an array of any rank (or a dict of arrays with the same
-            first dimension).
-        y: labels: integers, strings or one-hot rows; batches carry them unchanged.
+        x: features: an array of any rank, or a dict or tuple of arrays with the
+            same first dimension (a multi-input model).
+        y: labels: integers or one-hot rows (batches carry them unchanged),
+            strings (batches carry their class ids, `ds.class_names[id]` is the
+            string), or a dict or tuple of targets (a multi-output model,
+            carried unchanged; `stratify_on` names the one to stratify on).
         batch_size: samples per batch (>= 1).
         seed: seed of the order. Defaults to `0`.
         balance: 0 keeps the data's class mix, 1 balances the classes.
@@ -77,9 +88,17 @@ def stratified_dataset(
         num_parallel_calls: parallelism of the batch gathering; `None` lets
             tf.data tune it. Defaults to `None`.
         prefetch: add `prefetch(AUTOTUNE)`. Defaults to `True`.
+        sample_weight: one weight per sample; batches are then
+            `(x, y, sample_weight)` and each weight travels with its sample.
+            Defaults to `None`.
+        stratify_on: the target of a dict (key) or tuple (index) `y` to
+            stratify on. Defaults to `None` (a single target).
+        bins: stratify a continuous target by this many quantile bins (a
+            regression); batches still carry the raw target. Defaults to `None`.
 
     Returns:
-        A `tf.data.Dataset`; `keras_bestpractice.data.feeder_of(ds)` gives its
+        A `tf.data.Dataset` with `.class_names` (the stratification classes in
+        id order); `keras_bestpractice.data.feeder_of(ds)` gives its
         `FeederState`.
 
     Raises:
@@ -98,12 +117,14 @@ def stratified_dataset(
     return build_stratified(x, y, batch_size, seed=seed, balance=balance,
                             drop_remainder=drop_remainder, augment=augment,
                             start_batch=start_batch, epoch=epoch,
-                            num_parallel_calls=num_parallel_calls, prefetch=prefetch)
+                            num_parallel_calls=num_parallel_calls, prefetch=prefetch,
+                            sample_weight=sample_weight, stratify_on=stratify_on, bins=bins)
 
 
 def build_stratified(x, y, batch_size, *, seed=0, balance=0.0, drop_remainder=False,
                      augment=None, start_batch=0, epoch=0, num_parallel_calls=None,
-                     prefetch=True, transform=None, label_ids=None):
+                     prefetch=True, transform=None, label_ids=None, sample_weight=None,
+                     stratify_on=None, bins=None):
     """The builder behind `stratified_dataset`.
 
     `transform(x_batch) -> x_batch` runs after gathering and before `augment`
@@ -121,9 +142,30 @@ def build_stratified(x, y, batch_size, *, seed=0, balance=0.0, drop_remainder=Fa
     start_batch = v.check_int("start_batch", start_batch, minimum=0)
     epoch = v.check_int("epoch", epoch, minimum=0)
     n_x = _num_samples(x)
+    if bins is not None:
+        bins = v.check_int("bins", bins, minimum=2)
     if label_ids is None:
-        ids, classes = encode_labels(y)
+        target = stratification_target(y, stratify_on)
+        patterns = None
+        if bins is not None:
+            ids, classes = _binned(quantile_bins(target, bins))
+        elif is_multilabel(target):
+            # Multi-label: stratify on the label sets (label powerset), so every batch
+            # keeps each set's share, and so each label's share.
+            arr = np.asarray(target.to_numpy() if hasattr(target, "to_numpy") else target)
+            patterns, ids = np.unique(arr.astype(np.int8), axis=0, return_inverse=True)
+            ids = ids.ravel().astype(np.int64)
+            classes = np.array([None] * len(patterns), dtype=object)
+            classes[:] = [tuple(int(v) for v in row) for row in patterns]
+            if balance != 0.0:
+                raise ValueError(f"`balance`={balance} balances single-label classes; a "
+                                 "multi-label `y` is batched by its own label shares "
+                                 "(balance=0).")
+        else:
+            ids, classes = encode_labels(target)
+        y = _carried_labels(y, target, ids, bins)
     else:
+        patterns = None
         ids = np.asarray(label_ids, dtype=np.int64)
         classes = np.arange(int(ids.max()) + 1 if ids.size else 0)
     if ids.shape[0] != n_x:
@@ -134,7 +176,11 @@ def build_stratified(x, y, batch_size, *, seed=0, balance=0.0, drop_remainder=Fa
         raise ValueError(f"`batch_size`={batch_size} with drop_remainder=True needs at least "
                          f"{batch_size} samples, got {total}.")
     targets = target_counts(counts, balance)
-    plan = batch_plan(targets, batch_size, drop_remainder=drop_remainder)
+    if patterns is not None:
+        plan = multilabel_batch_plan(patterns, counts, batch_size,
+                                     drop_remainder=drop_remainder)
+    else:
+        plan = batch_plan(targets, batch_size, drop_remainder=drop_remainder)
     if start_batch > plan.num_batches:
         raise ValueError(f"`start_batch` must be in [0, {plan.num_batches}], got {start_batch}.")
 
@@ -162,7 +208,10 @@ def build_stratified(x, y, batch_size, *, seed=0, balance=0.0, drop_remainder=Fa
     )
 
     x_t = tf.nest.map_structure(tf.convert_to_tensor, _as_arrays(x))
-    y_t = tf.convert_to_tensor(np.asarray(y.to_numpy() if hasattr(y, "to_numpy") else y))
+    y_t = tf.nest.map_structure(tf.convert_to_tensor, _target_arrays(y, n_x))
+    w_t = None
+    if sample_weight is not None:
+        w_t = tf.convert_to_tensor(_sample_weights(sample_weight, n_x))
     layout = slot_layout(plan.batch_starts)
     t = {name: tf.constant(value, dtype=tf.int64) for name, value in {
         "members": members, "class_start": class_start, "counts": counts,
@@ -198,7 +247,10 @@ def build_stratified(x, y, batch_size, *, seed=0, balance=0.0, drop_remainder=Fa
         return rows, sizes, epochs, batch_ids
 
     def make_batch(row, size, e, i):
-        return gather_batch(x_t, y_t, row, size, e, i, seed64, transform, augment)
+        xb, yb = gather_batch(x_t, y_t, row, size, e, i, seed64, transform, augment)
+        if w_t is None:
+            return xb, yb
+        return xb, yb, tf.gather(w_t, row[:size])
 
     ds = tf.data.Dataset.range(1).map(begin_iteration).unbatch()
     ds = ds.map(make_batch, num_parallel_calls=num_parallel_calls or tf.data.AUTOTUNE,
@@ -206,8 +258,56 @@ def build_stratified(x, y, batch_size, *, seed=0, balance=0.0, drop_remainder=Fa
     if prefetch:
         ds = ds.prefetch(tf.data.AUTOTUNE)
     ds._keras_bestpractice_feeder = state  # keeps the state alive with the dataset
+    ds.class_names = [c.item() if hasattr(c, "item") else c for c in classes]
     registry.register(state)
     return ds
+
+
+def _binned(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return ids, np.arange(int(ids.max()) + 1)
+
+
+def _carried_labels(y: Any, target: Any, ids: np.ndarray, bins: int | None) -> Any:
+    """What batches carry as `y`: string labels become their class ids (Keras losses
+    take numbers); everything else travels unchanged."""
+    if bins is not None or target is not y:
+        return y
+    arr = np.asarray(y.to_numpy() if hasattr(y, "to_numpy") else y)
+    if arr.dtype.kind in "USO" and arr.ndim == 1 and \
+            not all(isinstance(v, (int, float, np.number)) for v in arr[:64]):
+        return ids
+    return y
+
+
+def _target_arrays(y: Any, n: int) -> Any:
+    """`y` (an array, or a dict/tuple of targets) as NumPy arrays of `n` rows."""
+    if isinstance(y, dict):
+        out = {k: _target_arrays(val, n) for k, val in y.items()}
+        return out
+    if isinstance(y, tuple):
+        return tuple(_target_arrays(val, n) for val in y)
+    arr = np.asarray(y.to_numpy() if hasattr(y, "to_numpy") else y)
+    if arr.ndim == 0 or arr.shape[0] != n:
+        raise ValueError(f"`x` has {n} samples but a target in `y` has shape {arr.shape}.")
+    if arr.dtype == object:
+        arr = arr.astype(str) if all(isinstance(v, str) for v in arr.ravel()[:64]) else arr
+    return arr
+
+
+def _sample_weights(sample_weight: Any, n: int) -> np.ndarray:
+    try:
+        w = np.asarray(sample_weight, dtype=np.float32)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"`sample_weight` must be an array of numbers, got "
+                        f"{type(sample_weight).__name__} ({exc}).") from None
+    if w.ndim == 2 and w.shape[1] == 1:
+        w = w[:, 0]
+    if w.ndim != 1 or w.shape[0] != n:
+        raise ValueError(f"`sample_weight` must hold one weight per sample ({n}), got shape "
+                         f"{w.shape}.")
+    if not np.isfinite(w).all() or (w < 0).any():
+        raise ValueError("`sample_weight` must be finite and >= 0.")
+    return w
 
 
 def epoch_order(slot_class, slot_rank, e, t, seed64, members=None):
@@ -234,7 +334,7 @@ def gather_batch(x, y, row, size, e, i, seed64, transform=None, augment=None):
 
     idx = row[:size]
     xb = tf.nest.map_structure(lambda a: tf.gather(a, idx), x)
-    yb = tf.gather(y, idx)
+    yb = tf.nest.map_structure(lambda a: tf.gather(a, idx), y)
     if transform is not None:
         xb = transform(xb)
     if augment is None:
@@ -310,6 +410,8 @@ def apply_augment(augment: Callable, xb, yb, seed):
 
 def _num_samples(x: Any) -> int:
     arrays = _as_arrays(x)
+    if isinstance(arrays, tuple):
+        arrays = dict(enumerate(arrays))
     if isinstance(arrays, dict):
         lengths = {k: len(a) for k, a in arrays.items()}
         if len(set(lengths.values())) > 1:
@@ -325,6 +427,8 @@ def _num_samples(x: Any) -> int:
 def _as_arrays(x: Any) -> Any:
     if isinstance(x, dict):
         return {k: np.asarray(val) for k, val in x.items()}
+    if isinstance(x, tuple):
+        return tuple(np.asarray(val) for val in x)
     if hasattr(x, "to_numpy"):
         return x.to_numpy()
     arr = None

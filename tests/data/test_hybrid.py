@@ -65,3 +65,35 @@ def test_budget_too_small_is_a_clear_error(image_listing):
     with pytest.raises(ValueError, match="epochs_per_segment"):
         HybridFeeder(image_listing / "listing.csv", memory_budget_bytes=10**6,
                      epochs_per_segment=0, image_size=(6, 6))
+
+
+def test_without_its_callback_the_feeder_advances_segments_by_itself(image_listing):
+    """Issue #16: iterating `dataset` again (no callback) used to replay segment 0."""
+    feeder = HybridFeeder(image_listing / "listing.csv", memory_budget_bytes=IMAGE_BYTES * 2 * 30,
+                          epochs_per_segment=1, batch_size=8, image_size=(6, 6), seed=1)
+    seen = []
+    for _ in range(feeder.epochs_per_pass):  # one pass: every segment once
+        pixels = np.concatenate([x.numpy()[:, 3, 3, 0] for x, _ in feeder.dataset])
+        seen.append(np.sort(pixels.round().astype(int)))
+    for s in range(3):
+        np.testing.assert_array_equal(seen[s], np.sort(feeder.segment_indices(0, s)))
+    np.testing.assert_array_equal(np.sort(np.concatenate(seen)), np.arange(90))
+
+
+def test_integer_labels_keep_their_ids(tmp_path):
+    """Issue #16: labels 0..12 from a CSV were renumbered by string sort ('10' < '2')."""
+    import pandas as pd
+    from PIL import Image
+
+    rows = []
+    for i in range(39):
+        Image.fromarray(np.full((4, 4, 3), i, np.uint8)).save(tmp_path / f"{i}.png")
+        rows.append({"path": f"{i}.png", "label": i % 13})
+    pd.DataFrame(rows).to_csv(tmp_path / "ints.csv", index=False)
+    feeder = HybridFeeder(tmp_path / "ints.csv", memory_budget_bytes=10**6, epochs_per_segment=1,
+                          batch_size=13, image_size=(4, 4))
+    assert feeder.class_names == [str(i) for i in range(13)]
+    np.testing.assert_array_equal(feeder.labels, np.arange(39) % 13)
+    for x, y in feeder.dataset:
+        index = x.numpy()[:, 0, 0, 0].round().astype(int)
+        np.testing.assert_array_equal(y.numpy(), index % 13)  # label id = the integer

@@ -54,3 +54,28 @@ def test_listing_errors(image_listing, tmp_path):
     empty.mkdir()
     with pytest.raises(ValueError, match="no class sub-folders"):
         list_files(empty)
+
+
+def test_integer_labels_keep_integer_ids_and_gaps_are_mapped_in_integer_order(tmp_path):
+    import pandas as pd
+
+    from keras_bestpractice.data.sources import list_files
+
+    for i in range(26):
+        (tmp_path / f"{i}.png").write_bytes(b"")
+    frame = pd.DataFrame({"path": [f"{i}.png" for i in range(26)],
+                          "label": [i % 13 for i in range(26)]})
+    frame.to_csv(tmp_path / "l.csv", index=False)
+    _, ids, names = list_files(tmp_path / "l.csv")
+    assert names == [str(i) for i in range(13)]
+    np.testing.assert_array_equal(ids, np.arange(26) % 13)  # id = the integer
+    # Integers with gaps: ids in integer order (2 < 10), the mapping in class_names.
+    frame["label"] = [[2, 10, 30][i % 3] for i in range(26)]
+    _, ids, names = list_files(frame.assign(path=[str(tmp_path / p) for p in frame["path"]]))
+    assert names == ["2", "10", "30"]
+    np.testing.assert_array_equal(ids, np.arange(26) % 3)
+    # An explicit mapping wins; a label outside it is an error naming it.
+    _, ids, names = list_files(tmp_path / "l.csv", class_names=[str(i) for i in range(12, -1, -1)])
+    np.testing.assert_array_equal(ids, 12 - np.arange(26) % 13)
+    with pytest.raises(ValueError, match="'12'.*class_names"):
+        list_files(tmp_path / "l.csv", class_names=[str(i) for i in range(12)])

@@ -250,3 +250,108 @@ def test_mirrored_strategy_replays_the_same_order_with_sync():
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                             timeout=300)
     assert "MIRRORED-OK" in result.stdout, result.stderr[-3000:]
+
+
+def test_string_labels_become_class_ids_and_train_end_to_end():
+    """Issue #16: string labels used to reach the loss as tf.string (a Cast op failed)."""
+    rng = np.random.default_rng(0)
+    names = np.array(["cat", "dog", "fox"])[labels_from([12, 24, 12])]
+    x = rng.random((48, 3)).astype("float32")
+    ds = stratified_dataset(x, names, 12, seed=0)
+    assert ds.class_names == ["cat", "dog", "fox"]
+    for _xb, yb in ds:
+        assert yb.dtype == tf.int64
+        assert np.bincount(yb.numpy(), minlength=3).tolist() == [3, 6, 3]
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(3, activation="softmax")])
+    model.compile("adam", "sparse_categorical_crossentropy")
+    history = model.fit(ds, epochs=2, verbose=0)
+    assert np.isfinite(history.history["loss"]).all()
+
+
+def test_sample_weight_travels_with_its_sample_and_reaches_the_loss():
+    y = labels_from([16, 48])
+    x = (np.arange(64, dtype="float32") / 64)[:, None]  # the sample id is in the feature
+    w = (np.arange(64) % 5).astype("float32")
+    ds = stratified_dataset(x, y, 16, seed=3, sample_weight=w)
+    for xb, yb, wb in ds:
+        ids = np.rint(xb.numpy()[:, 0] * 64).astype(int)
+        np.testing.assert_array_equal(wb.numpy(), w[ids])
+        np.testing.assert_array_equal(yb.numpy(), y[ids])
+    # Weighted vs unweighted: the loss Keras reports is the weighted mean.
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(2, activation="softmax")])
+    model.compile(keras.optimizers.SGD(0.0), "sparse_categorical_crossentropy")
+    weighted = model.evaluate(stratified_dataset(x, y, 64, sample_weight=w), verbose=0)
+    plain = model.evaluate(stratified_dataset(x, y, 64), verbose=0)
+    per_sample = keras.ops.convert_to_numpy(keras.losses.sparse_categorical_crossentropy(
+        y, model.predict(x, verbose=0)))
+    assert plain == pytest.approx(per_sample.mean(), rel=1e-4)
+    assert weighted == pytest.approx((per_sample * w).sum() / w.size, rel=1e-4)
+    assert weighted != pytest.approx(plain, rel=1e-3)
+
+
+def test_two_inputs_and_two_outputs_stratified_on_a_named_target():
+    rng = np.random.default_rng(2)
+    x = {"image": rng.random((60, 4)).astype("float32"),
+         "meta": rng.random((60, 2)).astype("float32")}
+    cls = labels_from([15, 45])
+    y = {"cls": cls, "reg": rng.random(60).astype("float32")}
+    with pytest.raises(ValueError, match="stratify_on"):
+        stratified_dataset(x, y, 12)
+    ds = stratified_dataset(x, y, 12, stratify_on="cls")
+    for xb, yb in ds:
+        assert set(xb) == {"image", "meta"} and set(yb) == {"cls", "reg"}
+        assert np.bincount(yb["cls"].numpy(), minlength=2).tolist() == [3, 9]
+    a, b = keras.Input((4,), name="image"), keras.Input((2,), name="meta")
+    h = keras.layers.Concatenate()([a, b])
+    model = keras.Model({"image": a, "meta": b},
+                        {"cls": keras.layers.Dense(2, activation="softmax", name="cls")(h),
+                         "reg": keras.layers.Dense(1, name="reg")(h)})
+    model.compile("adam", {"cls": "sparse_categorical_crossentropy", "reg": "mse"})
+    history = model.fit(ds, epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"]).all()
+    # A tuple of inputs works as Keras's list of inputs.
+    ds2 = stratified_dataset((x["image"], x["meta"]), cls, 12)
+    xb, _ = next(iter(ds2))
+    assert isinstance(xb, tuple) and xb[0].shape == (12, 4)
+
+
+def test_continuous_targets_stratify_by_quantile_bins():
+    rng = np.random.default_rng(3)
+    target = rng.lognormal(size=100).astype("float32")
+    with pytest.raises(ValueError, match="bins=10"):
+        stratified_dataset(target[:, None], target, 10)
+    ds = stratified_dataset(target[:, None], target, 10, bins=5)
+    assert ds.class_names == [0, 1, 2, 3, 4]
+    q = np.quantile(target, [0.2, 0.4, 0.6, 0.8])
+    for xb, yb in ds:
+        np.testing.assert_array_equal(xb.numpy()[:, 0], yb.numpy())  # raw target carried
+        per_bin = np.bincount(np.searchsorted(q, yb.numpy(), side="right"), minlength=5)
+        assert per_bin.tolist() == [2, 2, 2, 2, 2]
+
+
+@settings(max_examples=15, deadline=None)
+@given(n=st.integers(60, 400), n_labels=st.integers(2, 5), batch_size=st.integers(8, 40),
+       seed=st.integers(0, 1000))
+def test_multilabel_batches_keep_every_label_share(n, n_labels, batch_size, seed):
+    rng = np.random.default_rng(seed)
+    y = (rng.random((n, n_labels)) < rng.uniform(0.05, 0.5, n_labels)).astype("float32")
+    x = np.arange(n, dtype="float32")[:, None]
+    ds = stratified_dataset(x, y, batch_size, seed=seed)
+    share = y.sum(axis=0) / n
+    seen, running = [], np.zeros(n_labels)
+    batches = list(ds)
+    for k, (_xb, yb) in enumerate(batches[:-1] if n % batch_size else batches, start=1):
+        counts = yb.numpy().sum(axis=0)
+        running += counts
+        # Running label counts within one of their share; a batch within two
+        # (measured: 99.7% of batch counts within one, the worst 1.26 off).
+        assert np.all(np.abs(running - share * batch_size * k) < 1), (running, k)
+        assert np.all(np.abs(counts - share * batch_size) < 2)
+    for xb, yb in batches:
+        ids = xb.numpy()[:, 0].astype(int)
+        np.testing.assert_array_equal(yb.numpy(), y[ids])  # labels travel with samples
+        seen.append(ids)
+    np.testing.assert_array_equal(np.sort(np.concatenate(seen)), np.arange(n))
+    with pytest.raises(ValueError, match="balance"):
+        stratified_dataset(x, y, batch_size, balance=1.0)
