@@ -28,19 +28,20 @@ log = logging.getLogger("keras_bestpractice")
 _STOPS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def record_stop(model: Any, reason: Any) -> None:
-    """Note that `reason` (a `StopReason`) stopped `model`'s `fit`; `None` clears it."""
+def record_stop(model: Any, reason: Any, source: str = "DivergenceGuard") -> None:
+    """Note that `reason` (a `StopReason`) from callback `source` stopped `model`'s
+    `fit`; `None` clears it."""
     try:
         if reason is None:
             _STOPS.pop(model, None)
         else:
-            _STOPS[model] = reason
+            _STOPS[model] = (source, reason)
     except TypeError:  # pragma: no cover - an object that cannot be weakly referenced
         pass
 
 
-def stop_reason_of(model: Any) -> Any:
-    """The reason recorded by `record_stop` for `model`'s current `fit`, or `None`."""
+def stop_reason_of(model: Any) -> tuple[str, Any] | None:
+    """`(source, reason)` recorded by `record_stop` for `model`'s current `fit`, or `None`."""
     try:
         return _STOPS.get(model)
     except TypeError:  # pragma: no cover

@@ -77,8 +77,12 @@ def test_pure_core_runs_without_keras_tensorflow_keras_tuner_or_tensorboard(tmp_
         from keras_bestpractice.data.plan import batch_plan
         from keras_bestpractice.diagnostics import diagnose
         from keras_bestpractice.tuning import load_results_frame
+        from keras_bestpractice.tuning import plan_epochs
         from keras_bestpractice.tuning.lr_analysis import exponential_schedule, suggestions
 
+        acc = [0.9 - 0.7 * 0.8 ** i for i in range(1, 9)]
+        print("plan-epochs", int(plan_epochs({{"loss": acc, "val_accuracy": acc}},
+                                             {{"val_accuracy": 0.8}}, 40).epochs_needed))
         print("history", diagnose({{"loss": [2.0, 1.0, 0.5, 0.3]}}, num_classes=3).primary.code)
         print("csv", diagnose({str(log)!r}).primary.code)
         (xt, yt), (xv, yv), (xe, ye) = stratified_split(np.zeros((100, 2)), [0] * 70 + [1] * 30,
@@ -101,6 +105,7 @@ def test_pure_core_runs_without_keras_tensorflow_keras_tuner_or_tensorboard(tmp_
     """, tmp_path)
     lines = dict(line.split(" ", 1) for line in out.splitlines()
                  if line.split(" ", 1)[0] in {"history", "csv", "split", "plan", "retained",
+                                               "plan-epochs",
                                                "lr", "trials", "cli-diagnose", "cli-trials",
                                                "heavy"})
     assert lines["history"] == "healthy"
@@ -113,6 +118,8 @@ def test_pure_core_runs_without_keras_tensorflow_keras_tuner_or_tensorboard(tmp_
     assert lines["cli-diagnose"] == "0"
     assert lines["cli-trials"] == "0"
     assert lines["heavy"] == "[]"
+    # 0.9 - 0.7 * 0.8**t >= 0.8 first at t = 10 (1-based epochs), within one.
+    assert abs(int(lines["plan-epochs"]) - 10) <= 1
 
 
 def test_public_names_come_from_the_right_module_whatever_was_imported_first():

@@ -9,6 +9,9 @@ gathers the numbers and stops the trial when a rule says so.
 - `asha_prune`: successive halving (ASHA, Li et al., MLSys 2020): at the rungs
   `min_epochs * reduction_factor**k`, only the top `1 / reduction_factor` of the
   trials that reached the rung go on (Optuna's `SuccessiveHalvingPruner`).
+- `curve_prune`: the trial's own learning curve, fitted and projected to its last
+  epoch, gives it less than `1 - confidence` probability of beating the best
+  finished trial (learning-curve extrapolation, Domhan et al., IJCAI 2015).
 
 Values are the objective's per-epoch values; `direction` is KerasTuner's
 `Objective.direction` ("min" or "max"); "better" is `compare.is_better`.
@@ -22,7 +25,7 @@ import numpy as np
 
 from keras_bestpractice._core.compare import is_better, is_finite_number, sort_key
 
-PRUNERS = ("median", "asha")
+PRUNERS = ("median", "asha", "curve")
 
 
 def median_prune(value: float, peers: Sequence[float], direction: str,
@@ -94,3 +97,23 @@ def validate_pruner(name: str) -> str:
                          f"{name!r}.")
     return name
 
+
+def curve_prune(history: Sequence[float], best_peer: float | None, direction: str,
+                budget: int, confidence: float = 0.9) -> bool:
+    """True when the fitted curve of `history` (the trial's objective per epoch)
+    reaches `best_peer` by epoch `budget` with probability below `1 - confidence`.
+    Never prunes without a peer or with fewer epochs than a fit needs."""
+    from keras_bestpractice._core.projection import project
+
+    if best_peer is None or not is_finite_number(best_peer):
+        return False
+    p = project(history, direction, float(best_peer), int(budget), confidence)
+    return p is not None and p.probability < 1.0 - confidence
+
+
+def best_of_peers(histories: Sequence[Sequence[tuple[int, float]]], direction: str) -> float | None:
+    """The best value any peer history (`[(epoch, value), ...]`) reached."""
+    values = [float(v) for history in histories for _, v in history if is_finite_number(v)]
+    if not values:
+        return None
+    return min(values, key=lambda x: sort_key(x, direction))

@@ -1,4 +1,5 @@
-"""Callbacks for `model.fit`: divergence guard, training diagnostics, periodic checkpoints.
+"""Callbacks for `model.fit`: divergence guard, training diagnostics, periodic checkpoints,
+training objectives.
 
 ```python
 from keras_bestpractice.callbacks import DivergenceGuard
@@ -16,6 +17,7 @@ _EXPORTS = {
     "FeederEpochSync": "feeder_epoch_sync",
     "PeriodicCheckpoint": "periodic_checkpoint",
     "TrainingDiagnostics": "training_diagnostics",
+    "TrainingObjective": "training_objective",
 }
 __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

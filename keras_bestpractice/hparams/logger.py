@@ -166,9 +166,10 @@ class HParamsLogger(CopyableCallback):
                     f"column; the logs had {sorted(self._seen)}.", stacklevel=2)
 
     def _verdict(self) -> tuple[str, str]:
-        reason = stop_reason_of(self.model)
-        if reason is not None and getattr(self.model, "stop_training", False):
-            return "failure", f"stopped by DivergenceGuard: {reason}"
+        stopped = stop_reason_of(self.model)
+        if stopped is not None and getattr(self.model, "stop_training", False):
+            source, reason = stopped
+            return "failure", f"stopped by {source}: {reason}"
         if self._bad:
             bad = sorted(k for k, vals in self._history.items()
                          if any(not math.isfinite(x) for x in vals))

@@ -4,8 +4,9 @@
 from keras_bestpractice.tuning import RandomSearchTuner, handbook_search_space
 ```
 
-`load_results_frame` (the results table of a saved search) is pure pandas; the
-tuner and the learning-rate finders import Keras when first used.
+`load_results_frame` (the results table of a saved search) is pure pandas and
+`plan_epochs` pure NumPy; the tuner and the learning-rate finders import Keras when
+first used.
 """
 
 from keras_bestpractice._lazy import lazy_exports
@@ -19,7 +20,9 @@ _EXPORTS = {
     "compile_from_hp": "space",
     "dropout_layer": "space",
     "handbook_search_space": "space",
+    "EpochPlan": "planning",
     "load_results_frame": "results",
+    "plan_epochs": "planning",
     "lr_range_test": "lr_finder",
     "lr_sweep": "sweep",
 }

@@ -17,7 +17,7 @@ callbacks to each execution (KerasTuner deep-copies them per execution) and
 reads KerasTuner's own trial status at the end of each trial. What it adds:
 
 - pruning: `DivergenceGuard` ends NaN, diverging and (for classifiers) stuck
-  trials; the `pruner` rule (`"median"` or `"asha"`, pure functions in
+  trials; the `pruner` rule (`"median"`, `"asha"` or `"curve"`, pure functions in
   `keras_bestpractice._core.pruning`) stops a trial that is behind its peers at
   the same epoch; a trial that ran all its epochs is never labelled pruned;
 - a fail-fast check: an objective missing from the logs after the first epoch
@@ -160,6 +160,10 @@ class _RulePruner(CopyableCallback):
     def __init__(self, tuner: Any, trial: Any, record: _TrialRecord, pruner: str | None):
         super().__init__()
         self.tuner, self.trial, self.record, self.pruner = tuner, trial, record, pruner
+        self._values: list[float] = []
+
+    def on_train_begin(self, logs=None):
+        self._values = []
 
     def on_epoch_end(self, epoch, logs=None):
         if self.model.stop_training:
@@ -175,7 +179,9 @@ class _RulePruner(CopyableCallback):
         if self.pruner is None or not objective.has_value(logs or {}):
             return
         value = float(objective.get_value(logs))
-        if self.tuner._prune_decision(self.pruner, self.trial.trial_id, int(epoch), value):
+        self._values.append(value)
+        if self.tuner._prune_decision(self.pruner, self.trial.trial_id, int(epoch), value,
+                                      history=self._values, budget=epochs):
             self._stop(StopReason(self.pruner))
 
     def _stop(self, reason: StopReason) -> None:
@@ -193,8 +199,11 @@ class PruningMixin:
         prune: prune hopeless trials (the guard) and trials behind their peers
             (the `pruner` rule). Defaults to `True`.
         pruner: `"median"` (behind the median of the completed trials at the
-            same epoch) or `"asha"` (successive halving at epochs
-            `min_epochs_for_median * reduction_factor**k`). Defaults to `"median"`.
+            same epoch), `"asha"` (successive halving at epochs
+            `min_epochs_for_median * reduction_factor**k`) or `"curve"` (the
+            trial's fitted learning curve gives it under 10% to beat the best
+            completed trial by its last epoch; from 4 epochs on, the projection
+            of `TrainingObjective` and `plan_epochs`). Defaults to `"median"`.
         min_epochs_for_median: first epoch (1-based) at which the rule may prune;
             ASHA's first rung. Defaults to `1`.
         min_trials_for_median: peers needed before the median rule applies.
@@ -392,10 +401,18 @@ class PruningMixin:
         objective = self.oracle.objective
         return getattr(objective, "direction", "max") == "max"
 
-    def _prune_decision(self, pruner: str, trial_id: str, epoch: int, value: float) -> bool:
+    def _prune_decision(self, pruner: str, trial_id: str, epoch: int, value: float,
+                        history: list[float] | None = None, budget: int | None = None) -> bool:
         """Gather the peers at `epoch` and ask the pure rule."""
-        if pruner == "median" and epoch + 1 < self.min_epochs_for_median:
+        if pruner in ("median", "curve") and epoch + 1 < self.min_epochs_for_median:
             return False
+        if pruner == "curve":
+            direction = self.oracle.objective.direction
+            finished = self._peer_histories(trial_id)
+            if len(finished) < self.min_trials_for_median or not budget:
+                return False
+            best = rules.best_of_peers(finished, direction)
+            return rules.curve_prune(history or [value], best, direction, int(budget))
         if pruner == "asha" and not rules.is_asha_rung(epoch + 1, self.min_epochs_for_median,
                                                         self.reduction_factor):
             return False

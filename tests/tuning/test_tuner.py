@@ -236,3 +236,39 @@ def test_distributed_chief_and_two_workers(tmp_path):
     ran_by = {json.loads(p.read_text())["trial_id"] for p in summaries}
     assert len(ran_by) == 6
     assert any(r["prune_reason"] for r in rows)  # pruning works across workers
+
+
+def build_fast_or_slow(hp):
+    """16 hidden units learn digits to ~0.95; 4 hidden units learn, but level off far
+    lower: the curve projects below the best finished trial."""
+    speed = hp.Choice("speed", ["fast", "slow"])
+    model = keras.Sequential([keras.Input((64,)),
+                              keras.layers.Dense(16 if speed == "fast" else 4, activation="relu"),
+                              keras.layers.Dense(10, activation="softmax")])
+    model.compile(keras.optimizers.Adam(1e-2), "sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    return model
+
+
+def test_curve_pruner_stops_a_trial_whose_curve_cannot_catch_the_best(tmp_path, data):
+    (xt, yt), (xv, yv) = data
+
+    class FastFirst(kt.oracles.RandomSearchOracle):
+        """The fast configuration first, so the slow ones have a best to chase."""
+
+        def populate_space(self, trial_id):
+            speed = "fast" if not self.trials else "slow"
+            return {"status": "RUNNING", "values": {"speed": speed}}
+
+    tuner = RandomSearchTuner(build_fast_or_slow, max_trials=3, epochs_per_trial=15, seed=0,
+                              pruner="curve", min_trials_for_median=1, directory=tmp_path,
+                              project_name="curve")
+    tuner.oracle.__class__ = type("Patched", (FastFirst,), {})
+    tuner.search(xt, yt, validation_data=(xv, yv))
+    frame = tuner.results_frame().set_index("hp_speed", append=True)
+    fast = frame.xs("fast", level="hp_speed").iloc[0]
+    slow = frame.xs("slow", level="hp_speed")
+    assert fast["status"] == "completed" and fast["epochs_run"] == 15
+    assert set(slow["prune_reason"]) == {"curve"}
+    assert (slow["epochs_run"] >= 4).all() and (slow["epochs_run"] < 15).all()
+    assert (slow["best_val_accuracy"] < fast["best_val_accuracy"]).all()

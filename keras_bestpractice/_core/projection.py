@@ -1,0 +1,223 @@
+"""Learning-curve projection: where a metric is heading, and whether it gets to a target.
+
+Pure NumPy. The curve of a metric over epochs is fitted with two families of
+saturating curves, each linear in two parameters once its rate is fixed
+(Domhan et al., IJCAI 2015, use a larger family with MCMC; this is the small,
+closed-form version):
+
+- exponential: y(t) = a - b exp(-c t)
+- power law:   y(t) = a - b t^(-c)
+
+(for a metric to minimise, the same on -y). Every (family, rate) pair on a grid
+is a least-squares fit; the pairs are weighted by their likelihood under the
+residual noise of the best fit, tempered (raised to the power 1/TEMPER: a
+handful of noisy epochs must not make one curve certain; chosen on the real runs
+of `benchmarks/bench_objective.py`, where real curves level off and then creep
+up), and each gives a normal
+predictive distribution for the value at a future epoch. The mixture answers
+"probability of reaching the target by epoch T" and "epoch at which the target
+is reached" (weighted quantiles over the grid). Projections need
+`MIN_POINTS` epochs or more.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from statistics import NormalDist
+
+import numpy as np
+
+MIN_POINTS = 4
+TEMPER = 4.0  # the likelihood is raised to 1/TEMPER
+_EXP_RATES = np.logspace(-2.5, 0.7, 90)
+_POW_RATES = np.logspace(-1.7, 0.7, 70)
+_HORIZON = 10_000  # epochs searched for "reached at"
+_MAX_FUTURE = 1_000  # epochs looked at for "reached by the budget"
+
+
+@dataclass(frozen=True)
+class Projection:
+    """A fitted learning curve and what it says about a target.
+
+    Attributes:
+        epochs_seen: epochs the fit used.
+        mode: "max" (higher is better) or "min".
+        current: the best value so far.
+        target: the target value, or `None`.
+        budget: the last epoch considered (1-based, as Keras prints), or `None`.
+        probability: probability that the target is reached at some epoch up to
+            `budget` (each remaining epoch with its predictive noise).
+        expected_epoch: median epoch (1-based) at which the target is reached
+            (`inf` when the median curve never gets there).
+        interval: central interval of that epoch at the projection's confidence.
+        value_at_budget: median projected value at `budget`.
+    """
+
+    epochs_seen: int
+    mode: str
+    current: float
+    target: float | None
+    budget: int | None
+    probability: float
+    expected_epoch: float
+    interval: tuple[float, float]
+    value_at_budget: float | None
+    components: list[tuple[str, float, float]] = field(default_factory=list, repr=False)
+
+    def describe(self) -> str:
+        """One line, e.g. "reaches 0.95 at epoch 14 (10-22), 93% by epoch 30"."""
+        if self.target is None:
+            return f"{self.value_at_budget:.4g} at epoch {self.budget}"
+        reach = ("never on the fitted curves" if math.isinf(self.expected_epoch)
+                 else f"at epoch {int(self.expected_epoch)}")
+        lo, hi = self.interval
+        span = "" if math.isinf(self.expected_epoch) else \
+            f" ({int(lo)}-{'never' if math.isinf(hi) else int(hi)})"
+        by = f", {self.probability:.0%} by epoch {self.budget}" if self.budget else ""
+        return f"reaches {self.target:.4g} {reach}{span}{by}"
+
+
+_FAMILIES = np.array(["exp"] * _EXP_RATES.size + ["pow"] * _POW_RATES.size)
+_RATES = np.concatenate([_EXP_RATES, _POW_RATES])
+_IS_EXP = _FAMILIES == "exp"
+
+
+def _bases(t: np.ndarray) -> np.ndarray:
+    """basis_k(t) of every (family, rate) on the grid: `[K, len(t)]`."""
+    t = np.asarray(t, dtype=np.float64)[None, :]
+    rates = _RATES[:, None]
+    return np.where(_IS_EXP[:, None], np.exp(-rates * t), t ** (-rates))
+
+
+def _fits(t: np.ndarray, z: np.ndarray):
+    """Every (family, rate) least-squares fit of z = a - b basis(t), in closed form:
+    `(a, b, sse, inv)` arrays over the grid (`inv` the entries of the 2x2
+    (X'X)^-1) and the mask of well-conditioned fits."""
+    u = _bases(t)                                   # [K, n]
+    n = float(t.size)
+    su, suu = u.sum(axis=1), (u * u).sum(axis=1)
+    sz, suz = float(z.sum()), u @ z
+    det = n * suu - su * su                         # of X'X = [[n, -su], [-su, suu]]
+    ok = det > 1e-12 * np.maximum(n * suu, 1e-300)
+    det = np.where(ok, det, 1.0)
+    inv00, inv01, inv11 = suu / det, su / det, n / det
+    # (a, b) = (X'X)^-1 X'z with X'z = [sz, -suz]
+    a = inv00 * sz - inv01 * suz
+    b = inv01 * sz - inv11 * suz
+    resid = a[:, None] - b[:, None] * u - z[None, :]
+    sse = (resid ** 2).sum(axis=1)
+    return a, b, sse, (inv00, inv01, inv11), ok
+
+
+def project(values: Sequence[float], mode: str, target: float | None = None,
+            budget: int | None = None, confidence: float = 0.9) -> Projection | None:
+    """Fit the curve of `values` (one per epoch, epochs 1..n) and project it.
+
+    Args:
+        values: the metric per epoch (non-finite values are left out).
+        mode: "max" or "min".
+        target: the value to reach (`None`: only the value at `budget`).
+        budget: the last epoch (1-based) that counts.
+        confidence: width of the `interval` (0.9: the 5%-95% range).
+
+    Returns:
+        A `Projection`, or `None` with fewer than `MIN_POINTS` finite values.
+    """
+    if mode not in ("min", "max"):
+        raise ValueError(f"`mode` must be 'min' or 'max', got {mode!r}.")
+    y = np.asarray(values, dtype=np.float64)
+    t_all = np.arange(1, y.size + 1, dtype=np.float64)
+    keep = np.isfinite(y)
+    t, y = t_all[keep], y[keep]
+    if y.size < MIN_POINTS:
+        return None
+    sign = 1.0 if mode == "max" else -1.0
+    z = sign * y
+    a, b, sses, (i00, i01, i11), ok = _fits(t, z)
+    if not ok.any():
+        return None
+    families, rates = _FAMILIES[ok], _RATES[ok]
+    a, b, sses, i00, i01, i11 = a[ok], b[ok], sses[ok], i00[ok], i01[ok], i11[ok]
+    dof = max(y.size - 3, 1)
+    spread = float(np.ptp(z)) or abs(float(z.mean())) or 1.0
+    # The noise floor keeps a curve fitted exactly from claiming certainty.
+    sigma2 = max(float(sses.min()) / dof, (0.005 * spread) ** 2, 1e-12)
+    weights = np.exp(-(sses - sses.min()) / (2 * TEMPER * sigma2))  # tempered likelihood
+    weights /= weights.sum()
+    current = float(y.max() if mode == "max" else y.min())
+    horizon = budget if budget is not None else int(t_all[-1])
+    u_budget = _bases(np.array([float(horizon)]))[ok, 0]
+    value_at_budget = sign * _weighted_quantile(a - b * u_budget, weights, 0.5)
+    if target is None:
+        return Projection(int(y.size), mode, current, None, budget, float("nan"),
+                          float("nan"), (float("nan"), float("nan")), value_at_budget)
+    z_target = sign * float(target)
+    last = int(t_all[-1])
+    future = np.arange(last + 1, max(min(horizon, last + _MAX_FUTURE), last) + 1,
+                       dtype=np.float64)
+    if future.size:
+        # Met at ANY remaining epoch counts (the objective stops at the first one):
+        # 1 - prod_t P(epoch t falls short), with each epoch's predictive noise.
+        u = _bases(future)[ok]                                       # [K, F]
+        mean = a[:, None] - b[:, None] * u
+        var = sigma2 * (1.0 + i00[:, None] - 2 * i01[:, None] * u + i11[:, None] * u * u)
+        short = 1.0 - _norm_sf((z_target - mean) / np.sqrt(var))
+        probs = 1.0 - np.exp(np.log(np.clip(short, 1e-300, 1.0)).sum(axis=1))
+    else:
+        probs = np.zeros_like(a)
+    already = bool(np.any(z >= z_target))
+    probability = 1.0 if already else float(np.dot(weights, probs))
+    # The epoch the curve gets there, and the noise band around it: reached earlier
+    # by a lucky epoch, later by an unlucky one.
+    z_band = NormalDist().inv_cdf(1.0 - (1.0 - confidence) / 2.0) * math.sqrt(sigma2)
+    reach, early, late = (np.array([_reach_epoch(f, c, ak, bk, level, float(t[-1]))
+                                    for f, c, ak, bk in zip(families, rates, a, b,
+                                                            strict=True)])
+                          for level in (z_target, z_target - z_band, z_target + z_band))
+    quantile = (1.0 - confidence) / 2.0
+    expected = _weighted_quantile(reach, weights, 0.5)
+    interval = (_weighted_quantile(early, weights, quantile),
+                _weighted_quantile(late, weights, 1.0 - quantile))
+    if already:
+        first = float(t[np.argmax(z >= z_target)])
+        expected, interval = first, (first, first)
+    comps = [(str(f), float(c), float(w)) for f, c, w in zip(families, rates, weights,
+                                                              strict=True) if w > 1e-3]
+    return Projection(int(y.size), mode, current, float(target), budget, probability,
+                      float(expected), (float(interval[0]), float(interval[1])),
+                      value_at_budget, comps)
+
+
+def _reach_epoch(family: str, c: float, a: float, b: float, z_target: float,
+                 last: float) -> float:
+    """First epoch after `last` at which a + (-b) basis(t) >= z_target (`inf`: never)."""
+    if a <= z_target or b <= 0:  # the asymptote is short of it, or the curve falls
+        return math.inf
+    # a - b basis(t) >= z  <=>  basis(t) <= (a - z) / b
+    level = (a - z_target) / b
+    if level <= 0:
+        return math.inf
+    t = -math.log(level) / c if family == "exp" else level ** (-1.0 / c)
+    t = max(math.ceil(t), int(last) + 1)
+    return float(t) if t <= _HORIZON else math.inf
+
+
+def _norm_sf(x: np.ndarray) -> np.ndarray:
+    """P(N(0, 1) > x), vectorised (Abramowitz and Stegun 7.1.26 for erfc; |error| < 2e-7)."""
+    x = np.asarray(x, dtype=np.float64) / math.sqrt(2.0)
+    a = np.abs(x)
+    t = 1.0 / (1.0 + 0.3275911 * a)
+    poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (
+        -1.453152027 + t * 1.061405429))))
+    erfc_abs = poly * np.exp(-a * a)
+    return np.where(x >= 0, 0.5 * erfc_abs, 1.0 - 0.5 * erfc_abs)
+
+
+def _weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
+    order = np.argsort(values, kind="stable")
+    v, w = values[order], weights[order]
+    cum = np.cumsum(w)
+    idx = int(np.searchsorted(cum, q * cum[-1], side="left"))
+    return float(v[min(idx, v.size - 1)])
