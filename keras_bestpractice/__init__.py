@@ -4,12 +4,13 @@
 subpackages do, when they are first used:
 
 - `keras_bestpractice.callbacks`: `DivergenceGuard`, `TrainingDiagnostics`,
-  `PeriodicCheckpoint`, `FeederEpochSync`.
+  `TrainingObjective`, `PeriodicCheckpoint`, `FeederEpochSync`.
 - `keras_bestpractice.data`: `stratified_split`, `stratified_dataset`,
   `from_file_listing`, `HybridFeeder`.
 - `keras_bestpractice.diagnostics`: `diagnose` (pure NumPy/pandas, no TensorFlow).
 - `keras_bestpractice.tuning`: `RandomSearchTuner`, `handbook_search_space`,
-  `lr_range_test`, `lr_sweep`.
+  `plan_epochs`, `lr_range_test`, `lr_sweep`.
+- `keras_bestpractice.transfer`: `new_classifier`, `layer_groups`, `fine_tune`.
 - `keras_bestpractice.hparams`: `HParamsLogger`.
 - `keras_bestpractice.metrics`: `MacroPrecision`, `MacroRecall`, `MacroF1`.
 - `keras_bestpractice.checkpointing`: `load_weights` and the storage layer.
@@ -31,6 +32,7 @@ _SUBPACKAGES = (
     "diagnostics",
     "hparams",
     "metrics",
+    "transfer",
     "tuning",
 )
 

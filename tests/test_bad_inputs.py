@@ -11,7 +11,16 @@ import numpy as np
 import pytest
 
 import keras_bestpractice
-from keras_bestpractice import callbacks, checkpointing, data, diagnostics, hparams, metrics, tuning
+from keras_bestpractice import (
+    callbacks,
+    checkpointing,
+    data,
+    diagnostics,
+    hparams,
+    metrics,
+    transfer,
+    tuning,
+)
 
 
 @pytest.fixture(scope="module")
@@ -356,6 +365,23 @@ CASES = [
                                   confidence=2), ValueError, "confidence"),
     ("plan_epochs history", lambda p: tuning.plan_epochs(p.missing, {"loss": 0.2}, 10),
      FileNotFoundError, "history"),
+    ("transfer base", lambda p: transfer.new_classifier("resnet", 3), TypeError, "base"),
+    ("transfer num_classes", lambda p: transfer.new_classifier(_tiny_base(), 0), ValueError,
+     "num_classes"),
+    ("transfer dropout", lambda p: transfer.new_classifier(_tiny_base(), 3, dropout=1.0),
+     ValueError, "dropout"),
+    ("transfer pooling", lambda p: transfer.new_classifier(_tiny_base(), 3, pooling="mean"),
+     ValueError, "pooling"),
+    ("transfer groups model", lambda p: transfer.layer_groups([1, 2]), TypeError, "model"),
+    ("transfer fine_tune model", lambda p: transfer.fine_tune("model"), TypeError, "model"),
+    ("transfer fine_tune head_epochs",
+     lambda p: transfer.fine_tune(_tiny_classifier(), X, Y, head_epochs=0), ValueError,
+     "head_epochs"),
+    ("transfer fine_tune lr_factor",
+     lambda p: transfer.fine_tune(_tiny_classifier(), X, Y, lr_factor=2.0), ValueError,
+     "lr_factor"),
+    ("transfer fine_tune groups",
+     lambda p: transfer.fine_tune(_tiny_classifier(), X, Y, groups="top"), TypeError, "groups"),
     ("hparams logdir none", lambda p: hparams.HParamsLogger(None, {}), TypeError, "logdir"),
     ("hparams logdir file", lambda p: hparams.HParamsLogger(p.file, {}), ValueError, "logdir"),
     ("hparams hparams", lambda p: hparams.HParamsLogger(p.dir, 3), TypeError, "hparams"),
@@ -463,6 +489,19 @@ def test_bad_input_is_refused_with_a_message_naming_the_argument(paths, call, er
         str(info.value)
 
 
+def _tiny_base():
+    import keras
+
+    inputs = keras.Input((4,))
+    return keras.Model(inputs, keras.layers.Dense(3, name="block1_dense")(inputs))
+
+
+def _tiny_classifier():
+    model = transfer.new_classifier(_tiny_base(), 3)
+    model.compile("adam", "sparse_categorical_crossentropy")
+    return model
+
+
 def test_every_public_name_is_covered():
     """A public name added without bad-input cases fails here."""
     covered = " ".join(i for i, *_ in CASES)
@@ -476,6 +515,8 @@ def test_every_public_name_is_covered():
         "diagnostics": {"diagnose": "diagnose", "Finding": "finding",
                         "DiagnosticsReport": "report"},
         "hparams": {"HParamsLogger": "hparams"},
+        "transfer": {"new_classifier": "transfer", "layer_groups": "transfer groups",
+                     "fine_tune": "transfer fine_tune", "FineTuneResult": None},
         "metrics": {"MacroF1": "macro", "MacroPrecision": "macro", "MacroRecall": "macro",
                     "MacroScores": "macro"},
         "tuning": {"RandomSearchTuner": "tuner", "compile_from_hp": "compile_from_hp",
