@@ -282,8 +282,7 @@ def _carried_labels(y: Any, target: Any, ids: np.ndarray, bins: int | None) -> A
 def _target_arrays(y: Any, n: int) -> Any:
     """`y` (an array, or a dict/tuple of targets) as NumPy arrays of `n` rows."""
     if isinstance(y, dict):
-        out = {k: _target_arrays(val, n) for k, val in y.items()}
-        return out
+        return {k: _target_arrays(val, n) for k, val in y.items()}
     if isinstance(y, tuple):
         return tuple(_target_arrays(val, n) for val in y)
     arr = np.asarray(y.to_numpy() if hasattr(y, "to_numpy") else y)
