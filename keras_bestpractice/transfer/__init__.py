@@ -17,6 +17,7 @@ from keras_bestpractice._lazy import lazy_exports
 
 _EXPORTS = {
     "FineTuneResult": "fine_tuning",
+    "domain_transfer_init": "pretraining",
     "fine_tune": "fine_tuning",
     "layer_groups": "groups",
     "new_classifier": "classifier",

@@ -5,7 +5,12 @@ import numpy as np
 import pytest
 from sklearn.datasets import load_digits
 
-from keras_bestpractice.transfer import fine_tune, layer_groups, new_classifier
+from keras_bestpractice.transfer import (
+    domain_transfer_init,
+    fine_tune,
+    layer_groups,
+    new_classifier,
+)
 from keras_bestpractice.transfer.grouping import group_names
 
 
@@ -108,3 +113,19 @@ def test_fine_tune_refuses_what_it_cannot_do():
         new_classifier(small_base(), 3, pooling="mean")
     with pytest.raises(TypeError, match="model"):
         layer_groups(3)
+
+
+def test_domain_transfer_init_pretrains_the_base_and_drops_its_head():
+    x, y = digits(range(0, 5))
+    base = small_base()
+    before = [w.copy() for w in base.get_weights()]
+    same, history = domain_transfer_init(base, x[:200], y[:200], num_classes=5, epochs=2)
+    assert same is base and not base.trainable
+    assert len(history["loss"]) == 2 and history["loss"][1] < history["loss"][0]
+    changed = [not np.array_equal(a, b) for a, b in zip(before, base.get_weights(),
+                                                        strict=True)]
+    assert all(changed[:2])  # the first convolution learned
+    model = new_classifier(base, 5)  # a fresh head on the pretrained base
+    assert model.output.shape[-1] == 5 and len(model.trainable_weights) == 2
+    with pytest.raises(ValueError, match="epochs"):
+        domain_transfer_init(small_base(), x[:8], y[:8], num_classes=5, epochs=0)
