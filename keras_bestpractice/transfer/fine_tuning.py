@@ -38,7 +38,9 @@ def fine_tune(model: Any, x: Any = None, y: Any = None, *, validation_data: Any 
        and in inference mode.
 
     Epochs are numbered continuously across phases (`initial_epoch`), so callbacks
-    (`PeriodicCheckpoint`, `CSVLogger`, `TrainingDiagnostics`) see one run.
+    (`PeriodicCheckpoint`, `CSVLogger`, `TrainingDiagnostics`) see one run. A callback
+    that stops training (`EarlyStopping`, `TrainingObjective`, `DivergenceGuard`) ends
+    `fine_tune` after that phase.
 
     Args:
         model: a compiled model holding a pre-built base (`new_classifier`).
