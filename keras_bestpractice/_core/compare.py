@@ -45,6 +45,15 @@ def resolve_mode(who: str, monitor: str, mode: str) -> str:
     )
 
 
+def mode_from_name(monitor: str) -> str | None:
+    """`"min"`/`"max"` when the metric's name tells (as `mode="auto"` reads it), else
+    `None` (no error: for callers that simply skip such a metric)."""
+    try:
+        return resolve_mode("", monitor, "auto")
+    except ValueError:
+        return None
+
+
 def direction_of(objective: Any) -> str:
     """`"min"`/`"max"` of a KerasTuner `Objective` (its `direction`) or a mode string."""
     direction = getattr(objective, "direction", objective)

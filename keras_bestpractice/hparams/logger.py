@@ -12,6 +12,8 @@ from typing import Any
 
 from keras_bestpractice import _validation as v
 from keras_bestpractice._callback import CopyableCallback, record_stop, stop_reason_of
+from keras_bestpractice._core.compare import mode_from_name
+from keras_bestpractice._core.history import EpochHistory
 
 
 class HParamsLogger(CopyableCallback):
@@ -83,7 +85,7 @@ class HParamsLogger(CopyableCallback):
         self.status: str | None = None
         self.outcome: str | None = None
         self._session = None
-        self._bad = False
+        self._bad_keys: set[str] = set()
 
     _NOT_COPIED = ("_model", "_session")
 
@@ -97,10 +99,9 @@ class HParamsLogger(CopyableCallback):
     def on_train_begin(self, logs=None):
         from keras_bestpractice.hparams.writer import SessionWriter, has_experiment_config
 
-        self._bad = False
         record_stop(self.model, None)  # a stop recorded by an earlier fit is not this one's
-        self._seen: set[str] = set()
-        self._history: dict[str, list[float]] = {}
+        self._history = EpochHistory()  # aligned per epoch (NaN where a key is missing)
+        self._bad_keys: set[str] = set()
         self.status = self.outcome = None
         self._params_list, self._values = self._params()
         if self.logdir.is_dir() and has_experiment_config(self.logdir):
@@ -128,22 +129,20 @@ class HParamsLogger(CopyableCallback):
         raise RuntimeError(f"HParamsLogger: no free run name under {self.logdir}")  # noqa
 
     def on_epoch_end(self, epoch, logs=None):
-        from keras_bestpractice.hparams.writer import direction_of
-
         logs = logs or {}
         selected = {k: val for k, val in logs.items()
                     if self.metrics is None or k in self.metrics}
+        numbers = {}
         for key, value in logs.items():
             try:
-                number = float(value)
+                numbers[key] = float(value)
             except (TypeError, ValueError):
                 continue
-            self._seen.add(key)
-            self._history.setdefault(key, []).append(number)
-            if not math.isfinite(number):
-                self._bad = True
+            if not math.isfinite(numbers[key]):
+                self._bad_keys.add(key)
+        self._history.append(epoch, numbers)
         if self._session is not None:
-            best = {k: d for k in selected if (d := direction_of(k)) is not None}
+            best = {k: d for k in selected if (d := mode_from_name(k)) is not None}
             self._session.scalars(epoch, selected, best=best)
 
     def on_train_end(self, logs=None):
@@ -159,21 +158,19 @@ class HParamsLogger(CopyableCallback):
             warnings.warn(f"HParamsLogger: run {self.session_name!r} ends as Failure: "
                           f"{outcome}", stacklevel=2)
         if self.metrics is not None:
-            missing = [m for m in self.metrics if m not in self._seen]
+            missing = [m for m in self.metrics if m not in self._history.data]
             if missing:
                 warnings.warn(
                     f"HParamsLogger: metrics {missing} were never logged, so they have no "
-                    f"column; the logs had {sorted(self._seen)}.", stacklevel=2)
+                    f"column; the logs had {sorted(self._history.data)}.", stacklevel=2)
 
     def _verdict(self) -> tuple[str, str]:
         stopped = stop_reason_of(self.model)
         if stopped is not None and getattr(self.model, "stop_training", False):
             source, reason = stopped
             return "failure", f"stopped by {source}: {reason}"
-        if self._bad:
-            bad = sorted(k for k, vals in self._history.items()
-                         if any(not math.isfinite(x) for x in vals))
-            return "failure", f"non-finite values in {bad}"
+        if self._bad_keys:
+            return "failure", f"non-finite values in {sorted(self._bad_keys)}"
         if self.judge:
             finding = self._diagnosis()
             if finding is not None and finding.severity == "error":
@@ -186,14 +183,14 @@ class HParamsLogger(CopyableCallback):
         from keras_bestpractice._callback import output_losses, reference_for
         from keras_bestpractice.diagnostics import diagnose
 
-        if "loss" not in self._history or output_losses(self.model) is not None:
+        if "loss" not in self._history.data or output_losses(self.model) is not None:
             return None
         try:
             reference = reference_for(self.model)
             loss = getattr(self.model, "loss", None)
             num_classes = reference.num_classes if reference is not None and \
                 reference.kind == "classification" else None
-            report = diagnose(self._history, num_classes=num_classes,
+            report = diagnose(self._history.to_dict(), num_classes=num_classes,
                               loss=loss if loss is not None else "unknown")
         except (ValueError, TypeError):
             return None

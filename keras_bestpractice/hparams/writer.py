@@ -34,17 +34,6 @@ def metric_tag(key: str, best: bool = False) -> tuple[str, str]:
     return "train", f"{prefix}{key}"
 
 
-def direction_of(key: str) -> str | None:
-    """`"min"` for losses and errors, `"max"` for accuracy, AUC, F1 ...; `None` for a
-    name that does not tell (Keras's `mode="auto"` reading)."""
-    from keras_bestpractice._core.compare import resolve_mode
-
-    try:
-        return resolve_mode("HParams", key, "auto")
-    except ValueError:
-        return None
-
-
 # What a tuner trial ended as: the `outcome` column of the HParams table.
 OUTCOME_COMPLETED = "completed"
 OUTCOME_FAILED = "failed"

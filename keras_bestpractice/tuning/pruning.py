@@ -52,6 +52,7 @@ import numpy as np
 from keras_bestpractice import _validation as v
 from keras_bestpractice._callback import CopyableCallback, log
 from keras_bestpractice._core import pruning as rules
+from keras_bestpractice._core.compare import mode_from_name
 from keras_bestpractice._core.history import EpochHistory
 from keras_bestpractice._core.inputs import is_dataset
 from keras_bestpractice._core.reasons import StopReason
@@ -622,7 +623,6 @@ class PruningMixin:
             OUTCOME_COMPLETED,
             OUTCOME_FAILED,
             SessionWriter,
-            direction_of,
             hparams_from_keras_tuner,
             metrics_for,
             outcome_values,
@@ -639,7 +639,7 @@ class PruningMixin:
         keys = [objective, *(k for k in keys if k != objective)]
         # Best and last value columns for the objective and the validation metrics
         # (the tuner scores a trial by its best epoch; the last one is what it ended at).
-        best = {k: (direction if k == objective else direction_of(k)) for k in keys
+        best = {k: (direction if k == objective else mode_from_name(k)) for k in keys
                 if k.startswith("val_") and k != "val_loss_slope" or k == objective}
         best = {k: d for k, d in best.items() if d is not None}
         outcome = hp.HParam("outcome", hp.Discrete(outcome_values()),

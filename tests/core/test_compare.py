@@ -67,3 +67,10 @@ def test_epoch_history_aligns_keys_and_marks_missing_as_nan():
     assert again.epochs == [0, 1] and again.get("loss", start=1) == [0.5]
     assert first_nonfinite({"loss": 1.0, "acc": math.inf}) == ("acc", math.inf)
     assert first_nonfinite({"loss": 1.0}) is None
+
+
+def test_mode_from_name_reads_names_like_auto_and_says_none_otherwise():
+    from keras_bestpractice._core.compare import mode_from_name
+
+    assert mode_from_name("val_loss") == "min" and mode_from_name("val_f1_macro") == "max"
+    assert mode_from_name("val_loss_slope") == "min" and mode_from_name("lr") is None
