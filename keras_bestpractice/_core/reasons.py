@@ -25,6 +25,7 @@ class StopReason(str, enum.Enum):
     OBJECTIVE_MET = "objective_met"
     OBJECTIVE_UNREACHABLE = "objective_unreachable"
     TIME_BUDGET = "max_time"
+    NEGATIVE_TRANSFER = "negative_transfer"
 
     def __str__(self) -> str:
         return self.value
@@ -77,4 +78,6 @@ _MESSAGES = {
     StopReason.OBJECTIVE_MET: "the training objective was met",
     StopReason.OBJECTIVE_UNREACHABLE: "the training objective cannot be met in the epoch budget",
     StopReason.TIME_BUDGET: "the search's time budget ran out",
+    StopReason.NEGATIVE_TRANSFER: "the transferred model trails a from-scratch reference "
+                                  "(negative transfer)",
 }

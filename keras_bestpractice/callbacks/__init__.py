@@ -1,5 +1,5 @@
 """Callbacks for `model.fit`: divergence guard, training diagnostics, periodic checkpoints,
-training objectives.
+training objectives, the negative-transfer alarm.
 
 ```python
 from keras_bestpractice.callbacks import DivergenceGuard
@@ -15,6 +15,7 @@ _EXPORTS = {
     "DivergenceGuard": "divergence_guard",
     "TrainingDivergedError": "divergence_guard",
     "FeederEpochSync": "feeder_epoch_sync",
+    "NegativeTransferAlarm": "negative_transfer_alarm",
     "PeriodicCheckpoint": "periodic_checkpoint",
     "TrainingDiagnostics": "training_diagnostics",
     "TrainingObjective": "training_objective",

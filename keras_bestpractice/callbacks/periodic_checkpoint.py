@@ -179,12 +179,33 @@ class PeriodicCheckpoint(CopyableCallback):
         self._executor = None
         self._future = None
         self._lock = None
+        # Set by `fine_tune`: the epoch at which a phase starts with a new optimizer.
+        self._fresh_optimizer_epoch: int | None = None
         self._reset()
 
     _NOT_COPIED = ("_model", "_executor", "_future", "_previous_handler", "_warning_context",
                    "_lock", "_store")
 
     # ------------------------------------------------------------------ helpers
+    def resume_epoch(self) -> int | None:
+        """The Keras epoch (0-based) at which a `fit` with `resume=True` would go on
+        from this directory's newest usable checkpoint, or `None` (from scratch).
+
+        Reads the directory only: nothing is restored or written.
+        """
+        import warnings
+
+        from keras_bestpractice.checkpointing.store import CheckpointStore
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the fit itself reports skipped checkpoints
+            store = CheckpointStore(self.directory)
+            ckpt = store.latest()
+            if ckpt is not None and not ckpt.epoch_boundary and \
+                    not self._training_feeders(ckpt):
+                ckpt = store.latest(epoch_boundary_only=True)
+        return None if ckpt is None else int(ckpt.manifest["resume_at"]["epoch"])
+
     @staticmethod
     def latest(directory: str | os.PathLike) -> Path | None:
         """The newest committed checkpoint under `directory` that passes its checks,
@@ -661,7 +682,12 @@ class PeriodicCheckpoint(CopyableCallback):
         if ckpt is None:
             return
         feeders = [] if ckpt.epoch_boundary else self._training_feeders(ckpt)
-        restore_training_state(self.model, ckpt)
+        resume_at = ckpt.manifest["resume_at"]
+        epoch = int(resume_at["epoch"])
+        # `fine_tune` starts each phase with a new optimizer: a checkpoint taken at the
+        # end of the previous phase gives its weights, not its optimizer or rate.
+        fresh_optimizer = ckpt.epoch_boundary and epoch == self._fresh_optimizer_epoch
+        restore_training_state(self.model, ckpt, optimizer=not fresh_optimizer)
         state = ckpt.read_state()
         restore_rng(state.get("rng", {}))
         saved_callbacks = state.get("callbacks", {})
@@ -669,9 +695,8 @@ class PeriodicCheckpoint(CopyableCallback):
             saved = saved_callbacks.get(key)
             if saved is not None:
                 callback.load_state_dict(saved)
-        self._resume_learning_rate(ckpt)
-        resume_at = ckpt.manifest["resume_at"]
-        epoch = int(resume_at["epoch"])
+        if not fresh_optimizer:
+            self._resume_learning_rate(ckpt)
         if not ckpt.epoch_boundary:
             batch = int(resume_at["batch"])
             for feeder in feeders:

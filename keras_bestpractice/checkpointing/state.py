@@ -174,13 +174,15 @@ def restore_weights(model: Any, checkpoint: Any) -> None:
             checkpoint.array_names("weights"), "weights")
 
 
-def restore_training_state(model: Any, checkpoint: Any) -> None:
-    """Weights, optimizer variables and seed-generator states."""
+def restore_training_state(model: Any, checkpoint: Any, optimizer: bool = True) -> None:
+    """Weights, seed-generator states and (unless `optimizer=False`) optimizer variables."""
     restore_weights(model, checkpoint)
     seeds = checkpoint.read_arrays("seeds")
     if seeds:
         _assign(seed_variables(model), seeds, checkpoint.array_names("seeds"),
                 "seed-generator states")
+    if not optimizer:
+        return
     optimizer_values = checkpoint.read_arrays("optimizer")
     optimizer = getattr(model, "optimizer", None)
     if optimizer is not None and optimizer_values:

@@ -20,8 +20,9 @@ that emits it all live in that one place; `CODE_ORDER`, `TITLES`, `SEVERITY`,
 `SUBSUMES` and the list of curve rules are derived from the catalogue. Because
 every message and fix is rendered from the finding's evidence, the numbers a
 finding cites are the numbers that triggered it. Codes whose evidence comes
-from probes (`source="probes"`) are emitted by `signals.py`; `healthy` by
-`diagnosis.py`. Pure Python: no Keras or TensorFlow.
+from probes (`source="probes"`) are emitted by `signals.py`; `healthy` and the
+comparison with a reference run (`negative_transfer`) by `diagnosis.py`. Pure
+Python: no Keras or TensorFlow.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from dataclasses import dataclass
 from typing import Any
 
 SEVERITIES = ("error", "warning", "info")
-SOURCES = ("curves", "probes", "summary")
+SOURCES = ("curves", "probes", "summary", "comparison")
 # The modules that declare codes; imported once, before the catalogue is read.
 _DECLARING_MODULES = ("rules", "signals", "diagnosis")
 

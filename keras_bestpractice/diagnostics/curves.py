@@ -133,6 +133,10 @@ class Curves:
                 continue
             if not isinstance(key, str):
                 raise TypeError(f"`history` keys must be metric names (str), got {key!r}.")
+            if _is_label_column(values):
+                notes.append(f"`{key}` holds labels, not numbers (e.g. fine_tune's phase): "
+                             "left out.")
+                continue
             data[key] = _to_float_list(key, values)
         _check_lengths(data)
         lengths = {len(v) for v in data.values()}
@@ -181,6 +185,9 @@ class Curves:
             epochs = np.arange(len(frame), dtype=np.int64)
         series: dict[str, np.ndarray] = {}
         for column in frame.columns:
+            if _is_label_column(frame[column].tolist()):
+                notes.append(f"`{column}` holds labels, not numbers: left out.")
+                continue
             values = _to_float_array(str(column), frame[column].to_numpy())
             series[str(column)] = values
         return cls(epochs=np.asarray(epochs, dtype=np.int64), series=series, notes=notes)
@@ -242,6 +249,23 @@ def _check_lengths(data: Mapping[str, list[float]]) -> None:
 
 def _is_dataframe(obj: Any) -> bool:
     return type(obj).__name__ == "DataFrame" and hasattr(obj, "columns")
+
+
+def _is_label_column(values: Any) -> bool:
+    """A column of text labels only (such as `fine_tune`'s `phase`), not a metric."""
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+        return False
+    values = list(values)
+    return bool(values) and all(isinstance(v, str) for v in values) and not any(
+        _is_number_text(v) for v in values)
+
+
+def _is_number_text(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _to_float_list(key: str, values: Any) -> list[float]:

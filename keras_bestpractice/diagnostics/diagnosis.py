@@ -32,6 +32,7 @@ def diagnose(
     extra_findings: Iterable[Finding] = (),
     skipped_checks: Iterable[str] = (),
     probes: Iterable[dict] = (),
+    reference: Any = None,
 ) -> DiagnosticsReport:
     """Diagnose a training run from its learning curves.
 
@@ -65,6 +66,14 @@ def diagnose(
             `TrainingDiagnostics` callback passes its own). Defaults to none.
         skipped_checks: names of checks that could not run, with the reason.
         probes: per-epoch probe statistics to show in the report.
+        reference: for a transferred model, the history of the same architecture
+            trained from scratch on the same data (any form `history` takes): a
+            `negative_transfer` finding is given when the transferred run's best
+            validation accuracy (else validation loss, else the training curves)
+            trails the reference's by more than 0.02 (accuracy; loss: the same
+            absolute margin) for 2 epochs in a row within epochs 5-10, the
+            handbook's window (`keras_bestpractice._core.transfer`). Defaults to
+            `None`.
 
     Returns:
         A `DiagnosticsReport`; `report.primary` is the most serious finding and
@@ -86,6 +95,7 @@ def diagnose(
     print(report.primary)
     report.to_html("report.html")
     diagnose(regression_history, loss="mse", targets=y_train)
+    diagnose(fine_tuned.history, reference=scratch_history)  # negative transfer?
     ```
     """
     curves = Curves.from_any(history)
@@ -125,6 +135,8 @@ def diagnose(
             (all_classes or {}).get(name), None, skipped, label=f"output {name!r}")
         findings += [_for_output(f, name) for f in _curve_findings(sub, sub_chance,
                                                                    sub_infer)[0]]
+    if reference is not None:
+        findings += _negative_transfer(curves, Curves.from_any(reference), skipped)
     findings.extend(extra_findings)
     problems = [f for f in findings if f.severity in ("error", "warning")]
     if not problems:
@@ -247,6 +259,53 @@ class Healthy:
     def fix(ev) -> str:
         return ("Keep the settings; for a final model, train with EarlyStopping("
                 "restore_best_weights=True) and checkpoint (PeriodicCheckpoint).")
+
+
+@finding_spec("negative_transfer", severity="warning", title="Negative transfer", rank=40,
+              source="comparison")
+class NegativeTransfer:
+    @staticmethod
+    def message(ev) -> str:
+        return (f"The transferred model trails the same architecture trained from scratch: "
+                f"best {ev['monitor']} {ev['transferred']:.4g} by epoch {ev['epoch']} against "
+                f"{ev['reference']:.4g} from scratch ({ev['gap']:.4g} worse, more than the "
+                f"margin {ev['margin']:g} since epoch {ev['since']}): the pretrained weights "
+                "make this task worse.")
+
+    @staticmethod
+    def fix(ev) -> str:
+        return ("Train from scratch, or initialise from your own (or closer) data with "
+                "transfer.domain_transfer_init; if you keep the base, unfreeze more of it "
+                "sooner (fine_tune with fewer head_epochs and a larger lr_factor) and check "
+                "that the inputs get the base's own preprocessing.")
+
+
+def _negative_transfer(curves: Curves, reference: Curves, skipped: list[str]) -> list[Finding]:
+    """The `negative_transfer` finding of a transferred run against its from-scratch one."""
+    from keras_bestpractice._core.transfer import check_negative_transfer
+
+    pairs = [(curves.val_accuracy_key, reference.val_accuracy_key),
+             ("val_loss", "val_loss"), (curves.accuracy_key, reference.accuracy_key),
+             ("loss", "loss")]
+    for ours, theirs in pairs:
+        a, b = curves.get(ours), reference.get(theirs)
+        if a is None or b is None or not np.isfinite(a).any() or not np.isfinite(b).any():
+            continue
+        check = check_negative_transfer(_by_epoch(curves, a), _by_epoch(reference, b),
+                                        monitor=ours, mode="min" if "loss" in ours else "max")
+        if check is None:
+            return []
+        return [make_finding("negative_transfer", check.epoch, check.to_evidence())]
+    skipped.append("negative_transfer: the reference shares no curve with the run")
+    return []
+
+
+def _by_epoch(curves: Curves, values: np.ndarray) -> list[float]:
+    """`values` placed at their Keras epoch numbers (NaN where an epoch is missing)."""
+    out = [float("nan")] * (int(max(curves.epochs)) + 1 if len(curves) else 0)
+    for epoch, value in zip(curves.epochs, values, strict=True):
+        out[int(epoch)] = float(value)
+    return out
 
 
 def _healthy(view: RunView) -> Finding:

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from keras_bestpractice import _validation as v
+from keras_bestpractice._callback import CopyableCallback
+from keras_bestpractice._core.history import EpochHistory
 
 
 @dataclass
@@ -13,34 +15,68 @@ class FineTuneResult:
     """What `fine_tune` did.
 
     Attributes:
-        history: every epoch of every phase, as one `History.history`-shaped dict,
-            with a `phase` list naming the phase of each epoch.
+        history: every epoch of every phase, as one `History.history`-shaped dict
+            (a metric missing from an epoch, e.g. validation every k-th epoch, is
+            NaN there), with an `epoch` list (Keras epoch indices) and a `phase` list
+            naming the phase of each epoch. After a resume it holds the epochs
+            before the crash too (they come back with the checkpoint).
         phases: one record per phase: `name`, `unfrozen` (groups trainable in it),
-            `epochs` (Keras epoch indices), `learning_rate`, `trainable_weights`.
+            `epochs` (Keras epoch indices), `learning_rate` (at its start),
+            `trainable_weights`.
+        resumed_at: the Keras epoch a `PeriodicCheckpoint` resumed the run at, or
+            `None`.
+        reference_history: the from-scratch reference's `History.history`, when
+            the negative-transfer check ran.
+        negative_transfer: the alarm's evidence (`keras_bestpractice._core.transfer.
+            TransferCheck`) when the transferred model trailed the reference, else
+            `None`.
     """
 
     history: dict[str, list[Any]] = field(default_factory=dict)
     phases: list[dict[str, Any]] = field(default_factory=list)
+    resumed_at: int | None = None
+    reference_history: dict[str, list[float]] | None = None
+    negative_transfer: Any = None
 
 
 def fine_tune(model: Any, x: Any = None, y: Any = None, *, validation_data: Any = None,
               head_epochs: int = 5, epochs_per_group: int = 2, groups: Any = "all",
               lr_factor: float = 0.1, batch_size: int | None = None,
-              callbacks: list | None = None, verbose: int = 0) -> FineTuneResult:
+              callbacks: list | None = None, check_negative_transfer: bool = False,
+              reference: Any = None, verbose: int = 0, **fit_kwargs: Any) -> FineTuneResult:
     """Train a `new_classifier` model as the handbook prescribes, as separate `fit` calls.
 
     1. The head, the base frozen, `head_epochs` epochs at the compiled learning rate.
     2. Then the base's groups (`layer_groups`), top-most first and the stem last,
        each unfrozen in turn and trained for `epochs_per_group` epochs together with
-       everything unfrozen before it, at `lr_factor` times the learning rate. Each
-       unfreeze recompiles the model (Keras needs it for `trainable` to take effect)
-       from its own compile configuration; BatchNormalization layers stay frozen
-       and in inference mode.
+       everything unfrozen before it, at `lr_factor` times the learning rate (a
+       `LearningRateSchedule` is scaled by `lr_factor` and starts again with the
+       phase's new optimizer). Each unfreeze recompiles the model (Keras needs it
+       for `trainable` to take effect) from its own compile configuration;
+       BatchNormalization layers stay frozen and in inference mode.
 
     Epochs are numbered continuously across phases (`initial_epoch`), so callbacks
     (`PeriodicCheckpoint`, `CSVLogger`, `TrainingDiagnostics`) see one run. A callback
     that stops training (`EarlyStopping`, `TrainingObjective`, `DivergenceGuard`) ends
     `fine_tune` after that phase.
+
+    Resuming: with a `PeriodicCheckpoint(resume=True)` in `callbacks`, calling
+    `fine_tune` again after a crash (same model construction, same arguments)
+    skips the phases already done, sets up the phase the newest checkpoint is in
+    (its trainable layers and learning rate) and goes on from that checkpoint; a
+    checkpoint at the end of a phase starts the next phase with a new optimizer, as
+    the uninterrupted run did. `history` and `phases` include the epochs before
+    the crash.
+
+    Negative transfer (the handbook's check): with `check_negative_transfer=True`
+    the same architecture is first trained from scratch (fresh weights, every layer
+    trainable, the same compile settings and data) for the first 10 epochs, the
+    handbook's 5-10 epoch window (fewer when `fine_tune` runs fewer), unless its
+    history is given as `reference`; a `NegativeTransferAlarm` then warns, with
+    the numbers, when the transferred model's best `val_accuracy` (`accuracy`
+    without validation data) trails it by more than 0.02 for 2 epochs within
+    epochs 5-10. Put your own `NegativeTransferAlarm` in `callbacks` for other
+    settings.
 
     Args:
         model: a compiled model holding a pre-built base (`new_classifier`).
@@ -54,18 +90,26 @@ def fine_tune(model: Any, x: Any = None, y: Any = None, *, validation_data: Any 
             Defaults to `0.1`.
         batch_size: as for `fit`. Defaults to `None`.
         callbacks: Keras callbacks, passed to every phase. Defaults to `None`.
+        check_negative_transfer: run the negative-transfer check. Defaults to
+            `False`.
+        reference: the from-scratch run's history (a `History`, a dict of lists or
+            a DataFrame) for the check, instead of training one. Defaults to `None`.
         verbose: passed to `fit`. Defaults to `0`.
+        **fit_kwargs: other `fit` arguments (`shuffle`, `class_weight`,
+            `steps_per_epoch`, `validation_freq`, ...), passed to every phase.
 
     Returns:
         A `FineTuneResult`.
 
     Raises:
-        TypeError: for a model that is not compiled or not a Keras model.
-        ValueError: for a model without a nested base, unknown group names, or bad
-            counts.
+        TypeError: for a model that is not compiled or not a Keras model, or a
+            learning rate that cannot be scaled (a lambda).
+        ValueError: for a model without a nested base, unknown group names, bad
+            counts, or a `fit` argument fine_tune sets itself.
     """
     import keras
 
+    from keras_bestpractice import _lr
     from keras_bestpractice.transfer.groups import find_base, layer_groups
 
     if not isinstance(model, keras.Model):
@@ -80,38 +124,120 @@ def fine_tune(model: Any, x: Any = None, y: Any = None, *, validation_data: Any 
     head_epochs = v.check_int("head_epochs", head_epochs, minimum=1)
     epochs_per_group = v.check_int("epochs_per_group", epochs_per_group, minimum=1)
     lr_factor = v.check_float("lr_factor", lr_factor, low=0.0, high=1.0, low_inclusive=False)
+    check_negative_transfer = v.check_bool("check_negative_transfer", check_negative_transfer)
+    if reference is not None and not check_negative_transfer:
+        raise ValueError("`reference` is only used with `check_negative_transfer=True`.")
+    _lr.check_scalable(model.optimizer, "fine_tune")
     all_groups = layer_groups(base)
     order = _unfreeze_order(all_groups, groups)
     config = model.get_compile_config()
-    base_lr = float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
+    user_callbacks = list(callbacks or [])
+    plan = [("head", [], head_epochs, 1.0)]
+    plan += [(f"unfreeze {g}", order[: i + 1], epochs_per_group, lr_factor)
+             for i, g in enumerate(order)]
+    starts = [sum(p[2] for p in plan[:i]) for i in range(len(plan))]
+    total = starts[-1] + plan[-1][2]
+    owned = sorted({"epochs", "initial_epoch", "callbacks"} & set(fit_kwargs))
+    if owned:
+        given = ", ".join(f"`{k}`={fit_kwargs[k]!r}" for k in owned)
+        raise ValueError(f"{given}: fine_tune sets epochs, initial_epoch and callbacks itself "
+                         "for every phase; pass head_epochs, epochs_per_group and "
+                         "callbacks=[...] as its own arguments.")
     fit_kwargs = {"validation_data": validation_data, "batch_size": batch_size,
-                  "callbacks": list(callbacks or []), "verbose": verbose}
+                  "verbose": verbose, **fit_kwargs}
     result = FineTuneResult()
-    epoch = 0
 
-    def run_phase(name: str, unfrozen: list[str], epochs: int, lr: float) -> None:
-        nonlocal epoch
-        _set_trainable(base, all_groups, unfrozen)
-        _recompile(model, config, lr)
-        history = model.fit(x, y, initial_epoch=epoch, epochs=epoch + epochs, **fit_kwargs)
-        for key, values in history.history.items():
-            result.history.setdefault(key, []).extend(float(val) for val in values)
-        ran = len(next(iter(history.history.values()), []))
-        result.history.setdefault("phase", []).extend([name] * ran)
-        result.phases.append({"name": name, "unfrozen": list(unfrozen),
-                              "epochs": list(range(epoch, epoch + ran)),
-                              "learning_rate": lr,
-                              "trainable_weights": len(model.trainable_weights)})
-        epoch += ran
+    alarm = None
+    if check_negative_transfer:
+        from keras_bestpractice.callbacks.negative_transfer_alarm import NegativeTransferAlarm
+        from keras_bestpractice.transfer.reference import history_dict, train_reference
 
-    run_phase("head", [], head_epochs, base_lr)
-    unfrozen: list[str] = []
-    for group in order:
-        if model.stop_training:
-            break
-        unfrozen.append(group)
-        run_phase(f"unfreeze {group}", unfrozen, epochs_per_group, base_lr * lr_factor)
+        monitor = "val_accuracy" if validation_data is not None else "accuracy"
+        if reference is None:
+            reference = train_reference(model, x, y, epochs=min(10, total), **fit_kwargs)
+        result.reference_history = history_dict(reference)
+        alarm = NegativeTransferAlarm(reference, monitor=monitor, verbose=verbose)
+
+    checkpoints = [cb for cb in user_callbacks if _is_resuming_checkpoint(cb)]
+    resume_at = max((e for cb in checkpoints if (e := cb.resume_epoch()) is not None),
+                    default=None)
+    first = 0
+    if resume_at is not None:
+        done = [i for i in range(len(plan)) if starts[i] + plan[i][2] <= resume_at]
+        first = min(len(done), len(plan) - 1)
+        result.resumed_at = resume_at
+    recorder = _PhaseRecorder()
+    all_callbacks = [recorder, *([alarm] if alarm else []), *user_callbacks]
+    saved_resume = [(cb, cb.resume, cb._fresh_optimizer_epoch) for cb in checkpoints]
+    try:
+        for i in range(first, len(plan)):
+            if i > first and model.stop_training:
+                break
+            name, unfrozen, epochs, factor = plan[i]
+            for cb in checkpoints:
+                # Only the first fit of this call resumes; later phases go on in memory.
+                cb.resume = cb.resume and i == first
+                cb._fresh_optimizer_epoch = starts[i] if starts[i] > 0 else None
+            _set_trainable(base, all_groups, unfrozen)
+            _recompile(model, config, factor)
+            recorder.begin_phase(name, unfrozen, _lr.current_lr(model.optimizer),
+                                 len(model.trainable_weights))
+            model.fit(x, y, initial_epoch=starts[i], epochs=starts[i] + epochs,
+                      callbacks=all_callbacks, **fit_kwargs)
+    finally:
+        for cb, resume, fresh in saved_resume:
+            cb.resume, cb._fresh_optimizer_epoch = resume, fresh
+    result.history = recorder.history_dict()
+    result.phases = [dict(p) for p in recorder.phases]
+    if alarm is not None:
+        result.negative_transfer = alarm.alarm
     return result
+
+
+def _is_resuming_checkpoint(callback: Any) -> bool:
+    from keras_bestpractice.callbacks.periodic_checkpoint import PeriodicCheckpoint
+
+    return isinstance(callback, PeriodicCheckpoint) and callback.resume
+
+
+class _PhaseRecorder(CopyableCallback):
+    """Every epoch of every phase, kept as resumable state (`PeriodicCheckpoint`
+    saves it with the run, so a resumed `fine_tune` returns the whole history)."""
+
+    def __init__(self):
+        super().__init__()
+        self._history = EpochHistory()
+        self.phase_of_epoch: list[str] = []
+        self.phases: list[dict[str, Any]] = []
+        self._current: dict[str, Any] = {}
+
+    def begin_phase(self, name: str, unfrozen: list[str], learning_rate: float,
+                    trainable_weights: int) -> None:
+        self._current = {"name": name, "unfrozen": list(unfrozen), "epochs": [],
+                         "learning_rate": float(learning_rate),
+                         "trainable_weights": int(trainable_weights)}
+
+    def on_epoch_end(self, epoch, logs=None):
+        if not self.phases or self.phases[-1]["name"] != self._current["name"]:
+            self.phases.append(dict(self._current, epochs=[]))
+        self.phases[-1]["epochs"].append(int(epoch))
+        self._history.append(epoch, logs)
+        self.phase_of_epoch.append(self._current["name"])
+
+    def history_dict(self) -> dict[str, list[Any]]:
+        out: dict[str, list[Any]] = self._history.to_dict(with_epoch=True)
+        out["phase"] = list(self.phase_of_epoch)
+        return out
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"history": self._history.to_dict(with_epoch=True),
+                "phase": list(self.phase_of_epoch),
+                "phases": [dict(p, epochs=list(p["epochs"])) for p in self.phases]}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self._history = EpochHistory.from_dict(state.get("history", {}))
+        self.phase_of_epoch = list(state.get("phase", []))
+        self.phases = [dict(p) for p in state.get("phases", [])]
 
 
 def _unfreeze_order(all_groups: dict[str, list[Any]], groups: Any) -> list[str]:
@@ -145,9 +271,28 @@ def _set_trainable(base: Any, all_groups: dict[str, list[Any]], unfrozen: list[s
             not isinstance(layer, keras.layers.BatchNormalization)
 
 
-def _recompile(model: Any, config: dict, lr: float) -> None:
+def _recompile(model: Any, config: dict, factor: float) -> None:
+    """Compile `model` again from its compile configuration, the learning rate (a
+    float or a schedule) times `factor`: a new optimizer, as `trainable` needs."""
     import copy
 
+    import keras
+
+    from keras_bestpractice._lr import ScaledSchedule
+
     cfg = copy.deepcopy(config)
-    cfg["optimizer"]["config"]["learning_rate"] = lr
+    opt = cfg["optimizer"]["config"]
+    if "learning_rate" not in opt and "inner_optimizer" in opt:  # LossScaleOptimizer
+        opt = opt["inner_optimizer"]["config"]
+    lr = opt["learning_rate"]
+    if factor != 1.0:
+        if isinstance(lr, (int, float)):
+            opt["learning_rate"] = float(lr) * factor
+        else:
+            schedule = keras.optimizers.schedules.deserialize(lr)
+            if isinstance(schedule, ScaledSchedule):
+                schedule = ScaledSchedule(schedule.schedule, schedule.scale * factor)
+            else:
+                schedule = ScaledSchedule(schedule, factor)
+            opt["learning_rate"] = keras.saving.serialize_keras_object(schedule)
     model.compile_from_config(cfg)

@@ -10,6 +10,7 @@ from keras_bestpractice import _validation as v
 def domain_transfer_init(base: Any, x: Any, y: Any = None, *, num_classes: int,
                          epochs: int = 3, learning_rate: float = 1e-3,
                          batch_size: int | None = None, validation_data: Any = None,
+                         pooling: str | None = "avg",
                          verbose: int = 0) -> tuple[Any, dict[str, list[float]]]:
     """The handbook's domain-specific (or domain-transfer) weight initialisation.
 
@@ -26,6 +27,8 @@ def domain_transfer_init(base: Any, x: Any, y: Any = None, *, num_classes: int,
         epochs: pretraining epochs (>= 1). Defaults to `3`.
         learning_rate: Adam's learning rate. Defaults to `1e-3`.
         batch_size, validation_data, verbose: as for `fit`.
+        pooling: the temporary head's pooling, as in `new_classifier`: pretrain
+            with the pooling the task's head will use. Defaults to `"avg"`.
 
     Returns:
         `(base, history)`: the same `base` object, with its pretrained weights and
@@ -52,7 +55,7 @@ def domain_transfer_init(base: Any, x: Any, y: Any = None, *, num_classes: int,
     num_classes = v.check_int("num_classes", num_classes, minimum=1)
     epochs = v.check_int("epochs", epochs, minimum=1)
     learning_rate = v.check_float("learning_rate", learning_rate, low=0.0, low_inclusive=False)
-    model = new_classifier(base, num_classes, dropout=0.0)
+    model = new_classifier(base, num_classes, dropout=0.0, pooling=pooling)
     base.trainable = True
     loss = "binary_crossentropy" if num_classes == 1 else "sparse_categorical_crossentropy"
     model.compile(keras.optimizers.Adam(learning_rate), loss, metrics=["accuracy"])

@@ -62,3 +62,12 @@ def test_bad_inputs_raise_clear_errors(tmp_path):
     empty.write_text("")
     with pytest.raises(ValueError, match="empty"):
         Curves.from_any(empty)
+
+
+def test_a_label_column_is_left_out_with_a_note_and_a_mixed_one_is_refused():
+    history = {"loss": [1.0, 0.8, 0.7], "phase": ["head", "head", "unfreeze block2"]}
+    curves = Curves.from_any(history)
+    assert "phase" not in curves.series and list(curves.loss) == [1.0, 0.8, 0.7]
+    assert any("`phase` holds labels" in note for note in curves.notes)
+    with pytest.raises(ValueError, match="not a number at position 1"):
+        Curves.from_any({"loss": [1.0, 0.8], "val_loss": [0.9, "oops"]})

@@ -12,6 +12,7 @@ from keras_bestpractice.transfer import (
     new_classifier,
 )
 from keras_bestpractice.transfer.grouping import group_names
+from tests.transfer.helpers import Trainable
 
 
 @pytest.mark.backend_independent
@@ -57,18 +58,6 @@ def digits(classes):
     x, y = load_digits(return_X_y=True)
     keep = np.isin(y, classes)
     return (x[keep] / 16.0).astype("float32").reshape(-1, 8, 8, 1), y[keep] - min(classes)
-
-
-class Trainable(keras.callbacks.Callback):
-    """What is trainable in each fit, seen from inside it."""
-
-    def __init__(self):
-        super().__init__()
-        self.seen = []
-
-    def on_train_begin(self, logs=None):
-        base = self.model.get_layer("base")
-        self.seen.append({layer.name: layer.trainable for layer in base.layers[1:]})
 
 
 def test_fine_tune_runs_the_phases_top_group_first_with_bn_frozen_and_one_history():

@@ -1,0 +1,45 @@
+"""The from-scratch reference of the negative-transfer check."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def scratch_model(model: Any) -> Any:
+    """The architecture of `model` with fresh weights, every layer trainable, compiled
+    from `model`'s own compile configuration (`keras.models.clone_model`); `model`
+    itself is not touched."""
+    import keras
+
+    clone = keras.models.clone_model(model)
+    _all_trainable(clone)
+    clone.compile_from_config(model.get_compile_config())
+    return clone
+
+
+def train_reference(model: Any, x: Any, y: Any = None, *, epochs: int, **fit_kwargs: Any
+                    ) -> dict[str, list[float]]:
+    """Train `scratch_model(model)` for `epochs` and return its `History.history`."""
+    history = scratch_model(model).fit(x, y, epochs=epochs, **fit_kwargs)
+    return {k: [float(val) for val in vals] for k, vals in history.history.items()}
+
+
+def _all_trainable(model: Any) -> None:
+    """Every layer trainable, nested models' layers too (the clone copies the frozen
+    base's `trainable=False`, and setting it on the outer model does not reach it)."""
+    model.trainable = True
+    for layer in getattr(model, "layers", []):
+        layer.trainable = True
+        if getattr(layer, "layers", None):
+            _all_trainable(layer)
+
+
+def history_dict(reference: Any) -> dict[str, list[float]] | None:
+    """A reference given as a `History`, a dict of lists or a DataFrame, as a dict
+    (`None` for a bare list of values)."""
+    history = getattr(reference, "history", reference)
+    if hasattr(history, "columns"):
+        return {str(c): [float(x) for x in history[c]] for c in history.columns}
+    if isinstance(history, dict):
+        return {str(k): [float(x) for x in vals] for k, vals in history.items()}
+    return None
