@@ -107,6 +107,23 @@ class NegativeTransferAlarm(CopyableCallback):
         self._history = EpochHistory()
         self._warned_missing = False
 
+    def _state_key_args(self) -> dict[str, Any]:
+        return {"monitor": self.monitor}
+
+    def state_dict(self) -> dict[str, Any]:
+        """The resumable state (used by `PeriodicCheckpoint`): the epochs so far and the
+        alarm, so a resumed run compares its whole curve."""
+        alarm = None if self.alarm is None else dict(vars(self.alarm), window=list(
+            self.alarm.window))
+        return {"history": self._history.to_dict(with_epoch=True), "alarm": alarm}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore `state_dict()` output."""
+        self._history = EpochHistory.from_dict(state.get("history", {}))
+        alarm = state.get("alarm")
+        self.alarm = None if alarm is None else TransferCheck(
+            **dict(alarm, window=tuple(alarm["window"])))
+
     def on_train_begin(self, logs=None):
         self._warned_missing = False
 

@@ -82,3 +82,14 @@ def test_diagnose_gives_negative_transfer_only_with_a_better_reference():
     # Without a shared curve the check is skipped, and says so.
     report = diagnose({"loss": [1.0, 0.9]}, reference={"val_auc": [0.5, 0.6]})
     assert any(s.startswith("negative_transfer") for s in report.skipped_checks)
+
+
+def test_state_round_trips_so_a_resumed_run_keeps_its_curve_and_alarm():
+    x, y = data()
+    alarm = NegativeTransferAlarm([1.0] * 10, verbose=0)
+    with pytest.warns(KerasBestPracticeWarning, match="negative transfer"):
+        tiny().fit(x, y, validation_data=(x, y), epochs=7, verbose=0, callbacks=[alarm])
+    resumed = NegativeTransferAlarm([1.0] * 10, verbose=0)
+    resumed.load_state_dict(alarm.state_dict())
+    assert resumed.alarm == alarm.alarm and resumed.state_dict() == alarm.state_dict()
+    assert resumed.state_key == "NegativeTransferAlarm{monitor='val_accuracy'}"
