@@ -193,6 +193,18 @@ class PeriodicCheckpoint(CopyableCallback):
 
         Reads the directory only: nothing is restored or written.
         """
+        ckpt = self._resume_candidate()
+        return None if ckpt is None else int(ckpt.manifest["resume_at"]["epoch"])
+
+    def saved_callback_state(self, key: str) -> dict | None:
+        """The state a stateful callback (by `state_key`) has in the checkpoint a `fit`
+        would resume from, or `None`. Reads only."""
+        ckpt = self._resume_candidate()
+        if ckpt is None:
+            return None
+        return ckpt.read_state().get("callbacks", {}).get(key)
+
+    def _resume_candidate(self) -> Any:
         import warnings
 
         from keras_bestpractice.checkpointing.store import CheckpointStore
@@ -204,7 +216,7 @@ class PeriodicCheckpoint(CopyableCallback):
             if ckpt is not None and not ckpt.epoch_boundary and \
                     not self._training_feeders(ckpt):
                 ckpt = store.latest(epoch_boundary_only=True)
-        return None if ckpt is None else int(ckpt.manifest["resume_at"]["epoch"])
+        return ckpt
 
     @staticmethod
     def latest(directory: str | os.PathLike) -> Path | None:

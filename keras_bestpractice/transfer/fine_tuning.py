@@ -147,17 +147,6 @@ def fine_tune(model: Any, x: Any = None, y: Any = None, *, validation_data: Any 
                   "verbose": verbose, **fit_kwargs}
     result = FineTuneResult()
 
-    alarm = None
-    if check_negative_transfer:
-        from keras_bestpractice.callbacks.negative_transfer_alarm import NegativeTransferAlarm
-        from keras_bestpractice.transfer.reference import history_dict, train_reference
-
-        monitor = "val_accuracy" if validation_data is not None else "accuracy"
-        if reference is None:
-            reference = train_reference(model, x, y, epochs=min(10, total), **fit_kwargs)
-        result.reference_history = history_dict(reference)
-        alarm = NegativeTransferAlarm(reference, monitor=monitor, verbose=verbose)
-
     checkpoints = [cb for cb in user_callbacks if _is_resuming_checkpoint(cb)]
     resume_at = max((e for cb in checkpoints if (e := cb.resume_epoch()) is not None),
                     default=None)
@@ -167,6 +156,23 @@ def fine_tune(model: Any, x: Any = None, y: Any = None, *, validation_data: Any 
         first = min(len(done), len(plan) - 1)
         result.resumed_at = resume_at
     recorder = _PhaseRecorder()
+
+    alarm = None
+    if check_negative_transfer:
+        from keras_bestpractice.callbacks.negative_transfer_alarm import NegativeTransferAlarm
+        from keras_bestpractice.transfer.reference import history_dict, train_reference
+
+        monitor = "val_accuracy" if validation_data is not None else "accuracy"
+        if reference is None and resume_at is not None:
+            # A resumed run compares with the reference it trained before the kill.
+            saved = [cb.saved_callback_state(recorder.state_key) for cb in checkpoints]
+            reference = next((s["reference"] for s in saved if s and s.get("reference")),
+                             None)
+        if reference is None:
+            reference = train_reference(model, x, y, epochs=min(10, total), **fit_kwargs)
+        recorder.reference = result.reference_history = history_dict(reference)
+        alarm = NegativeTransferAlarm(reference, monitor=monitor, verbose=verbose)
+
     all_callbacks = [recorder, *([alarm] if alarm else []), *user_callbacks]
     saved_resume = [(cb, cb.resume, cb._fresh_optimizer_epoch) for cb in checkpoints]
     try:
@@ -209,6 +215,7 @@ class _PhaseRecorder(CopyableCallback):
         self._history = EpochHistory()
         self.phase_of_epoch: list[str] = []
         self.phases: list[dict[str, Any]] = []
+        self.reference: dict[str, list[float]] | None = None
         self._current: dict[str, Any] = {}
 
     def begin_phase(self, name: str, unfrozen: list[str], learning_rate: float,
@@ -232,12 +239,14 @@ class _PhaseRecorder(CopyableCallback):
     def state_dict(self) -> dict[str, Any]:
         return {"history": self._history.to_dict(with_epoch=True),
                 "phase": list(self.phase_of_epoch),
-                "phases": [dict(p, epochs=list(p["epochs"])) for p in self.phases]}
+                "phases": [dict(p, epochs=list(p["epochs"])) for p in self.phases],
+                "reference": self.reference}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self._history = EpochHistory.from_dict(state.get("history", {}))
         self.phase_of_epoch = list(state.get("phase", []))
         self.phases = [dict(p) for p in state.get("phases", [])]
+        self.reference = state.get("reference") or self.reference
 
 
 def _unfreeze_order(all_groups: dict[str, list[Any]], groups: Any) -> list[str]:

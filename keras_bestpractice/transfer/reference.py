@@ -8,10 +8,23 @@ from typing import Any
 def scratch_model(model: Any) -> Any:
     """The architecture of `model` with fresh weights, every layer trainable, compiled
     from `model`'s own compile configuration (`keras.models.clone_model`); `model`
-    itself is not touched."""
+    itself is not touched.
+
+    A base that `new_classifier` calls with `training=False` (to keep a pretrained
+    base's BatchNormalization statistics) is called without it in the clone: a
+    network trained from scratch updates its BatchNormalization statistics as usual.
+    """
     import keras
 
-    clone = keras.models.clone_model(model)
+    def call(layer: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(layer, keras.Model) and kwargs.get("training") is False:
+            del kwargs["training"]
+        return layer(*args, **kwargs)
+
+    if isinstance(model, keras.Sequential):  # call_function is for functional models
+        clone = keras.models.clone_model(model)
+    else:
+        clone = keras.models.clone_model(model, call_function=call)
     _all_trainable(clone)
     clone.compile_from_config(model.get_compile_config())
     return clone

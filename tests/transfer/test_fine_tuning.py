@@ -161,3 +161,46 @@ def test_the_reference_is_a_fresh_fully_trainable_clone():
     base, theirs = m.get_layer("base"), clone.get_layer("base")
     assert not np.array_equal(base.get_weights()[0], theirs.get_weights()[0])
     assert clone.get_compile_config() == m.get_compile_config()
+
+
+@pytest.mark.backend_independent
+def test_the_reference_trains_its_batchnorm_statistics_unlike_the_frozen_transfer():
+    from keras_bestpractice.transfer.reference import scratch_model
+
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((8, 8, 1))
+    h = keras.layers.Conv2D(4, 3, name="block1_conv")(inputs)
+    h = keras.layers.BatchNormalization(name="block1_bn")(h)
+    m = new_classifier(keras.Model(inputs, h, name="base"), 5)
+    m.compile("adam", "sparse_categorical_crossentropy")
+    clone = scratch_model(m)
+    x, y = digits(32)
+    clone.fit(x, y, epochs=1, batch_size=16, verbose=0)
+    moving_mean = clone.get_layer("base").get_layer("block1_bn").moving_mean
+    assert np.abs(keras.ops.convert_to_numpy(moving_mean)).max() > 0
+    assert m.get_layer("base").get_layer("block1_bn").trainable is False
+
+
+@pytest.mark.backend_independent
+def test_a_resumed_negative_transfer_check_reuses_its_reference(tmp_path, monkeypatch):
+    from keras_bestpractice.transfer import reference as reference_module
+
+    calls = []
+    train = reference_module.train_reference
+    monkeypatch.setattr(reference_module, "train_reference",
+                        lambda *a, **k: calls.append(k["epochs"]) or train(*a, **k))
+    x, y = digits()
+
+    def go(m, *extra):
+        return fine_tune(m, x[:64], y[:64], validation_data=(x[64:], y[64:]), head_epochs=2,
+                         epochs_per_group=1, groups=1, batch_size=32, shuffle=False,
+                         check_negative_transfer=True, reference=None,
+                         callbacks=[*extra, PeriodicCheckpoint(tmp_path, every_n_epochs=1)])
+
+    with pytest.raises(Crash):
+        go(model(), CrashAt(2))
+    with pytest.warns(KerasBestPracticeWarning, match="not a stratified_dataset"):
+        result = go(model(seed=5))
+    assert calls == [3]  # trained once, before the kill: 3 epochs, all fine_tune runs
+    assert len(result.reference_history["val_accuracy"]) == 3
+    assert result.history["epoch"] == [0, 1, 2]
