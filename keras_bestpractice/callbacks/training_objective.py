@@ -118,14 +118,20 @@ class TrainingObjective(CopyableCallback):
     # -------------------------------------------------------------- callbacks
     def on_train_begin(self, logs=None):
         self._in_fit = True
-        self._history = EpochHistory()
-        self.events = []
         self.stop_reason = None
         self.stopped_epoch = None
         self._warned_missing = False
         if self._pending_state is not None:
             self._apply_state(self._pending_state)
             self._pending_state = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        # A fit that numbers its epochs on from the last one seen (`fine_tune`'s next
+        # phase, a resumed run) continues the run; one that starts at an epoch already
+        # seen is a new run.
+        if self._history.epochs and epoch <= self._history.epochs[-1]:
+            self._history = EpochHistory()
+            self.events = []
 
     def on_train_end(self, logs=None):
         self._in_fit = False

@@ -56,9 +56,10 @@ def fine_tune(model: Any, x: Any = None, y: Any = None, *, validation_data: Any 
        BatchNormalization layers stay frozen and in inference mode.
 
     Epochs are numbered continuously across phases (`initial_epoch`), so callbacks
-    (`PeriodicCheckpoint`, `CSVLogger`, `TrainingDiagnostics`) see one run. A callback
-    that stops training (`EarlyStopping`, `TrainingObjective`, `DivergenceGuard`) ends
-    `fine_tune` after that phase.
+    (`PeriodicCheckpoint`, `CSVLogger`, `TrainingObjective`, `NegativeTransferAlarm`)
+    see one run; a `TrainingObjective` without `max_epochs` is given the whole run's
+    epochs as its budget. A callback that stops training (`EarlyStopping`,
+    `TrainingObjective`, `DivergenceGuard`) ends `fine_tune` after that phase.
 
     Resuming: with a `PeriodicCheckpoint(resume=True)` in `callbacks`, calling
     `fine_tune` again after a crash (same model construction, same arguments)
@@ -175,6 +176,11 @@ def fine_tune(model: Any, x: Any = None, y: Any = None, *, validation_data: Any 
 
     all_callbacks = [recorder, *([alarm] if alarm else []), *user_callbacks]
     saved_resume = [(cb, cb.resume, cb._fresh_optimizer_epoch) for cb in checkpoints]
+    # Each phase's fit knows only its own end: a TrainingObjective without a budget
+    # gets the whole run's.
+    budgeted = [cb for cb in user_callbacks if _is_unbudgeted_objective(cb)]
+    for cb in budgeted:
+        cb.max_epochs = total
     try:
         for i in range(first, len(plan)):
             if i > first and model.stop_training:
@@ -193,11 +199,19 @@ def fine_tune(model: Any, x: Any = None, y: Any = None, *, validation_data: Any 
     finally:
         for cb, resume, fresh in saved_resume:
             cb.resume, cb._fresh_optimizer_epoch = resume, fresh
+        for cb in budgeted:
+            cb.max_epochs = None
     result.history = recorder.history_dict()
     result.phases = [dict(p) for p in recorder.phases]
     if alarm is not None:
         result.negative_transfer = alarm.alarm
     return result
+
+
+def _is_unbudgeted_objective(callback: Any) -> bool:
+    from keras_bestpractice.callbacks.training_objective import TrainingObjective
+
+    return isinstance(callback, TrainingObjective) and callback.max_epochs is None
 
 
 def _is_resuming_checkpoint(callback: Any) -> bool:

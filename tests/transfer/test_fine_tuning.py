@@ -204,3 +204,18 @@ def test_a_resumed_negative_transfer_check_reuses_its_reference(tmp_path, monkey
     assert calls == [3]  # trained once, before the kill: 3 epochs, all fine_tune runs
     assert len(result.reference_history["val_accuracy"]) == 3
     assert result.history["epoch"] == [0, 1, 2]
+
+
+def test_a_training_objective_sees_one_run_across_the_phases_with_the_whole_budget():
+    from keras_bestpractice.callbacks import TrainingObjective
+
+    x, y = digits()
+    objective = TrainingObjective({"val_accuracy": 0.999}, min_epochs=4, verbose=0)
+    result = fine_tune(model(), x[:64], y[:64], validation_data=(x[64:], y[64:]),
+                       head_epochs=3, epochs_per_group=1, batch_size=32, callbacks=[objective])
+    ran = result.history["epoch"]
+    # One curve across the phases (it was reset at every phase's fit), judged against
+    # the 5 epochs of the whole run, not the phase's end.
+    assert [e["epoch"] for e in objective.events] == ran
+    assert {e["budget"] for e in objective.events} == {5}
+    assert objective.max_epochs is None  # the user's setting is given back
