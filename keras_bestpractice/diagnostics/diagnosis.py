@@ -261,7 +261,7 @@ class Healthy:
                 "restore_best_weights=True) and checkpoint (PeriodicCheckpoint).")
 
 
-@finding_spec("negative_transfer", severity="warning", title="Negative transfer", rank=40,
+@finding_spec("negative_transfer", severity="warning", title="Negative transfer", rank=42,
               source="comparison")
 class NegativeTransfer:
     @staticmethod

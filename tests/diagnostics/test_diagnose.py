@@ -181,3 +181,11 @@ def test_epochs_follow_the_csv_epoch_column(tmp_path):
     report = diagnose(csv, num_classes=10)
     assert report.primary.code == "diverging"
     assert report.primary.epoch == 14
+
+
+def test_every_code_has_its_own_rank_so_the_order_of_findings_is_defined():
+    from keras_bestpractice.diagnostics import catalog
+
+    ranks = [spec.rank for spec in catalog.specs()]
+    assert len(ranks) == len(set(ranks)), sorted(ranks)
+    assert "negative_transfer" in catalog.CODE_ORDER
