@@ -74,10 +74,11 @@ def fine_tune(model: Any, x: Any = None, y: Any = None, *, validation_data: Any 
     trainable, the same compile settings and data) for the first 10 epochs, the
     handbook's 5-10 epoch window (fewer when `fine_tune` runs fewer), unless its
     history is given as `reference`; a `NegativeTransferAlarm` then warns, with
-    the numbers, when the transferred model's best `val_accuracy` (`accuracy`
-    without validation data) trails it by more than 0.02 for 2 epochs within
-    epochs 5-10. Put your own `NegativeTransferAlarm` in `callbacks` for other
-    settings.
+    the numbers, when the transferred model's best validation accuracy (under the
+    name the model logs it; the training accuracy without validation data, the
+    loss for a model without an accuracy metric) trails it by more than 0.02 (for
+    a loss: is 0.02 higher) for 2 epochs within epochs 5-10. Put your own
+    `NegativeTransferAlarm` in `callbacks` for other settings.
 
     Args:
         model: a compiled model holding a pre-built base (`new_classifier`).
@@ -163,7 +164,6 @@ def fine_tune(model: Any, x: Any = None, y: Any = None, *, validation_data: Any 
         from keras_bestpractice.callbacks.negative_transfer_alarm import NegativeTransferAlarm
         from keras_bestpractice.transfer.reference import history_dict, train_reference
 
-        monitor = "val_accuracy" if validation_data is not None else "accuracy"
         if reference is None and resume_at is not None:
             # A resumed run compares with the reference it trained before the kill.
             saved = [cb.saved_callback_state(recorder.state_key) for cb in checkpoints]
@@ -172,6 +172,7 @@ def fine_tune(model: Any, x: Any = None, y: Any = None, *, validation_data: Any 
         if reference is None:
             reference = train_reference(model, x, y, epochs=min(10, total), **fit_kwargs)
         recorder.reference = result.reference_history = history_dict(reference)
+        monitor = _transfer_monitor(result.reference_history, validation_data is not None)
         alarm = NegativeTransferAlarm(reference, monitor=monitor, verbose=verbose)
 
     all_callbacks = [recorder, *([alarm] if alarm else []), *user_callbacks]
@@ -206,6 +207,18 @@ def fine_tune(model: Any, x: Any = None, y: Any = None, *, validation_data: Any 
     if alarm is not None:
         result.negative_transfer = alarm.alarm
     return result
+
+
+def _transfer_monitor(reference: dict[str, list[float]] | None, validated: bool) -> str:
+    """The metric the negative-transfer check compares: an accuracy under whatever name
+    the model logs it (`accuracy`, `sparse_categorical_accuracy`, ...), else the loss;
+    validation values when there is validation data."""
+    prefix = "val_" if validated else ""
+    keys = [k for k in (reference or {}) if k.startswith("val_") == validated]
+    for key in keys:
+        if "acc" in key.removeprefix("val_"):
+            return key
+    return f"{prefix}accuracy" if reference is None else f"{prefix}loss"
 
 
 def _is_unbudgeted_objective(callback: Any) -> bool:

@@ -219,3 +219,15 @@ def test_a_training_objective_sees_one_run_across_the_phases_with_the_whole_budg
     assert [e["epoch"] for e in objective.events] == ran
     assert {e["budget"] for e in objective.events} == {5}
     assert objective.max_epochs is None  # the user's setting is given back
+
+
+@pytest.mark.backend_independent
+def test_the_check_compares_the_accuracy_the_model_logs_else_the_loss():
+    from keras_bestpractice.transfer.fine_tuning import _transfer_monitor
+
+    logged = {"loss": [1.0], "sparse_categorical_accuracy": [0.5], "val_loss": [1.0],
+              "val_sparse_categorical_accuracy": [0.5]}
+    assert _transfer_monitor(logged, True) == "val_sparse_categorical_accuracy"
+    assert _transfer_monitor(logged, False) == "sparse_categorical_accuracy"
+    assert _transfer_monitor({"loss": [1.0], "val_loss": [1.0]}, True) == "val_loss"
+    assert _transfer_monitor(None, True) == "val_accuracy"  # a bare list of values
