@@ -39,6 +39,15 @@ class EpochHistory:
             series.append(as_float(logs[key]) if key in logs else math.nan)
         self.epochs.append(int(epoch))
 
+    def is_new_run(self, epoch: int) -> bool:
+        """`epoch` was already recorded: a `fit` that starts again is a new run (one that
+        numbers its epochs on, `fine_tune`'s next phase or a resumed run, continues)."""
+        return bool(self.epochs) and int(epoch) <= self.epochs[-1]
+
+    def by_epoch(self, key: str) -> list[float]:
+        """The values of `key` placed at their epoch indices (see `place_by_epoch`)."""
+        return place_by_epoch(self.epochs, self.get(key) or [math.nan] * len(self.epochs))
+
     def get(self, key: str | None, start: int = 0) -> list[float] | None:
         """The values of `key` from position `start` on, or `None` when never logged."""
         if key is None or key not in self.data:
@@ -61,6 +70,28 @@ class EpochHistory:
         history.epochs = [int(e) for e in epochs] if epochs is not None and len(epochs) == n \
             else list(range(n))
         return history
+
+
+def place_by_epoch(epochs: Any, values: Any) -> list[float]:
+    """`values` at their Keras epoch indices (position e is epoch e), NaN at epochs
+    without one; as long as the last epoch + 1."""
+    epochs = [int(e) for e in epochs]
+    out = [math.nan] * (max(epochs) + 1 if epochs else 0)
+    for epoch, value in zip(epochs, values, strict=True):
+        out[epoch] = as_float(value)
+    return out
+
+
+def history_dict(history: Any) -> dict[str, list[float]] | None:
+    """A run given as a Keras `History`, a `History.history`-like dict or a pandas
+    DataFrame, as `{key: [float, ...]}` (NaN for a value that is not a number);
+    `None` for anything else (e.g. a bare list of values)."""
+    history = getattr(history, "history", history)
+    if hasattr(history, "columns") and hasattr(history, "to_dict"):  # a DataFrame
+        history = {str(c): list(history[c]) for c in history.columns}
+    if isinstance(history, Mapping):
+        return {str(k): [as_float(x) for x in vals] for k, vals in history.items()}
+    return None
 
 
 # The spellings of the accuracy metric Keras users meet, most common first.

@@ -101,14 +101,6 @@ def check_objective(history: Mapping[str, Sequence[float]], targets: Mapping[str
     return check
 
 
-def epochs_to_reach(history: Mapping[str, Sequence[float]], targets: Mapping[str, float],
-                    modes: Mapping[str, str], budget: int,
-                    confidence: float = 0.9) -> dict[str, Projection | None]:
-    """Each target's projection (`None` where too few epochs to fit)."""
-    return {key: project(history.get(key) or [], modes[key], target, budget, confidence)
-            for key, target in targets.items()}
-
-
 def first_epoch_meeting(history: Mapping[str, Sequence[float]], targets: Mapping[str, float],
                         modes: Mapping[str, str]) -> int | None:
     """The first epoch (1-based) at which every target is met, or `None`."""

@@ -12,12 +12,12 @@ and `diagnose(history, reference=...)` both call it. Pure Python/NumPy.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from keras_bestpractice import _validation as v
 from keras_bestpractice._core.compare import resolve_mode
 
 # The handbook's "within 5-10 epochs" (1-based epoch numbers, both inclusive).
@@ -90,6 +90,19 @@ def check_window(window: Sequence[int]) -> tuple[int, int]:
     return first, last
 
 
+def check_settings(margin: float, window: Sequence[int],
+                   patience: int) -> tuple[float, tuple[int, int], int]:
+    """`(margin, window, patience)` checked: a finite margin >= 0, `check_window`,
+    patience >= 1.
+
+    Raises:
+        TypeError, ValueError: naming the argument and the value.
+    """
+    return (v.check_float("margin", margin, low=0.0, high=float("inf"),
+                          high_inclusive=False), check_window(window),
+            v.check_int("patience", patience, minimum=1))
+
+
 def check_negative_transfer(transferred: Sequence[float], reference: Sequence[float], *,
                             monitor: str = "val_accuracy", mode: str = "auto",
                             margin: float = DEFAULT_MARGIN, window: Sequence[int] = DEFAULT_WINDOW,
@@ -110,11 +123,7 @@ def check_negative_transfer(transferred: Sequence[float], reference: Sequence[fl
         patience: consecutive epochs the gap must exceed `margin` (>= 1).
     """
     mode = resolve_mode("check_negative_transfer", monitor, mode)
-    first, last = check_window(window)
-    if not (isinstance(margin, (int, float)) and math.isfinite(margin) and margin >= 0):
-        raise ValueError(f"`margin` must be a finite number >= 0, got {margin!r}.")
-    if not isinstance(patience, int) or isinstance(patience, bool) or patience < 1:
-        raise ValueError(f"`patience` must be an int >= 1, got {patience!r}.")
+    margin, (first, last), patience = check_settings(margin, window, patience)
     n = min(len(transferred), len(reference), last)
     if n < first:
         return None

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from keras_bestpractice import _validation as v
 from keras_bestpractice._callback import CopyableCallback, print_msg, record_stop
 from keras_bestpractice._core.compare import resolve_mode
-from keras_bestpractice._core.history import EpochHistory, as_float
+from keras_bestpractice._core.history import EpochHistory, as_float, history_dict
 from keras_bestpractice._core.reasons import StopReason
 from keras_bestpractice._core.transfer import (
     DEFAULT_MARGIN,
@@ -17,7 +17,7 @@ from keras_bestpractice._core.transfer import (
     DEFAULT_WINDOW,
     TransferCheck,
     check_negative_transfer,
-    check_window,
+    check_settings,
 )
 
 
@@ -28,16 +28,14 @@ def reference_curve(reference: Any, monitor: str) -> list[float]:
     Raises:
         TypeError: for anything else; ValueError: when `monitor` is not in it or it is empty.
     """
-    history = getattr(reference, "history", reference)
-    if hasattr(history, "to_dict") and hasattr(history, "columns"):  # a DataFrame
-        history = {str(c): list(history[c]) for c in history.columns}
-    if isinstance(history, Mapping):
+    history = history_dict(reference)
+    if history is not None:
         if monitor not in history:
             raise ValueError(f"`reference` has no {monitor!r} (it has {sorted(history)}); "
                              "pass the from-scratch run's history with the monitored metric.")
         values = history[monitor]
-    elif isinstance(history, Sequence) and not isinstance(history, (str, bytes)):
-        values = history
+    elif isinstance(reference, Sequence) and not isinstance(reference, (str, bytes)):
+        values = reference
     else:
         raise TypeError("`reference` must be a keras History, a dict of lists, a DataFrame or "
                         f"a list of {monitor} values, got {type(reference).__name__}.")
@@ -98,9 +96,7 @@ class NegativeTransferAlarm(CopyableCallback):
         self.monitor = monitor
         self.mode = resolve_mode("NegativeTransferAlarm", monitor, mode)
         self.reference = reference_curve(reference, monitor)
-        self.margin = v.check_float("margin", margin, low=0.0)
-        self.window = check_window(window)
-        self.patience = v.check_int("patience", patience, minimum=1)
+        self.margin, self.window, self.patience = check_settings(margin, window, patience)
         self.stop = v.check_bool("stop", stop)
         self.verbose = v.check_int("verbose", verbose, minimum=0)
         self.alarm: TransferCheck | None = None
@@ -131,7 +127,7 @@ class NegativeTransferAlarm(CopyableCallback):
         logs = logs or {}
         # A fit that numbers its epochs on (fine_tune's next phase) continues the run;
         # one that starts again at an epoch already seen is a new run.
-        if self._history.epochs and epoch <= self._history.epochs[-1]:
+        if self._history.is_new_run(epoch):
             self._history = EpochHistory()
             self.alarm = None
         self._history.append(epoch, logs)
@@ -144,12 +140,9 @@ class NegativeTransferAlarm(CopyableCallback):
                           KerasBestPracticeWarning, stacklevel=2)
         if self.alarm is not None:
             return
-        values = [float("nan")] * (epoch + 1)
-        for e, x in zip(self._history.epochs, self._history.get(self.monitor) or [],
-                        strict=False):
-            values[e] = x
-        check = check_negative_transfer(values, self.reference, monitor=self.monitor,
-                                        mode=self.mode, margin=self.margin, window=self.window,
+        check = check_negative_transfer(self._history.by_epoch(self.monitor), self.reference,
+                                        monitor=self.monitor, mode=self.mode,
+                                        margin=self.margin, window=self.window,
                                         patience=self.patience)
         if check is None:
             return

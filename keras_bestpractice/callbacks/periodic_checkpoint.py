@@ -187,24 +187,13 @@ class PeriodicCheckpoint(CopyableCallback):
                    "_lock", "_store")
 
     # ------------------------------------------------------------------ helpers
-    def resume_epoch(self) -> int | None:
-        """The Keras epoch (0-based) at which a `fit` with `resume=True` would go on
-        from this directory's newest usable checkpoint, or `None` (from scratch).
+    def resume_point(self) -> tuple[int, dict[str, Any]] | None:
+        """Where a `fit` with `resume=True` would go on from this directory's newest
+        usable checkpoint: `(Keras epoch (0-based), {state_key: saved state of each
+        stateful callback})`, or `None` (from scratch).
 
         Reads the directory only: nothing is restored or written.
         """
-        ckpt = self._resume_candidate()
-        return None if ckpt is None else int(ckpt.manifest["resume_at"]["epoch"])
-
-    def saved_callback_state(self, key: str) -> dict | None:
-        """The state a stateful callback (by `state_key`) has in the checkpoint a `fit`
-        would resume from, or `None`. Reads only."""
-        ckpt = self._resume_candidate()
-        if ckpt is None:
-            return None
-        return ckpt.read_state().get("callbacks", {}).get(key)
-
-    def _resume_candidate(self) -> Any:
         import warnings
 
         from keras_bestpractice.checkpointing.store import CheckpointStore
@@ -216,7 +205,10 @@ class PeriodicCheckpoint(CopyableCallback):
             if ckpt is not None and not ckpt.epoch_boundary and \
                     not self._training_feeders(ckpt):
                 ckpt = store.latest(epoch_boundary_only=True)
-        return ckpt
+        if ckpt is None:
+            return None
+        return (int(ckpt.manifest["resume_at"]["epoch"]),
+                dict(ckpt.read_state().get("callbacks", {})))
 
     @staticmethod
     def latest(directory: str | os.PathLike) -> Path | None:

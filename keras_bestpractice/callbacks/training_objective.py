@@ -126,10 +126,7 @@ class TrainingObjective(CopyableCallback):
             self._pending_state = None
 
     def on_epoch_begin(self, epoch, logs=None):
-        # A fit that numbers its epochs on from the last one seen (`fine_tune`'s next
-        # phase, a resumed run) continues the run; one that starts at an epoch already
-        # seen is a new run.
-        if self._history.epochs and epoch <= self._history.epochs[-1]:
+        if self._history.is_new_run(epoch):
             self._history = EpochHistory()
             self.events = []
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from keras_bestpractice._core.history import ACCURACY_KEYS
+from keras_bestpractice._core.history import accuracy_key
 
 LEARNING_RATE_KEYS = ("learning_rate", "lr")
 
@@ -57,17 +57,11 @@ class Curves:
 
     @property
     def accuracy_key(self) -> str | None:
-        for key in ACCURACY_KEYS:
-            if key in self.series:
-                return key
-        return None
+        return accuracy_key(self.series)
 
     @property
     def val_accuracy_key(self) -> str | None:
-        for key in ACCURACY_KEYS:
-            if f"val_{key}" in self.series:
-                return f"val_{key}"
-        return None
+        return accuracy_key(self.series, "val_")
 
     @property
     def accuracy(self) -> np.ndarray | None:

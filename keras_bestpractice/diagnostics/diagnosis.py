@@ -282,6 +282,7 @@ class NegativeTransfer:
 
 def _negative_transfer(curves: Curves, reference: Curves, skipped: list[str]) -> list[Finding]:
     """The `negative_transfer` finding of a transferred run against its from-scratch one."""
+    from keras_bestpractice._core.history import place_by_epoch
     from keras_bestpractice._core.transfer import check_negative_transfer
 
     pairs = [(curves.val_accuracy_key, reference.val_accuracy_key),
@@ -291,21 +292,13 @@ def _negative_transfer(curves: Curves, reference: Curves, skipped: list[str]) ->
         a, b = curves.get(ours), reference.get(theirs)
         if a is None or b is None or not np.isfinite(a).any() or not np.isfinite(b).any():
             continue
-        check = check_negative_transfer(_by_epoch(curves, a), _by_epoch(reference, b),
-                                        monitor=ours, mode="min" if "loss" in ours else "max")
+        check = check_negative_transfer(place_by_epoch(curves.epochs, a),
+                                        place_by_epoch(reference.epochs, b), monitor=ours)
         if check is None:
             return []
         return [make_finding("negative_transfer", check.epoch, check.to_evidence())]
     skipped.append("negative_transfer: the reference shares no curve with the run")
     return []
-
-
-def _by_epoch(curves: Curves, values: np.ndarray) -> list[float]:
-    """`values` placed at their Keras epoch numbers (NaN where an epoch is missing)."""
-    out = [float("nan")] * (int(max(curves.epochs)) + 1 if len(curves) else 0)
-    for epoch, value in zip(curves.epochs, values, strict=True):
-        out[int(epoch)] = float(value)
-    return out
 
 
 def _healthy(view: RunView) -> Finding:

@@ -7,7 +7,7 @@ from typing import Any
 
 from keras_bestpractice import _validation as v
 from keras_bestpractice._callback import CopyableCallback
-from keras_bestpractice._core.history import EpochHistory
+from keras_bestpractice._core.history import EpochHistory, accuracy_key, history_dict
 
 
 @dataclass
@@ -150,8 +150,8 @@ def fine_tune(model: Any, x: Any = None, y: Any = None, *, validation_data: Any 
     result = FineTuneResult()
 
     checkpoints = [cb for cb in user_callbacks if _is_resuming_checkpoint(cb)]
-    resume_at = max((e for cb in checkpoints if (e := cb.resume_epoch()) is not None),
-                    default=None)
+    points = [p for cb in checkpoints if (p := cb.resume_point()) is not None]
+    resume_at = max((epoch for epoch, _ in points), default=None)
     first = 0
     if resume_at is not None:
         done = [i for i in range(len(plan)) if starts[i] + plan[i][2] <= resume_at]
@@ -162,13 +162,12 @@ def fine_tune(model: Any, x: Any = None, y: Any = None, *, validation_data: Any 
     alarm = None
     if check_negative_transfer:
         from keras_bestpractice.callbacks.negative_transfer_alarm import NegativeTransferAlarm
-        from keras_bestpractice.transfer.reference import history_dict, train_reference
+        from keras_bestpractice.transfer.reference import train_reference
 
-        if reference is None and resume_at is not None:
+        if reference is None:
             # A resumed run compares with the reference it trained before the kill.
-            saved = [cb.saved_callback_state(recorder.state_key) for cb in checkpoints]
-            reference = next((s["reference"] for s in saved if s and s.get("reference")),
-                             None)
+            saved = [states.get(recorder.state_key) or {} for _, states in points]
+            reference = next((s["reference"] for s in saved if s.get("reference")), None)
         if reference is None:
             reference = train_reference(model, x, y, epochs=min(10, total), **fit_kwargs)
         recorder.reference = result.reference_history = history_dict(reference)
@@ -210,15 +209,13 @@ def fine_tune(model: Any, x: Any = None, y: Any = None, *, validation_data: Any 
 
 
 def _transfer_monitor(reference: dict[str, list[float]] | None, validated: bool) -> str:
-    """The metric the negative-transfer check compares: an accuracy under whatever name
-    the model logs it (`accuracy`, `sparse_categorical_accuracy`, ...), else the loss;
-    validation values when there is validation data."""
+    """The metric the negative-transfer check compares: the accuracy under the name the
+    model logs it (`accuracy`, `sparse_categorical_accuracy`, ...: `ACCURACY_KEYS`, as
+    `diagnose` reads it), else the loss; validation values with validation data."""
     prefix = "val_" if validated else ""
-    keys = [k for k in (reference or {}) if k.startswith("val_") == validated]
-    for key in keys:
-        if "acc" in key.removeprefix("val_"):
-            return key
-    return f"{prefix}accuracy" if reference is None else f"{prefix}loss"
+    if reference is None:
+        return f"{prefix}accuracy"
+    return accuracy_key(reference, prefix) or f"{prefix}loss"
 
 
 def _is_unbudgeted_objective(callback: Any) -> bool:

@@ -46,13 +46,3 @@ def _all_trainable(model: Any) -> None:
         if getattr(layer, "layers", None):
             _all_trainable(layer)
 
-
-def history_dict(reference: Any) -> dict[str, list[float]] | None:
-    """A reference given as a `History`, a dict of lists or a DataFrame, as a dict
-    (`None` for a bare list of values)."""
-    history = getattr(reference, "history", reference)
-    if hasattr(history, "columns"):
-        return {str(c): [float(x) for x in history[c]] for c in history.columns}
-    if isinstance(history, dict):
-        return {str(k): [float(x) for x in vals] for k, vals in history.items()}
-    return None

@@ -74,3 +74,22 @@ def test_mode_from_name_reads_names_like_auto_and_says_none_otherwise():
 
     assert mode_from_name("val_loss") == "min" and mode_from_name("val_f1_macro") == "max"
     assert mode_from_name("val_loss_slope") == "min" and mode_from_name("lr") is None
+
+
+def test_epoch_history_tells_a_continued_run_from_a_new_one_and_places_values_by_epoch():
+    from keras_bestpractice._core.history import EpochHistory, history_dict, place_by_epoch
+
+    history = EpochHistory()
+    assert not history.is_new_run(0)
+    history.append(2, {"val_accuracy": 0.5})
+    history.append(4, {"val_accuracy": 0.7})
+    assert history.is_new_run(4) and history.is_new_run(0) and not history.is_new_run(5)
+    got = history.by_epoch("val_accuracy")
+    assert len(got) == 5 and got[2] == 0.5 and got[4] == 0.7
+    assert all(math.isnan(got[i]) for i in (0, 1, 3))
+    assert all(math.isnan(x) for x in history.by_epoch("never_logged"))
+    assert place_by_epoch([], []) == []
+    # A fine_tune history (with its text `phase` column) is a reference like any other.
+    as_dict = history_dict({"loss": [1, 0.5], "phase": ["head", "head"]})
+    assert as_dict["loss"] == [1.0, 0.5] and all(math.isnan(x) for x in as_dict["phase"])
+    assert history_dict([0.1, 0.2]) is None
