@@ -92,7 +92,7 @@ def main(argv=None) -> int:
             start = time.perf_counter()
             async_cb.on_epoch_end(epoch[0], {"loss": 1.0 / epoch[0]})
             blocked = time.perf_counter() - start
-            async_cb._wait()  # let the write finish outside the measured time
+            async_cb._session.wait()  # let the write finish outside the measured time
             return blocked
 
         r1 = compare("(1) synchronous save vs numpy.save + fsync of the same bytes",

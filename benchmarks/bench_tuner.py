@@ -33,8 +33,8 @@ from keras_bestpractice.tuning import (  # noqa: E402
     dropout_layer,
     with_pruning,
 )
+from keras_bestpractice.tuning.pruning import trial_seed  # noqa: E402
 from keras_bestpractice.tuning.space import make_optimizer  # noqa: E402
-from keras_bestpractice.tuning.tuner import trial_seed  # noqa: E402
 
 from _harness import print_header  # noqa: E402
 

@@ -433,6 +433,16 @@ CASES = [
     ("with_pruning class", lambda p: tuning.with_pruning(int), TypeError, "tuner_class"),
     ("pruning mixin pruner", lambda p: tuning.with_pruning(_kt().RandomSearch)(
         lambda hp: None, max_trials=1, pruner="best", directory=p.dir), ValueError, "pruner"),
+    ("pruning mixin pruner type", lambda p: tuning.with_pruning(_kt().RandomSearch)(
+        lambda hp: None, max_trials=1, pruner=3, directory=p.dir), TypeError, "pruner"),
+    ("median pruner min_peers", lambda p: tuning.MedianPruner(min_peers=0), ValueError,
+     "min_peers"),
+    ("median pruner min_epochs type", lambda p: tuning.MedianPruner(min_epochs=1.5), TypeError,
+     "min_epochs"),
+    ("asha pruner reduction_factor", lambda p: tuning.ASHAPruner(reduction_factor=1),
+     ValueError, "reduction_factor"),
+    ("curve pruner confidence", lambda p: tuning.CurvePruner(confidence=1.0), ValueError,
+     "confidence"),
     ("pruning mixin reduction", lambda p: tuning.with_pruning(_kt().Hyperband)(
         lambda hp: None, objective="val_loss", max_epochs=3, reduction_factor=1,
         directory=p.dir), ValueError, "reduction_factor"),
@@ -550,7 +560,9 @@ def test_every_public_name_is_covered():
                    "handbook_search_space": None, "LRFinderResult": None,
                    "LRSweepResult": None, "with_pruning": "with_pruning",
                    "PruningMixin": "pruning mixin", "plan_epochs": "plan_epochs",
-                   "EpochPlan": None},
+                   "EpochPlan": None, "MedianPruner": "median pruner",
+                   "ASHAPruner": "asha pruner", "CurvePruner": "curve pruner",
+                   "Pruner": None},
     }
     for package, expected in names.items():
         module = getattr(keras_bestpractice, package)

@@ -1,65 +1,31 @@
-"""The one comparison: is this value better than that one, given a direction.
+"""The one comparison: `Direction`, which way is better for a monitored value.
 
-Keras writes it once (`MonitorCallback.monitor_op(value - min_delta, reference)`)
-and KerasTuner keeps the direction on `Objective.direction`; every "better" in
-this package goes through `is_better`: the guard's best value, retention's best
-checkpoint, the tuner's best epoch and its pruning rules, the results table.
+Keras writes "is this better" once (`MonitorCallback.monitor_op(value - min_delta,
+reference)`) and KerasTuner keeps the direction on `Objective` (`better_than`,
+`direction`); here the direction is one small object, resolved once (from a
+`mode`, a metric's name or a KerasTuner objective) and asked everything that
+depends on it: the guard's best value, retention's best checkpoint, the tuner's
+best epoch, its pruners and the results table, the training objective and the
+negative-transfer rule.
+
+`Direction` is a `str`-valued enum (`Direction.MIN == "min"`), so manifests,
+JSON summaries and tables keep the plain value.
 """
 
 from __future__ import annotations
 
+import enum
 import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-MODES = ("auto", "min", "max")
+import numpy as np
 
 # Metric names whose best value is the lowest / the highest, without `val_`.
 MIN_HINTS = ("loss", "error", "mse", "mae", "mape", "msle", "crossentropy", "hinge",
              "poisson", "divergence", "perplexity")
 MAX_HINTS = ("acc", "accuracy", "auc", "precision", "recall", "f1", "iou", "r2",
              "top_k", "specificity", "sensitivity")
-
-
-def resolve_mode(who: str, monitor: str, mode: str) -> str:
-    """`"min"` or `"max"` for `monitor`; `"auto"` reads the name, as Keras's callbacks do.
-
-    Raises:
-        ValueError: for a mode other than "auto", "min", "max", or when "auto"
-            cannot tell, saying what to pass.
-    """
-    if mode in ("min", "max"):
-        return mode
-    if mode != "auto":
-        raise ValueError(f"{who}: `mode` must be 'auto', 'min' or 'max', got {mode!r}.")
-    name = str(monitor).removeprefix("val_").lower()
-    if any(h in name for h in MIN_HINTS):
-        return "min"
-    if any(h in name for h in MAX_HINTS):
-        return "max"
-    raise ValueError(
-        f"{who} received monitor={monitor!r}, but cannot determine whether that "
-        "metric should be maximized or minimized. Pass `mode='max'` in order to monitor "
-        "based on the highest metric value, or pass `mode='min'` in order to use the lowest "
-        "value."
-    )
-
-
-def mode_from_name(monitor: str) -> str | None:
-    """`"min"`/`"max"` when the metric's name tells (as `mode="auto"` reads it), else
-    `None` (no error: for callers that simply skip such a metric)."""
-    try:
-        return resolve_mode("", monitor, "auto")
-    except ValueError:
-        return None
-
-
-def direction_of(objective: Any) -> str:
-    """`"min"`/`"max"` of a KerasTuner `Objective` (its `direction`) or a mode string."""
-    direction = getattr(objective, "direction", objective)
-    if direction not in ("min", "max"):
-        raise ValueError(f"a direction must be 'min' or 'max', got {direction!r}.")
-    return direction
 
 
 def is_finite_number(value: Any) -> bool:
@@ -70,45 +36,133 @@ def is_finite_number(value: Any) -> bool:
         return False
 
 
-def is_better(value: float, reference: float | None, mode: str, min_delta: float = 0.0) -> bool:
-    """True when `value` improves on `reference` by more than `min_delta`.
+class Direction(str, enum.Enum):
+    """Which way a monitored value improves: `MIN` (losses) or `MAX` (accuracies).
 
-    A non-finite `value` is never better; any finite value beats a `reference`
-    of `None` (nothing seen yet) or NaN.
+    Example:
+
+    ```python
+    d = Direction.resolve("EarlyStopping", "val_accuracy", "auto")   # Direction.MAX
+    d.is_better(0.9, 0.8)            # True
+    d.best_index([0.7, 0.9, 0.9])    # 1: the first of tied epochs, as KerasTuner
+    ```
     """
-    if not is_finite_number(value):
-        return False
-    if reference is None or not is_finite_number(reference):
-        return True
-    delta = abs(float(min_delta))
-    if mode == "min":
-        return float(value) < float(reference) - delta
-    if mode == "max":
+
+    MIN = "min"
+    MAX = "max"
+
+    def __str__(self) -> str:
+        return self.value
+
+    def __format__(self, spec: str) -> str:
+        return format(self.value, spec)
+
+    # ----------------------------------------------------------- resolving
+    @classmethod
+    def of(cls, value: Any, name: str = "mode") -> Direction:
+        """A `Direction` from a `Direction`, `"min"`/`"max"`, or anything with a
+        `direction` attribute (KerasTuner's `Objective`).
+
+        Raises:
+            ValueError: for anything else, naming the argument `name`.
+        """
+        value = getattr(value, "direction", value)
+        if isinstance(value, Direction):
+            return value
+        if value in ("min", "max"):
+            return cls(value)
+        raise ValueError(f"`{name}` must be 'min' or 'max', got {value!r}.")
+
+    @classmethod
+    def resolve(cls, who: str, monitor: str, mode: str) -> Direction:
+        """The direction of `monitor` under Keras's `mode` ("auto" reads the name).
+
+        Raises:
+            ValueError: for a mode other than "auto", "min", "max", or when "auto"
+                cannot tell, saying what to pass (Keras's wording).
+        """
+        if mode in ("min", "max"):
+            return cls(mode)
+        if mode != "auto":
+            raise ValueError(f"{who}: `mode` must be 'auto', 'min' or 'max', got {mode!r}.")
+        found = cls.from_name(monitor)
+        if found is None:
+            raise ValueError(
+                f"{who} received monitor={monitor!r}, but cannot determine whether that "
+                "metric should be maximized or minimized. Pass `mode='max'` in order to "
+                "monitor based on the highest metric value, or pass `mode='min'` in order to "
+                "use the lowest value."
+            )
+        return found
+
+    @classmethod
+    def from_name(cls, monitor: str) -> Direction | None:
+        """The direction a metric's name tells (as `mode="auto"` reads it), else `None`
+        (no error: for callers that simply skip such a metric)."""
+        name = str(monitor).removeprefix("val_").lower()
+        if any(h in name for h in MIN_HINTS):
+            return cls.MIN
+        if any(h in name for h in MAX_HINTS):
+            return cls.MAX
+        return None
+
+    # ---------------------------------------------------------- comparing
+    @property
+    def sign(self) -> float:
+        """`+1.0` when larger is better, `-1.0` when smaller is."""
+        return 1.0 if self is Direction.MAX else -1.0
+
+    @property
+    def worst(self) -> float:
+        """The value every finite value beats (`inf` when minimising)."""
+        return -math.inf if self is Direction.MAX else math.inf
+
+    def is_better(self, value: Any, reference: Any, min_delta: float = 0.0) -> bool:
+        """True when `value` improves on `reference` by more than `min_delta`.
+
+        A non-finite `value` is never better; any finite value beats a `reference`
+        of `None` (nothing seen yet) or NaN.
+        """
+        if not is_finite_number(value):
+            return False
+        if reference is None or not is_finite_number(reference):
+            return True
+        delta = abs(float(min_delta))
+        if self is Direction.MIN:
+            return float(value) < float(reference) - delta
         return float(value) > float(reference) + delta
-    raise ValueError(f"`mode` must be 'min' or 'max', got {mode!r}.")
 
+    def reached(self, value: Any, target: float) -> bool:
+        """True when `value` is at least as good as `target` (a goal met)."""
+        if not is_finite_number(value):
+            return False
+        return float(value) >= target if self is Direction.MAX else float(value) <= target
 
-def best_index(values: Sequence[float | None], mode: str) -> int | None:
-    """Position of the best finite value (the first one on ties), or `None`."""
-    best = None
-    for i, value in enumerate(values):
-        if value is None:
-            continue
-        if best is None and is_finite_number(value) or \
-                best is not None and is_better(value, values[best], mode):
-            best = i
-    return best
+    def best_index(self, values: Sequence[Any]) -> int | None:
+        """Position of the best finite value (the first one on ties, as KerasTuner's
+        `Objective.better_than` keeps the first best step), or `None`."""
+        best = None
+        for i, value in enumerate(values):
+            if self.is_better(value, None if best is None else values[best]):
+                best = i
+        return best
 
+    def best_value(self, values: Iterable[Any]) -> float | None:
+        """The best finite value, or `None` when there is none."""
+        values = list(values)
+        i = self.best_index(values)
+        return None if i is None else float(values[i])
 
-def best_value(values: Iterable[float | None], mode: str) -> float | None:
-    """The best finite value, or `None` when there is none."""
-    values = list(values)
-    i = best_index(values, mode)
-    return None if i is None else float(values[i])
+    def sort_key(self, value: Any) -> float:
+        """A key that sorts best first (`sorted(..., key=d.sort_key)`); non-finite last."""
+        if not is_finite_number(value):
+            return math.inf
+        return -self.sign * float(value)
 
-
-def sort_key(value: float | None, mode: str) -> float:
-    """A key that sorts best first (`sorted(..., key=...)`); non-finite values last."""
-    if not is_finite_number(value):
-        return math.inf
-    return float(value) if mode == "min" else -float(value)
+    def running_best(self, values: Sequence[Any]) -> np.ndarray:
+        """The best value so far at each position (non-finite values never count)."""
+        x = np.asarray([v if is_finite_number(v) else np.nan for v in values], dtype=float)
+        filled = np.where(np.isfinite(x), x, self.worst)
+        if self is Direction.MAX:
+            return np.maximum.accumulate(filled) if filled.size else filled
+        return np.minimum.accumulate(filled) if filled.size else filled

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from keras_bestpractice._core.compare import is_finite_number, resolve_mode
+from keras_bestpractice._core.compare import Direction, is_finite_number
 from keras_bestpractice._core.projection import Projection, project
 from keras_bestpractice._core.reasons import StopReason
 
@@ -41,11 +41,9 @@ class ObjectiveCheck:
     met: dict[str, bool] = field(default_factory=dict)
 
 
-def target_met(value: float, target: float, mode: str) -> bool:
+def target_met(value: float, target: float, mode: Direction | str) -> bool:
     """The value reaches the target (ties count)."""
-    if not is_finite_number(value):
-        return False
-    return value >= target if mode == "max" else value <= target
+    return Direction.of(mode).reached(value, target)
 
 
 def check_objective(history: Mapping[str, Sequence[float]], targets: Mapping[str, float],
@@ -130,14 +128,14 @@ def check_target(target: Any) -> dict[str, float]:
 
 
 def check_modes(mode: Any, target: dict[str, float],
-                who: str = "TrainingObjective") -> dict[str, str]:
-    """`"min"`/`"max"` per target metric (`"auto"` reads the names)."""
+                who: str = "TrainingObjective") -> dict[str, Direction]:
+    """The `Direction` of each target metric (`"auto"` reads the names)."""
     if isinstance(mode, Mapping):
         unknown = sorted(set(mode) - set(target))
         if unknown:
             raise ValueError(f"`mode` names {unknown}, which are not in `target` "
                              f"{sorted(target)}.")
-        return {k: resolve_mode(who, k, mode.get(k, "auto")) for k in target}
+        return {k: Direction.resolve(who, k, mode.get(k, "auto")) for k in target}
     if not isinstance(mode, str):
         raise TypeError(f"`mode` must be 'auto', 'min', 'max' or a dict, got {mode!r}.")
-    return {k: resolve_mode(who, k, mode) for k in target}
+    return {k: Direction.resolve(who, k, mode) for k in target}

@@ -29,6 +29,8 @@ from statistics import NormalDist
 
 import numpy as np
 
+from keras_bestpractice._core.compare import Direction
+
 MIN_POINTS = 4
 TEMPER = 4.0  # the likelihood is raised to 1/TEMPER
 _EXP_RATES = np.logspace(-2.5, 0.7, 90)
@@ -111,7 +113,7 @@ def _fits(t: np.ndarray, z: np.ndarray):
     return a, b, sse, (inv00, inv01, inv11), ok
 
 
-def project(values: Sequence[float], mode: str, target: float | None = None,
+def project(values: Sequence[float], mode: Direction | str, target: float | None = None,
             budget: int | None = None, confidence: float = 0.9) -> Projection | None:
     """Fit the curve of `values` (one per epoch, epochs 1..n) and project it.
 
@@ -125,15 +127,14 @@ def project(values: Sequence[float], mode: str, target: float | None = None,
     Returns:
         A `Projection`, or `None` with fewer than `MIN_POINTS` finite values.
     """
-    if mode not in ("min", "max"):
-        raise ValueError(f"`mode` must be 'min' or 'max', got {mode!r}.")
+    mode = Direction.of(mode)
     y = np.asarray(values, dtype=np.float64)
     t_all = np.arange(1, y.size + 1, dtype=np.float64)
     keep = np.isfinite(y)
     t, y = t_all[keep], y[keep]
     if y.size < MIN_POINTS:
         return None
-    sign = 1.0 if mode == "max" else -1.0
+    sign = mode.sign
     z = sign * y
     a, b, sses, (i00, i01, i11), ok = _fits(t, z)
     if not ok.any():
@@ -146,7 +147,7 @@ def project(values: Sequence[float], mode: str, target: float | None = None,
     sigma2 = max(float(sses.min()) / dof, (0.005 * spread) ** 2, 1e-12)
     weights = np.exp(-(sses - sses.min()) / (2 * TEMPER * sigma2))  # tempered likelihood
     weights /= weights.sum()
-    current = float(y.max() if mode == "max" else y.min())
+    current = float(y.max() if mode is Direction.MAX else y.min())
     horizon = budget if budget is not None else int(t_all[-1])
     u_budget = _bases(np.array([float(horizon)]))[ok, 0]
     value_at_budget = sign * _weighted_quantile(a - b * u_budget, weights, 0.5)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from keras_bestpractice import _validation as v
-from keras_bestpractice._core.compare import resolve_mode
+from keras_bestpractice._core.compare import Direction
 
 # The handbook's "within 5-10 epochs" (1-based epoch numbers, both inclusive).
 DEFAULT_WINDOW = (5, 10)
@@ -64,12 +64,10 @@ class TransferCheck:
                 "patience": self.patience, "window": list(self.window)}
 
 
-def best_so_far(values: Sequence[float], mode: str) -> np.ndarray:
+def best_so_far(values: Sequence[float], mode: Direction | str) -> np.ndarray:
     """Running best of `values` (NaN, e.g. an epoch without validation, is skipped;
     NaN until the first number)."""
-    x = np.asarray(values, dtype=float)
-    filled = np.where(np.isfinite(x), x, -np.inf if mode == "max" else np.inf)
-    best = np.maximum.accumulate(filled) if mode == "max" else np.minimum.accumulate(filled)
+    best = Direction.of(mode).running_best(values)
     return np.where(np.isfinite(best), best, np.nan)
 
 
@@ -122,14 +120,14 @@ def check_negative_transfer(transferred: Sequence[float], reference: Sequence[fl
         window: `(first, last)` 1-based epochs in which to judge.
         patience: consecutive epochs the gap must exceed `margin` (>= 1).
     """
-    mode = resolve_mode("check_negative_transfer", monitor, mode)
+    mode = Direction.resolve("check_negative_transfer", monitor, mode)
     margin, (first, last), patience = check_settings(margin, window, patience)
     n = min(len(transferred), len(reference), last)
     if n < first:
         return None
     ours = best_so_far(list(transferred)[:n], mode)
     theirs = best_so_far(list(reference)[:n], mode)
-    gap = (ours - theirs) if mode == "min" else (theirs - ours)
+    gap = mode.sign * (theirs - ours)
     run = 0
     for i in range(first - 1, n):
         if np.isfinite(gap[i]) and gap[i] > margin:

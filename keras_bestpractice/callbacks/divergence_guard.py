@@ -15,7 +15,7 @@ from keras_bestpractice._callback import (
     record_stop,
     reference_for,
 )
-from keras_bestpractice._core.compare import is_better, resolve_mode
+from keras_bestpractice._core.compare import Direction
 from keras_bestpractice._core.divergence import GUARD_DIVERGENCE_FACTOR
 from keras_bestpractice._core.history import EpochHistory, accuracy_key, first_nonfinite
 from keras_bestpractice._core.reasons import StopReason
@@ -136,6 +136,9 @@ class DivergenceGuard(CopyableCallback):
         targets: the training targets (or a representative sample), for the
             reference level of regression losses and the label prevalence of
             sigmoid outputs; only summary statistics are kept. Defaults to `None`.
+        warn_unknown_reference: warn when `stop_if_not_learning=True` but the
+            loss's reference level is unknown (the rule is then off). A tuner
+            that makes one guard per trial warns once. Defaults to `True`.
 
     Attributes:
         events: one dict per detection with keys `epoch`, `batch`, `reason`
@@ -183,8 +186,11 @@ class DivergenceGuard(CopyableCallback):
         num_classes: int | None = None,
         class_prior: Sequence[float] | None = None,
         targets: Any = None,
+        warn_unknown_reference: bool = True,
     ):
         super().__init__()
+        self.warn_unknown_reference = v.check_bool("warn_unknown_reference",
+                                                   warn_unknown_reference)
         self.monitor = v.check_str("monitor", monitor)
         self.mode = v.check_mode(mode)
         self.min_delta = abs(v.check_float("min_delta", min_delta))
@@ -217,7 +223,7 @@ class DivergenceGuard(CopyableCallback):
                 "`lr_backoff` needs a state to go back to: use restore='last_good' or 'best' "
                 f"with lr_backoff={self.lr_backoff}, or lr_backoff=None."
             )
-        self._resolved_mode = resolve_mode("DivergenceGuard", self.monitor, self.mode)
+        self._direction = Direction.resolve("DivergenceGuard", self.monitor, self.mode)
         self._in_fit = False
         self._cluster = None
         self._pending_state: dict[str, Any] | None = None
@@ -361,13 +367,13 @@ class DivergenceGuard(CopyableCallback):
 
     # ----------------------------------------------------------------- checks
     def _is_better(self, value: float, reference: float | None) -> bool:
-        return is_better(value, reference, self._resolved_mode, self.min_delta)
+        return self._direction.is_better(value, reference, self.min_delta)
 
     def _above_threshold(self, value: float) -> bool:
         best = self._best
         if best is None or best <= 0:
             return False
-        if self._resolved_mode == "min":
+        if self._direction is Direction.MIN:
             return value > self.divergence_factor * best
         return value < best / self.divergence_factor
 
@@ -387,7 +393,7 @@ class DivergenceGuard(CopyableCallback):
         """`covered`: the batches this check stands for (counted against `patience`)."""
         if not self._first_checked and self._best is None:
             self._first_checked = True
-            reference = self._chance_level() if self._resolved_mode == "min" and \
+            reference = self._chance_level() if self._direction is Direction.MIN and \
                 self.monitor == "loss" else None
             if reference is not None and value > self.divergence_factor * reference.loss:
                 # Already diverged at the first report (several steps per execution):
@@ -433,7 +439,7 @@ class DivergenceGuard(CopyableCallback):
             self._chance = reference_for(self.model, self.num_classes, self.class_prior,
                                          self.targets)
             if self._chance is None and self.stop_if_not_learning and \
-                    getattr(self, "_warn_unknown_reference", True):
+                    self.warn_unknown_reference:
                 warn(
                     "DivergenceGuard(stop_if_not_learning=True): the reference level of the "
                     f"loss {_loss_name(self.model)!r} is unknown (it is known for "

@@ -8,7 +8,7 @@ from typing import Any
 
 from keras_bestpractice import _validation as v
 from keras_bestpractice._callback import CopyableCallback, print_msg, record_stop
-from keras_bestpractice._core.compare import resolve_mode
+from keras_bestpractice._core.compare import Direction
 from keras_bestpractice._core.history import EpochHistory, as_float, history_dict
 from keras_bestpractice._core.reasons import StopReason
 from keras_bestpractice._core.transfer import (
@@ -94,7 +94,7 @@ class NegativeTransferAlarm(CopyableCallback):
         if not isinstance(monitor, str) or not monitor:
             raise TypeError(f"`monitor` must be a metric name, got {monitor!r}.")
         self.monitor = monitor
-        self.mode = resolve_mode("NegativeTransferAlarm", monitor, mode)
+        self.mode = Direction.resolve("NegativeTransferAlarm", monitor, mode)
         self.reference = reference_curve(reference, monitor)
         self.margin, self.window, self.patience = check_settings(margin, window, patience)
         self.stop = v.check_bool("stop", stop)

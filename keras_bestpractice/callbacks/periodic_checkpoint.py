@@ -2,38 +2,23 @@
 
 from __future__ import annotations
 
-import concurrent.futures
 import math
 import os
-import signal
-import threading
 import time
-import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from keras_bestpractice import _validation as v
-from keras_bestpractice._callback import (
-    CopyableCallback,
-    cluster_strategy,
-    cluster_sum,
-    print_msg,
-    stateful_callbacks,
-)
-from keras_bestpractice._core.compare import resolve_mode
+from keras_bestpractice._callback import CopyableCallback, print_msg, stateful_callbacks
+from keras_bestpractice._core.compare import Direction
+from keras_bestpractice._internals import set_initial_epoch
 from keras_bestpractice._warnings import warn
+from keras_bestpractice.checkpointing.partial_epoch import PartialEpoch
+from keras_bestpractice.checkpointing.session import CheckpointSession
 
-_RAN_OUT = "Your input ran out of data"
 LR_ON_RESUME = ("checkpoint", "script")
 _MODEL_FILE_SUFFIXES = (".keras", ".h5", ".hdf5", ".weights.h5")
-
-# The directories this process writes, and the thread of the `fit` writing each: a fit
-# that died of an exception never reached on_train_end, and the next fit in the same
-# thread takes its lock over (it cannot still be running); a fit in another live
-# thread keeps it.
-_PROCESS_LOCKS: dict[str, tuple[Any, int]] = {}
-_PROCESS_LOCKS_GUARD = threading.Lock()
 
 
 class PeriodicCheckpoint(CopyableCallback):
@@ -117,6 +102,11 @@ class PeriodicCheckpoint(CopyableCallback):
     Attributes:
         saved: paths written during the last `fit`.
         resumed_from: the checkpoint the last `fit` resumed from, or `None`.
+        fresh_optimizer_epoch: for a driver that recompiles the model between
+            fits (`fine_tune`'s phases): the epoch at which the next `fit`
+            starts with a new optimizer. An epoch-boundary checkpoint that
+            resumes at this epoch restores weights, not the previous optimizer
+            or its rate. Defaults to `None`.
 
     Example:
 
@@ -169,22 +159,17 @@ class PeriodicCheckpoint(CopyableCallback):
         self.keep_best = v.check_int("keep_best", keep_best, minimum=0)
         self.monitor = v.check_str("monitor", monitor)
         self.mode = v.check_mode(mode)
-        self._resolved_mode = resolve_mode("PeriodicCheckpoint", self.monitor, self.mode)
+        self._direction = Direction.resolve("PeriodicCheckpoint", self.monitor, self.mode)
         self.resume = v.check_bool("resume", resume)
         self.async_write = v.check_bool("async_write", async_write)
         self.verbose = v.check_int("verbose", verbose, minimum=0)
         self.clock = v.check_callable("clock", clock, allow_none=True) or time.monotonic
         self.run_id = v.check_str("run_id", run_id, allow_none=True)
         self.lr_on_resume = v.check_choice("lr_on_resume", lr_on_resume, LR_ON_RESUME)
-        self._executor = None
-        self._future = None
-        self._lock = None
-        # Set by `fine_tune`: the epoch at which a phase starts with a new optimizer.
-        self._fresh_optimizer_epoch: int | None = None
+        self.fresh_optimizer_epoch: int | None = None
         self._reset()
 
-    _NOT_COPIED = ("_model", "_executor", "_future", "_previous_handler", "_warning_context",
-                   "_lock", "_store")
+    _NOT_COPIED = ("_model", "_session", "_partial")
 
     # ------------------------------------------------------------------ helpers
     def resume_point(self) -> tuple[int, dict[str, Any]] | None:
@@ -201,10 +186,7 @@ class PeriodicCheckpoint(CopyableCallback):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the fit itself reports skipped checkpoints
             store = CheckpointStore(self.directory)
-            ckpt = store.latest()
-            if ckpt is not None and not ckpt.epoch_boundary and \
-                    not self._training_feeders(ckpt):
-                ckpt = store.latest(epoch_boundary_only=True)
+            ckpt, _ = self._choose_resume_checkpoint(store, store.latest(), warn_fallback=False)
         if ckpt is None:
             return None
         return (int(ckpt.manifest["resume_at"]["epoch"]),
@@ -241,8 +223,8 @@ class PeriodicCheckpoint(CopyableCallback):
                                     "passes its checks.")
         newest = verified[0].manifest
         name = monitor or newest["monitor"]
-        resolved = newest["mode"] if mode == "auto" and monitor is None else resolve_mode(
-            "PeriodicCheckpoint.best", name, mode)
+        resolved = Direction.of(newest["mode"]) if mode == "auto" and monitor is None else \
+            Direction.resolve("PeriodicCheckpoint.best", name, mode)
         if monitor is not None and monitor != newest["monitor"]:
             raise ValueError(f"the checkpoints under {str(directory)!r} were ranked by "
                              f"{newest['monitor']!r}, not {monitor!r}.")
@@ -299,23 +281,17 @@ class PeriodicCheckpoint(CopyableCallback):
     def _reset(self) -> None:
         self.saved: list[Path] = []
         self.resumed_from: Path | None = None
+        self._session: CheckpointSession | None = None
         self._epoch = 0
         self._batch = -1
+        self._step = 0
         self._last_save_time = None
-        self._sigterm = False
         self._stopped_by_sigterm = False
-        self._previous_handler = None
         self._train_feeders: list[str] = []
         self._feeder_iterations: dict[int, int] = {}
-        self._partial_epoch: int | None = None
-        self._resume_metrics = None
-        self._warning_context = None
+        self._partial: PartialEpoch | None = None
         self._pending_epoch_save = False
-        self._in_partial = False
-        self._step_state = None
         self._batch_offset = 0
-        self._partial_start = 0
-        self._writer = True
         self._sequence = 1
         self._identity: dict[str, Any] = {}
         self._script_lr: Any = None
@@ -327,37 +303,30 @@ class PeriodicCheckpoint(CopyableCallback):
     # ---------------------------------------------------------------- callbacks
     def on_train_begin(self, logs=None):
         from keras_bestpractice.checkpointing.state import run_identity
-        from keras_bestpractice.checkpointing.store import CheckpointStore
 
         # Allow instances to be re-used across `model.fit()` calls.
         self._reset()
-        self._store = CheckpointStore(self.directory)
-        self._writer = _is_chief(self.model)
-        if self._writer:
-            self._acquire_lock()
+        session = CheckpointSession(self.directory, self.model, async_write=self.async_write,
+                                    keep_last=self.keep_last, keep_best=self.keep_best,
+                                    direction=self._direction, verbose=self.verbose)
+        session.open()
+        self._session = session
+        self.saved = session.saved
         try:
-            if self._writer:
-                self.directory.mkdir(parents=True, exist_ok=True)
-                self._store.clean_temporaries()
             self._last_save_time = self.clock()
             self._identity = run_identity(self.model, self.run_id)
             self._script_lr = _lr_description(self.model)
             if self.resume:
                 self._resume()
             else:
-                self._refuse_other_run(self._store.latest())
-            self._sequence = self._store.next_sequence()
+                self._refuse_other_run(session.store.latest())
+            self._sequence = session.store.next_sequence()
         except BaseException:
-            self._release_lock()
+            session.close()
             raise
         # Counted here, not read from the optimizer at every batch (no device sync).
         self._step = self._global_step()
-        if self._writer and threading.current_thread() is threading.main_thread():
-            self._previous_handler = signal.getsignal(signal.SIGTERM)
-            signal.signal(signal.SIGTERM, self._on_sigterm)
-
-    def _on_sigterm(self, signum, frame):  # pragma: no cover - exercised in a subprocess
-        self._sigterm = True
+        session.handle_sigterm()
 
     def on_epoch_begin(self, epoch, logs=None):
         from keras_bestpractice.data import registry
@@ -368,37 +337,26 @@ class PeriodicCheckpoint(CopyableCallback):
         registry.set_epoch(epoch)
         self._feeder_iterations = {id(f): f.state()["iterations"] for f in registry.feeders()}
         self._train_feeders = []
-        if self._partial_epoch is not None and epoch == self._partial_epoch:
-            # The resumed epoch has fewer batches; Keras says the input "ran out".
-            self._warning_context = warnings.catch_warnings()
-            self._warning_context.__enter__()
-            warnings.filterwarnings("ignore", message=_RAN_OUT)
-            self._in_partial = True
+        if self._partial is not None and epoch == self._partial.epoch:
+            self._partial.begin()
             # Keras numbers the resumed epoch's batches from 0; they are batches
             # start, start + 1, ... of the epoch.
-            self._batch_offset = self._partial_start
+            self._batch_offset = self._partial.start_batch
 
     def on_train_batch_end(self, batch, logs=None):
-        self._raise_async_error()
+        self._session.raise_async_error()
         first = self._batch < 0
         prev = self._batch
         self._step += int(batch) - self._batch  # steps_per_execution > 1 counts them all
         self._batch = int(batch)
         if first:
             self._note_training_feeders()
-        if self._in_partial:
-            if first and self._resume_metrics:
-                from keras_bestpractice.checkpointing.state import add_metric_totals
-
-                # Add the accumulators of the batches done before the crash, so the
-                # epoch's logs match an uninterrupted epoch (compile metrics only
-                # exist once the first step has run).
-                add_metric_totals(self.model, *self._resume_metrics)
-                self._resume_metrics = None
-            self._remember_step_state()
+        if self._partial is not None and self._partial.active:
+            self._partial.after_batch(first)
         steps = self.params.get("steps") if self.params else None
         last_of_epoch = steps is not None and self._batch + self._batch_offset + 1 >= steps
-        due = self._sigterm
+        sigterm = self._session.sigterm_requested
+        due = sigterm
         if self.every_n_steps is not None:
             # Crossing a multiple of n (with steps_per_execution, it may be jumped over).
             due = due or (self._step // self.every_n_steps
@@ -413,23 +371,20 @@ class PeriodicCheckpoint(CopyableCallback):
             self._pending_epoch_save = True
             return
         self._save(logs, epoch_boundary=False)
-        if self._sigterm:
+        if sigterm:
             self._stop_for_sigterm()
 
     def on_test_begin(self, logs=None):
         # Validation runs after the training batches and before on_epoch_end: undo the
         # exhausted step of a resumed epoch now, so validation's own updates stay.
-        if self._in_partial:
-            self._undo_exhausted_step()
+        self._end_partial_step()
 
     def on_epoch_end(self, epoch, logs=None):
-        self._raise_async_error()
-        if self._warning_context is not None:
-            self._warning_context.__exit__(None, None, None)
-            self._warning_context = None
-        if self._in_partial:
-            self._undo_exhausted_step()
-        self._partial_epoch = None
+        self._session.raise_async_error()
+        self._end_partial_step()
+        if self._partial is not None:
+            self._partial.end()
+            self._partial = None
         if self._stopped_by_sigterm:
             # The SIGTERM save in this epoch is the last save of this fit: the epoch was
             # cut short, and saving it now as finished would skip its other batches.
@@ -437,7 +392,8 @@ class PeriodicCheckpoint(CopyableCallback):
         logs = dict(logs or {})
         self._check_monitor(logs)
         self._last_logs, self._last_epoch_done = logs, int(epoch)
-        due = self._pending_epoch_save or self._sigterm
+        sigterm = self._session.sigterm_requested
+        due = self._pending_epoch_save or sigterm
         if self.every_n_epochs is not None and (epoch + 1) % self.every_n_epochs == 0:
             due = True
         if self.every_n_minutes is not None and \
@@ -446,10 +402,13 @@ class PeriodicCheckpoint(CopyableCallback):
         self._pending_epoch_save = False
         if due:
             self._save(logs, epoch_boundary=True)
-        if self._sigterm:
+        if sigterm:
             self._stop_for_sigterm()
 
     def on_train_end(self, logs=None):
+        session = self._session
+        if session is None:
+            return
         try:
             if not self._stopped_by_sigterm and self._last_epoch_done is not None and \
                     self._last_boundary_saved != self._last_epoch_done:
@@ -457,87 +416,21 @@ class PeriodicCheckpoint(CopyableCallback):
                 # a final save, so that the run's end is never lost.
                 self._epoch = self._last_epoch_done
                 self._save(self._last_logs, epoch_boundary=True)
-            self._wait()
         finally:
-            if self._warning_context is not None:
-                self._warning_context.__exit__(None, None, None)
-                self._warning_context = None
-            if self._previous_handler is not None:
-                signal.signal(signal.SIGTERM, self._previous_handler)
-                self._previous_handler = None
-            if self._executor is not None:
-                self._executor.shutdown(wait=True)
-                self._executor = None
-            self._release_lock()
-            self.model._initial_epoch = None  # as keras.callbacks.BackupAndRestore does
-
-    # ------------------------------------------------------------------ locking
-    def _acquire_lock(self) -> None:
-        from keras_bestpractice.checkpointing.store import CheckpointLockedError, WriterLock
-
-        key = os.path.realpath(self.directory)
-        me = threading.get_ident()
-        with _PROCESS_LOCKS_GUARD:
-            held = _PROCESS_LOCKS.get(key)
-            if held is not None:
-                lock, thread = held
-                alive = {t.ident for t in threading.enumerate()}
-                if thread != me and thread in alive:
-                    raise CheckpointLockedError(
-                        f"a fit in another thread of this process (pid {os.getpid()}) is "
-                        f"writing checkpoints to {str(self.directory)!r}; give this run its "
-                        "own directory."
-                    )
-            else:
-                lock = WriterLock(self.directory)
-                lock.acquire()
-            _PROCESS_LOCKS[key] = (lock, me)
-            self._lock = lock
-
-    def _release_lock(self) -> None:
-        if self._lock is None:
-            return
-        key = os.path.realpath(self.directory)
-        with _PROCESS_LOCKS_GUARD:
-            held = _PROCESS_LOCKS.get(key)
-            if held is not None and held[0] is self._lock:
-                del _PROCESS_LOCKS[key]
-                self._lock.release()
-        self._lock = None
-
-    # --------------------------------------------------------- partial epochs
-    def _remember_step_state(self) -> None:
-        from keras_bestpractice.checkpointing.state import non_trainable_state
-
-        optimizer = self.model.optimizer
-        self._step_state = (
-            int(optimizer.iterations.numpy()),
-            [v.numpy().copy() for v in non_trainable_state(self.model)],
-        )
-
-    def _undo_exhausted_step(self) -> None:
-        """Undo what the call that found the resumed epoch's data exhausted did.
-
-        The resumed epoch yields fewer batches than the dataset's cardinality says,
-        so Keras calls its compiled step once more on an exhausted iterator. The
-        call raises, but its data-independent stateful ops (the optimizer's step
-        counter, Dropout's seed generators, a counter a layer updates in `call()`)
-        may already have run: put every non-trainable variable back to its value
-        after the last real batch.
-        """
-        from keras_bestpractice.checkpointing.state import non_trainable_state
-
-        self._in_partial = False
-        if self._step_state is None:
-            return
-        iterations, values = self._step_state
-        self.model.optimizer.iterations.assign(iterations)
-        for variable, value in zip(non_trainable_state(self.model), values, strict=True):
-            variable.assign(value)
-        self._step = iterations
-        self._step_state = None
+            if self._partial is not None:
+                self._partial.end()
+                self._partial = None
+            self._session = None
+            session.close()
+            set_initial_epoch(self.model, None)  # as keras.callbacks.BackupAndRestore does
 
     # ------------------------------------------------------------------- saving
+    def _end_partial_step(self) -> None:
+        if self._partial is not None and self._partial.active:
+            iterations = self._partial.undo_exhausted_step()
+            if iterations is not None:
+                self._step = iterations
+
     def _global_step(self) -> int:
         optimizer = getattr(self.model, "optimizer", None)
         if optimizer is None:
@@ -555,7 +448,7 @@ class PeriodicCheckpoint(CopyableCallback):
         ]
 
     def _stop_for_sigterm(self) -> None:
-        self._sigterm = False
+        self._session.clear_sigterm()
         self._stopped_by_sigterm = True
         self.model.stop_training = True
         if self.verbose:
@@ -575,18 +468,18 @@ class PeriodicCheckpoint(CopyableCallback):
             )
 
     def _save(self, logs: dict | None, epoch_boundary: bool) -> None:
+        """What a checkpoint holds here: the arrays, the JSON state and the manifest."""
         from keras_bestpractice.checkpointing.state import capture_arrays, capture_rng
         from keras_bestpractice.checkpointing.store import checkpoint_name
         from keras_bestpractice.data import registry
 
         if epoch_boundary:
             self._last_boundary_saved = self._epoch
-        if not self._writer:
+        if not self._session.is_writer:
             return  # another worker (the chief) writes
         started = time.perf_counter()
-        self._wait()  # one write in flight at a time
+        self._session.wait()  # one write in flight at a time: capture after it
         logs = dict(logs or {})
-        step = self._step
         batch = None if epoch_boundary else self._batch + self._batch_offset
         arrays = capture_arrays(self.model, include_metrics=not epoch_boundary,
                                 lazy=self.async_write)
@@ -596,59 +489,26 @@ class PeriodicCheckpoint(CopyableCallback):
                           for key, cb in stateful_callbacks(self.params).items()},
             "feeders": {f.key: f.state() for f in registry.feeders()},
         }
-        value = _float_or_none(logs.get(self.monitor))
         manifest = {
             "epoch": self._epoch,
             "batch": batch,
-            "global_step": step,
+            "global_step": self._step,
             "epoch_boundary": epoch_boundary,
             "resume_at": ({"epoch": self._epoch + 1, "batch": 0} if epoch_boundary else
                           {"epoch": self._epoch, "batch": batch + 1}),
             "sequence": self._sequence,
             "monitor": self.monitor,
-            "mode": self._resolved_mode,
-            "monitor_value": value,
+            "mode": self._direction,
+            "monitor_value": _float_or_none(logs.get(self.monitor)),
             "logs": {k: _float_or_none(val) for k, val in logs.items()},
             "training_feeders": list(self._train_feeders),
             "run_identity": self._identity,
             "script_learning_rate": self._script_lr,
         }
         self._sequence += 1
-        name = checkpoint_name(self._epoch, step, None if epoch_boundary else batch + 1)
+        name = checkpoint_name(self._epoch, self._step, None if epoch_boundary else batch + 1)
         self._last_save_time = self.clock()
-        if self.async_write:
-            if self._executor is None:
-                self._executor = concurrent.futures.ThreadPoolExecutor(
-                    max_workers=1, thread_name_prefix="periodic-checkpoint")
-            self._future = self._executor.submit(self._commit, name, arrays, state, manifest,
-                                                 started, True)
-        else:
-            self._commit(name, arrays, state, manifest, started, False)
-
-    def _commit(self, name, arrays, state, manifest, started, background):
-        ckpt = self._store.write(name, arrays, state, manifest)
-        deleted = self._store.apply_retention(self.keep_last, self.keep_best,
-                                              self._resolved_mode, protect=ckpt.name)
-        self.saved.append(ckpt.path)
-        if self.verbose:
-            where = (f"end of epoch {manifest['epoch'] + 1}" if manifest["epoch_boundary"] else
-                     f"epoch {manifest['epoch'] + 1}, after batch {manifest['batch'] + 1}")
-            print_msg(
-                f"PeriodicCheckpoint: saved {ckpt.name} ({where}, step "
-                f"{manifest['global_step']}) in {time.perf_counter() - started:.2f}s"
-                + (" (background)" if background else "")
-                + (f"; deleted {len(deleted)} old" if deleted else "")
-            )
-        return ckpt
-
-    def _wait(self) -> None:
-        if self._future is not None:
-            future, self._future = self._future, None
-            future.result()  # raises CheckpointWriteError from the background write
-
-    def _raise_async_error(self) -> None:
-        if self._future is not None and self._future.done():
-            self._wait()
+        self._session.save(name, arrays, state, manifest, started)
 
     # ----------------------------------------------------------------- resuming
     def _refuse_other_run(self, ckpt: Any) -> None:
@@ -665,15 +525,15 @@ class PeriodicCheckpoint(CopyableCallback):
                 "its own directory (or the same run_id, if it is the same run)."
             )
 
-    def _resume(self) -> None:
-        from keras_bestpractice.checkpointing.state import restore_rng, restore_training_state
-
-        ckpt = self._store.latest()
-        if ckpt is not None:
-            self._refuse_other_run(ckpt)
-        fell_back = False
-        if ckpt is not None and not ckpt.epoch_boundary and not self._training_feeders(ckpt):
-            fallback = self._store.latest(epoch_boundary_only=True)
+    def _choose_resume_checkpoint(self, store: Any, ckpt: Any,
+                                  warn_fallback: bool) -> tuple[Any, bool]:
+        """The checkpoint this `fit` resumes from, given the newest good one `ckpt`, and
+        whether it fell back from a mid-epoch one (only a stratified_dataset input
+        resumes mid-epoch)."""
+        if ckpt is None or ckpt.epoch_boundary or self._training_feeders(ckpt):
+            return ckpt, False
+        fallback = store.latest(epoch_boundary_only=True)
+        if warn_fallback:
             warn(
                 f"PeriodicCheckpoint: the newest checkpoint {ckpt.name} is mid-epoch, which "
                 "only a stratified_dataset input can resume exactly; resuming from "
@@ -681,33 +541,32 @@ class PeriodicCheckpoint(CopyableCallback):
                    "scratch (no epoch-boundary checkpoint)")
                 + " instead."
             )
-            ckpt, fell_back = fallback, True
-        ckpt = self._agree_on_checkpoint(ckpt)
+        return fallback, True
+
+    def _resume(self) -> None:
+        session = self._session
+        newest = session.store.latest()
+        self._refuse_other_run(newest)
+        ckpt, fell_back = self._choose_resume_checkpoint(session.store, newest,
+                                                         warn_fallback=True)
+        ckpt = session.agree(ckpt)
         if ckpt is None:
             return
-        feeders = [] if ckpt.epoch_boundary else self._training_feeders(ckpt)
         resume_at = ckpt.manifest["resume_at"]
         epoch = int(resume_at["epoch"])
-        # `fine_tune` starts each phase with a new optimizer: a checkpoint taken at the
-        # end of the previous phase gives its weights, not its optimizer or rate.
-        fresh_optimizer = ckpt.epoch_boundary and epoch == self._fresh_optimizer_epoch
-        restore_training_state(self.model, ckpt, optimizer=not fresh_optimizer)
-        state = ckpt.read_state()
-        restore_rng(state.get("rng", {}))
-        saved_callbacks = state.get("callbacks", {})
-        for key, callback in stateful_callbacks(self.params).items():
-            saved = saved_callbacks.get(key)
-            if saved is not None:
-                callback.load_state_dict(saved)
+        # A driver that starts a phase with a new optimizer (`fine_tune`): a checkpoint
+        # taken at the end of the previous phase gives its weights, not its optimizer
+        # or rate.
+        fresh_optimizer = ckpt.epoch_boundary and epoch == self.fresh_optimizer_epoch
+        session.restore(ckpt, stateful_callbacks(self.params), optimizer=not fresh_optimizer)
         if not fresh_optimizer:
             self._resume_learning_rate(ckpt)
         if not ckpt.epoch_boundary:
             batch = int(resume_at["batch"])
-            for feeder in feeders:
+            for feeder in self._training_feeders(ckpt):
                 feeder.set_epoch(epoch, start_batch=batch)
-            self._partial_epoch = epoch
-            self._partial_start = batch
-            self._resume_metrics = (ckpt.array_names("metrics"), ckpt.read_arrays("metrics"))
+            self._partial = PartialEpoch(self.model, epoch, batch, (
+                ckpt.array_names("metrics"), ckpt.read_arrays("metrics")))
         elif not ckpt.manifest.get("training_feeders") and not fell_back:
             warn(
                 "PeriodicCheckpoint: resumed a run whose input is not a stratified_dataset: "
@@ -723,7 +582,7 @@ class PeriodicCheckpoint(CopyableCallback):
                 "resume=False to start over."
             )
         self._last_boundary_saved = epoch - 1 if ckpt.epoch_boundary else None
-        self.model._initial_epoch = epoch
+        set_initial_epoch(self.model, epoch)
         self.resumed_from = ckpt.path
         if self.verbose:
             where = f"epoch {epoch + 1}" + (
@@ -737,24 +596,6 @@ class PeriodicCheckpoint(CopyableCallback):
 
         wanted = set(ckpt.manifest.get("training_feeders") or [])
         return [f for f in registry.feeders() if f.key in wanted]
-
-    def _agree_on_checkpoint(self, ckpt: Any) -> Any:
-        """Under multi-worker training, the checkpoint the chief chose, on every worker."""
-        strategy = cluster_strategy(self.model)
-        if strategy is None:
-            return ckpt
-        mine = float(ckpt.sequence) if (self._writer and ckpt is not None) else 0.0
-        sequence = int(cluster_sum(strategy, [mine])[0])
-        if sequence == 0:
-            return None
-        for candidate in self._store.verified(warn_damaged=False):
-            if candidate.sequence == sequence:
-                return candidate
-        raise RuntimeError(
-            f"PeriodicCheckpoint: the chief resumes from checkpoint #{sequence} in "
-            f"{str(self.directory)!r}, which this worker cannot read: every worker must see "
-            "the same checkpoint directory (a shared file system)."
-        )
 
     def _resume_learning_rate(self, ckpt: Any) -> None:
         """Say, and settle by `lr_on_resume`, a learning rate changed in the script."""
@@ -803,15 +644,6 @@ def _lr_description(model: Any) -> Any:
         return _lr.current_lr(optimizer)
     except (TypeError, ValueError, AttributeError):
         return None
-
-
-def _is_chief(model: Any) -> bool:
-    """False on a non-chief worker of a multi-worker strategy (only the chief writes)."""
-    strategy = getattr(model, "distribute_strategy", None)
-    extended = getattr(strategy, "extended", None)
-    if extended is None:
-        return True
-    return bool(getattr(extended, "should_checkpoint", True))
 
 
 def _check_directory(directory: Any) -> Path:

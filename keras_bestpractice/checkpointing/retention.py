@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from keras_bestpractice._core.compare import is_better, is_finite_number, sort_key
+from keras_bestpractice._core.compare import Direction, is_finite_number
 
 
 @dataclass(frozen=True)
@@ -35,19 +35,18 @@ class Entry:
 
 
 def select_retained(entries: Sequence[Entry], keep_last: int, keep_best: int,
-                    mode: str) -> set[str]:
+                    mode: Direction | str) -> set[str]:
     """Names to keep: the `keep_last` newest, the `keep_best` best, and the newest
     epoch-boundary checkpoint (always: a mid-epoch checkpoint is only resumable
     with a stratified feeder, so the newest epoch boundary stays as a fallback).
 
     Ties in age are broken by name, ties in value by age (newer first).
     """
-    if mode not in ("min", "max"):
-        raise ValueError(f"`mode` must be 'min' or 'max', got {mode!r}.")
+    direction = Direction.of(mode)
     newest_first = sorted(entries, key=lambda e: e.age_key, reverse=True)
     keep = {e.name for e in newest_first[:max(keep_last, 0)]}
     scored = [e for e in newest_first if is_finite_number(e.value)]
-    scored.sort(key=lambda e: (sort_key(e.value, mode), -e.age_key[0]))
+    scored.sort(key=lambda e: (direction.sort_key(e.value), -e.age_key[0]))
     keep |= {e.name for e in scored[:max(keep_best, 0)]}
     for e in newest_first:
         if e.epoch_boundary:
@@ -56,11 +55,8 @@ def select_retained(entries: Sequence[Entry], keep_last: int, keep_best: int,
     return keep
 
 
-def best_entry(entries: Sequence[Entry], mode: str) -> Entry | None:
+def best_entry(entries: Sequence[Entry], mode: Direction | str) -> Entry | None:
     """The entry with the best monitored value (newer wins ties), or `None`."""
-    best = None
-    for e in sorted(entries, key=lambda e: e.age_key):
-        if is_finite_number(e.value) and (best is None or not is_better(best.value, e.value,
-                                                                         mode)):
-            best = e
-    return best
+    newest_first = sorted(entries, key=lambda e: e.age_key, reverse=True)
+    i = Direction.of(mode).best_index([e.value for e in newest_first])
+    return None if i is None else newest_first[i]

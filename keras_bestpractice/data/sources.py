@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from keras_bestpractice import _validation as v
+from keras_bestpractice.data.stratified import build_stratified, check_feeder_args
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 
@@ -174,19 +175,6 @@ def image_decoder(image_size: tuple[int, int], channels: int) -> Callable:
     return decode_batch
 
 
-def check_feeder_args(*, batch_size: Any, seed: Any, balance: Any = 0.0,
-                      drop_remainder: Any = False, augment: Any = None,
-                      num_parallel_calls: Any = None, prefetch: Any = True) -> None:
-    """Validate the arguments every feeder shares, before any data is read."""
-    v.check_int("batch_size", batch_size, minimum=1)
-    v.check_int("seed", seed)
-    v.check_float("balance", balance, low=0.0, high=1.0)
-    v.check_bool("drop_remainder", drop_remainder)
-    v.check_callable("augment", augment, allow_none=True)
-    v.check_int("num_parallel_calls", num_parallel_calls, minimum=1, allow_none=True)
-    v.check_bool("prefetch", prefetch)
-
-
 def check_image_size(image_size: Any) -> tuple[int, int]:
     if (not isinstance(image_size, (tuple, list)) or len(image_size) != 2
             or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0
@@ -254,7 +242,6 @@ def from_file_listing(
     model.fit(ds, epochs=5, callbacks=[FeederEpochSync()])
     ```
     """
-    from keras_bestpractice.data.stratified import build_stratified
 
     size = check_image_size(image_size)
     v.check_choice("channels", channels, (1, 3, 4))

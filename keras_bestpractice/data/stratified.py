@@ -121,6 +121,19 @@ def stratified_dataset(
                             sample_weight=sample_weight, stratify_on=stratify_on, bins=bins)
 
 
+def check_feeder_args(*, batch_size: Any, seed: Any, balance: Any = 0.0,
+                      drop_remainder: Any = False, augment: Any = None,
+                      num_parallel_calls: Any = None, prefetch: Any = True) -> None:
+    """Validate the arguments every feeder shares, before any data is read."""
+    v.check_int("batch_size", batch_size, minimum=1)
+    v.check_int("seed", seed)
+    v.check_float("balance", balance, low=0.0, high=1.0)
+    v.check_bool("drop_remainder", drop_remainder)
+    v.check_callable("augment", augment, allow_none=True)
+    v.check_int("num_parallel_calls", num_parallel_calls, minimum=1, allow_none=True)
+    v.check_bool("prefetch", prefetch)
+
+
 def build_stratified(x, y, batch_size, *, seed=0, balance=0.0, drop_remainder=False,
                      augment=None, start_batch=0, epoch=0, num_parallel_calls=None,
                      prefetch=True, transform=None, label_ids=None, sample_weight=None,
@@ -132,8 +145,6 @@ def build_stratified(x, y, batch_size, *, seed=0, balance=0.0, drop_remainder=Fa
     classes to stratify on when `y` itself is not the label to stratify by.
     """
     import tensorflow as tf
-
-    from keras_bestpractice.data.sources import check_feeder_args
 
     check_feeder_args(batch_size=batch_size, seed=seed, balance=balance,
                       drop_remainder=drop_remainder, augment=augment,

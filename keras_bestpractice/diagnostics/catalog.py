@@ -33,7 +33,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-SEVERITIES = ("error", "warning", "info")
+from keras_bestpractice.diagnostics.finding import SEVERITIES, Finding
+
 SOURCES = ("curves", "probes", "summary", "comparison")
 # The modules that declare codes; imported once, before the catalogue is read.
 _DECLARING_MODULES = ("rules", "signals", "diagnosis")
@@ -160,14 +161,20 @@ def round_evidence(evidence: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def make_finding(code: str, epoch: int | None, evidence: Mapping[str, Any]):
-    """The `Finding` for `code`: severity from the spec, text rendered from `evidence`."""
-    from keras_bestpractice.diagnostics.finding import Finding
-
+def make_finding(code: str, epoch: int | None, evidence: Mapping[str, Any]) -> Finding:
+    """The `Finding` for `code`: severity and title from the spec, text rendered from
+    `evidence`."""
     spec = get(code)
     ev = round_evidence(evidence)
     return Finding(code=code, severity=spec.severity, epoch=epoch, message=spec.message(ev),
-                   suggestion=spec.fix(ev), evidence=ev)
+                   suggestion=spec.fix(ev), evidence=ev, title=spec.title)
+
+
+def finding_order(finding: Finding) -> tuple[int, int, float]:
+    """Sort key of findings: severity first, then the catalogue's code order, then
+    earlier epochs first."""
+    epoch = finding.epoch if finding.epoch is not None else math.inf
+    return (SEVERITIES.index(finding.severity), rank_of(finding.code), epoch)
 
 
 def __getattr__(name: str) -> Any:

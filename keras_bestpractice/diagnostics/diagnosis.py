@@ -14,11 +14,11 @@ from keras_bestpractice._core.reference import (
     target_summary,
 )
 from keras_bestpractice.diagnostics import catalog
-from keras_bestpractice.diagnostics.catalog import finding_spec, make_finding
+from keras_bestpractice.diagnostics.catalog import finding_order, finding_spec, make_finding
 from keras_bestpractice.diagnostics.chance import ChanceLevel, chance_level
 from keras_bestpractice.diagnostics.curves import Curves
 from keras_bestpractice.diagnostics.diagnostics_report import DiagnosticsReport
-from keras_bestpractice.diagnostics.finding import Finding, sort_key
+from keras_bestpractice.diagnostics.finding import Finding
 from keras_bestpractice.diagnostics.rules import RunView
 
 
@@ -141,7 +141,7 @@ def diagnose(
     problems = [f for f in findings if f.severity in ("error", "warning")]
     if not problems:
         findings.append(_healthy(view))
-    findings.sort(key=sort_key)
+    findings.sort(key=finding_order)
     shown_chance = view.chance
     if shown_chance is None and any(f.code == "not_learning" for f in findings):
         shown_chance = view.inferred_chance
@@ -235,7 +235,7 @@ def _for_output(finding: Finding, name: str) -> Finding:
     evidence = {"output": name, **finding.evidence}
     return Finding(code=finding.code, severity=finding.severity, epoch=finding.epoch,
                    message=f"Output `{name}`: {finding.message}",
-                   suggestion=finding.suggestion, evidence=evidence)
+                   suggestion=finding.suggestion, evidence=evidence, title=finding.title)
 
 
 @finding_spec("healthy", severity="info", title="Healthy", rank=1000, source="summary")

@@ -2,19 +2,10 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
 SEVERITIES = ("error", "warning", "info")
-
-
-def sort_key(finding: Finding) -> tuple[int, int, float]:
-    """Severity first, then the catalogue's code order, then earlier epochs first."""
-    from keras_bestpractice.diagnostics import catalog
-
-    epoch = finding.epoch if finding.epoch is not None else math.inf
-    return (SEVERITIES.index(finding.severity), catalog.rank_of(finding.code), epoch)
 
 
 @dataclass(frozen=True)
@@ -34,6 +25,8 @@ class Finding:
         suggestion: a concrete change to make.
         evidence: the numbers that triggered the finding, thresholds included;
             epochs in it are numbered from 1, as printed.
+        title: a short human name (the catalogue's, for the codes it declares);
+            derived from `code` when not given.
     """
 
     code: str
@@ -42,11 +35,15 @@ class Finding:
     message: str
     suggestion: str
     evidence: dict[str, Any] = field(default_factory=dict)
+    title: str = ""
 
     def __post_init__(self) -> None:
         from keras_bestpractice import _validation as v
 
         v.check_str("code", self.code)
+        v.check_str("title", self.title)
+        if not self.title:
+            object.__setattr__(self, "title", self.code.replace("_", " ").capitalize())
         if self.severity not in SEVERITIES:
             raise ValueError(
                 f"`severity` must be one of {', '.join(SEVERITIES)}; got {self.severity!r}."
@@ -59,15 +56,6 @@ class Finding:
                             f"{type(self.suggestion).__name__}.")
         if not isinstance(self.evidence, dict):
             raise TypeError(f"`evidence` must be a dict, got {type(self.evidence).__name__}.")
-
-    @property
-    def title(self) -> str:
-        from keras_bestpractice.diagnostics import catalog
-
-        try:
-            return catalog.get(self.code).title
-        except KeyError:
-            return self.code.replace("_", " ").capitalize()
 
     @property
     def epoch_number(self) -> int | None:

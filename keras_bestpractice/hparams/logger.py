@@ -12,7 +12,7 @@ from typing import Any
 
 from keras_bestpractice import _validation as v
 from keras_bestpractice._callback import CopyableCallback, record_stop, stop_reason_of
-from keras_bestpractice._core.compare import mode_from_name
+from keras_bestpractice._core.compare import Direction
 from keras_bestpractice._core.history import EpochHistory
 
 
@@ -142,7 +142,7 @@ class HParamsLogger(CopyableCallback):
                 self._bad_keys.add(key)
         self._history.append(epoch, numbers)
         if self._session is not None:
-            best = {k: d for k in selected if (d := mode_from_name(k)) is not None}
+            best = {k: d for k in selected if (d := Direction.from_name(k)) is not None}
             self._session.scalars(epoch, selected, best=best)
 
     def on_train_end(self, logs=None):

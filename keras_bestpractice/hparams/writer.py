@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from keras_bestpractice._core.compare import is_better
+from keras_bestpractice._core.compare import Direction
 
 STATUS = {"success": "STATUS_SUCCESS", "failure": "STATUS_FAILURE",
           "running": "STATUS_RUNNING", "unknown": "STATUS_UNKNOWN"}
@@ -213,7 +213,7 @@ class SessionWriter:
                 continue
             self._scalar(key, number, step)
             if key in best:
-                if is_better(number, self._best.get(key), best[key]):
+                if Direction.of(best[key]).is_better(number, self._best.get(key)):
                     self._best[key] = number
                 self._scalar(key, self._best[key], step, best=True)
         for writer in self._groups.values():

@@ -175,7 +175,7 @@ def fine_tune(model: Any, x: Any = None, y: Any = None, *, validation_data: Any 
         alarm = NegativeTransferAlarm(reference, monitor=monitor, verbose=verbose)
 
     all_callbacks = [recorder, *([alarm] if alarm else []), *user_callbacks]
-    saved_resume = [(cb, cb.resume, cb._fresh_optimizer_epoch) for cb in checkpoints]
+    saved_resume = [(cb, cb.resume, cb.fresh_optimizer_epoch) for cb in checkpoints]
     # Each phase's fit knows only its own end: a TrainingObjective without a budget
     # gets the whole run's.
     budgeted = [cb for cb in user_callbacks if _is_unbudgeted_objective(cb)]
@@ -189,7 +189,7 @@ def fine_tune(model: Any, x: Any = None, y: Any = None, *, validation_data: Any 
             for cb in checkpoints:
                 # Only the first fit of this call resumes; later phases go on in memory.
                 cb.resume = cb.resume and i == first
-                cb._fresh_optimizer_epoch = starts[i] if starts[i] > 0 else None
+                cb.fresh_optimizer_epoch = starts[i] if starts[i] > 0 else None
             _set_trainable(base, all_groups, unfrozen)
             _recompile(model, config, factor)
             recorder.begin_phase(name, unfrozen, _lr.current_lr(model.optimizer),
@@ -198,7 +198,7 @@ def fine_tune(model: Any, x: Any = None, y: Any = None, *, validation_data: Any 
                       callbacks=all_callbacks, **fit_kwargs)
     finally:
         for cb, resume, fresh in saved_resume:
-            cb.resume, cb._fresh_optimizer_epoch = resume, fresh
+            cb.resume, cb.fresh_optimizer_epoch = resume, fresh
         for cb in budgeted:
             cb.max_epochs = None
     result.history = recorder.history_dict()

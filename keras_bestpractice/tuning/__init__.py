@@ -12,8 +12,12 @@ first used.
 from keras_bestpractice._lazy import lazy_exports
 
 _EXPORTS = {
+    "ASHAPruner": "pruners",
+    "CurvePruner": "pruners",
     "LRFinderResult": "lr_finder",
     "LRSweepResult": "sweep",
+    "MedianPruner": "pruners",
+    "Pruner": "pruners",
     "PruningMixin": "pruning",
     "RandomSearchTuner": "tuner",
     "with_pruning": "pruning",

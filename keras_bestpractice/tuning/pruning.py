@@ -17,9 +17,9 @@ callbacks to each execution (KerasTuner deep-copies them per execution) and
 reads KerasTuner's own trial status at the end of each trial. What it adds:
 
 - pruning: `DivergenceGuard` ends NaN, diverging and (for classifiers) stuck
-  trials; the `pruner` rule (`"median"`, `"asha"` or `"curve"`, pure functions in
-  `keras_bestpractice._core.pruning`) stops a trial that is behind its peers at
-  the same epoch; a trial that ran all its epochs is never labelled pruned;
+  trials; the `pruner` (`"median"`, `"asha"`, `"curve"` or a `Pruner` object:
+  pure, in `keras_bestpractice._core.pruners`) stops a trial that is behind its
+  finished peers; a trial that ran all its epochs is never labelled pruned;
 - a fail-fast check: an objective missing from the logs after the first epoch
   stops the search with the keys that were logged;
 - `max_time`: a wall-clock budget for the whole search;
@@ -50,14 +50,15 @@ import keras_tuner as kt
 import numpy as np
 
 from keras_bestpractice import _validation as v
-from keras_bestpractice._callback import CopyableCallback, log
-from keras_bestpractice._core import pruning as rules
-from keras_bestpractice._core.compare import mode_from_name
-from keras_bestpractice._core.history import EpochHistory
+from keras_bestpractice._callback import log
 from keras_bestpractice._core.inputs import is_dataset
+from keras_bestpractice._core.pruners import make_pruner
 from keras_bestpractice._core.reasons import StopReason
 from keras_bestpractice._warnings import warn
+from keras_bestpractice.hparams.trial_sessions import TrialSessions
 from keras_bestpractice.tuning import results as results_mod
+from keras_bestpractice.tuning.project_repair import repair_project_files
+from keras_bestpractice.tuning.trial_callbacks import PeerPruning, TrialRecord, TrialRecorder
 
 
 def trial_seed(seed: int | None, trial_id: str) -> int:
@@ -68,126 +69,6 @@ def trial_seed(seed: int | None, trial_id: str) -> int:
 
 class _SearchTimeUp(Exception):
     """Raised between trials when `max_time` has run out."""
-
-
-class _TrialRecord:
-    """What the executions of one trial saw; shared by the copies of its callbacks."""
-
-    def __init__(self, trial_id: str):
-        self.trial_id = trial_id
-        self.executions: list[EpochHistory] = []
-        self.prune_reason: StopReason | None = None
-        self.batch_size_used: int | None = None
-        self.started = time.time()
-
-    def begin_execution(self) -> None:
-        self.executions.append(EpochHistory())
-
-    @property
-    def history(self) -> dict[str, list[float]]:
-        """Per-epoch values averaged over the executions that reached each epoch."""
-        if not self.executions:
-            return {}
-        if len(self.executions) == 1:
-            return self.executions[0].to_dict()
-        keys = dict.fromkeys(k for e in self.executions for k in e.data)
-        n = max(len(e) for e in self.executions)
-        out = {}
-        for key in keys:
-            rows = []
-            for e in self.executions:
-                values = e.data.get(key, [])
-                rows.append(values + [math.nan] * (n - len(values)))
-            with np.errstate(all="ignore"):
-                arr = np.asarray(rows, dtype=float)
-                counts = np.isfinite(arr).sum(axis=0)
-                sums = np.where(np.isfinite(arr), arr, 0.0).sum(axis=0)
-                out[key] = [float(s / c) if c else math.nan for s, c in zip(sums, counts,
-                                                                            strict=True)]
-        return out
-
-
-class _TrialRecorder(CopyableCallback):
-    """Per-epoch logs (with the validation-loss slope), the fail-fast objective check and
-    the guard's verdict, into the trial's shared record."""
-
-    # Not the guard: the copy of a trial's callbacks must read the copy of its guard.
-    _SHARED = ("tuner", "trial", "record")
-
-    def __init__(self, tuner: Any, trial: Any, record: _TrialRecord, guard: Any = None,
-                 check_objective: bool = True):
-        super().__init__()
-        self.tuner, self.trial, self.record, self.guard = tuner, trial, record, guard
-        self.check_objective = check_objective
-        self._history: EpochHistory | None = None
-
-    def on_train_begin(self, logs=None):
-        self.record.begin_execution()
-        self._history = self.record.executions[-1]
-
-    def on_epoch_end(self, epoch, logs=None):
-        if self._history is None:  # a model that does not call on_train_begin
-            self.on_train_begin()
-        logs = dict(logs or {})
-        objective = self.tuner.oracle.objective
-        if self.check_objective and not objective.has_value(logs):
-            names = getattr(objective, "name_to_direction", {objective.name: None})
-            missing = [n for n in names if n not in logs]
-            raise kt.errors.FatalValueError(
-                f"the objective {', '.join(map(repr, missing))} is not in the logs after the "
-                f"first epoch of trial {self.trial.trial_id}; logged: "
-                f"{', '.join(sorted(logs)) or 'nothing'}. Fix the objective's name (or pass "
-                "validation data for a `val_` objective); the search is stopped."
-            )
-        self.check_objective = False
-        slope = results_mod.loss_slope(self._history.data.get("val_loss", []) + [
-            float(logs.get("val_loss", math.nan))])
-        if slope is not None:
-            logs["val_loss_slope"] = slope
-        self._history.append(epoch, logs)
-
-    def on_train_end(self, logs=None):
-        reason = self.guard.stop_reason if self.guard is not None else None
-        if reason is not None and self.record.prune_reason is None:
-            self.record.prune_reason = reason
-
-
-class _RulePruner(CopyableCallback):
-    """Stops a trial that its `pruner` rule says is behind (never at its last epoch), or
-    when the search's time budget is spent."""
-
-    _SHARED = ("tuner", "trial", "record")
-
-    def __init__(self, tuner: Any, trial: Any, record: _TrialRecord, pruner: str | None):
-        super().__init__()
-        self.tuner, self.trial, self.record, self.pruner = tuner, trial, record, pruner
-        self._values: list[float] = []
-
-    def on_train_begin(self, logs=None):
-        self._values = []
-
-    def on_epoch_end(self, epoch, logs=None):
-        if self.model.stop_training:
-            return
-        epochs = (self.params or {}).get("epochs")
-        if epochs is not None and epoch + 1 >= int(epochs):
-            return  # the trial ran all its epochs: nothing left to prune
-        deadline = getattr(self.tuner, "_deadline", None)
-        if deadline is not None and time.monotonic() >= deadline:
-            self._stop(StopReason.TIME_BUDGET)
-            return
-        objective = self.tuner.oracle.objective
-        if self.pruner is None or not objective.has_value(logs or {}):
-            return
-        value = float(objective.get_value(logs))
-        self._values.append(value)
-        if self.tuner._prune_decision(self.pruner, self.trial.trial_id, int(epoch), value,
-                                      history=self._values, budget=epochs):
-            self._stop(StopReason(self.pruner))
-
-    def _stop(self, reason: StopReason) -> None:
-        self.record.prune_reason = reason
-        self.model.stop_training = True
 
 
 class PruningMixin:
@@ -201,12 +82,14 @@ class PruningMixin:
             (the `pruner` rule). Defaults to `True`.
         pruner: `"median"` (behind the median of the completed trials at the
             same epoch), `"asha"` (successive halving at epochs
-            `min_epochs_for_median * reduction_factor**k`) or `"curve"` (the
+            `min_epochs_for_median * reduction_factor**k`), `"curve"` (the
             trial's fitted learning curve gives it under 10% to beat the best
             completed trial by its last epoch; from 4 epochs on, the projection
-            of `TrainingObjective` and `plan_epochs`). Defaults to `"median"`.
+            of `TrainingObjective` and `plan_epochs`), or a `Pruner` object
+            (`MedianPruner`, `ASHAPruner`, `CurvePruner`, or your own subclass)
+            with its own settings. Defaults to `"median"`.
         min_epochs_for_median: first epoch (1-based) at which the rule may prune;
-            ASHA's first rung. Defaults to `1`.
+            ASHA's first rung (for a `pruner` given by name). Defaults to `1`.
         min_trials_for_median: peers needed before the median rule applies.
             Defaults to `3`.
         reduction_factor: ASHA's reduction factor (>= 2). Defaults to `3`.
@@ -232,12 +115,13 @@ class PruningMixin:
                  num_classes: int | None = None, tune_batch_size: bool = False,
                  epochs_per_trial: int | None = None, **kwargs: Any):
         self.prune = v.check_bool("prune", prune)
-        self.pruner = rules.validate_pruner(pruner)
         self.min_epochs_for_median = v.check_int("min_epochs_for_median",
                                                  min_epochs_for_median, minimum=1)
         self.min_trials_for_median = v.check_int("min_trials_for_median",
                                                  min_trials_for_median, minimum=1)
         self.reduction_factor = v.check_int("reduction_factor", reduction_factor, minimum=2)
+        self.pruner = make_pruner(pruner, self.min_epochs_for_median,
+                                  self.min_trials_for_median, self.reduction_factor)
         self.grace_epochs = v.check_int("grace_epochs", grace_epochs, minimum=1)
         self.max_time = v.check_float("max_time", max_time, low=0.0, low_inclusive=False,
                                       allow_none=True)
@@ -247,14 +131,16 @@ class PruningMixin:
         self.epochs_per_trial = v.check_int("epochs_per_trial", epochs_per_trial, minimum=1,
                                             allow_none=True)
         self._deadline: float | None = None
-        self._records: dict[str, _TrialRecord] = {}
+        self._records: dict[str, TrialRecord] = {}
+        self._peer_cache: dict[str, tuple[int, tuple]] = {}
         self._building_trial: str | None = None
         self._reloaded = False
         self._tuner_compiles = False
-        self._experiment_written = False
+        self._sessions = None if self.logdir is None else TrialSessions(self.logdir)
         # keras_tuner.Tuner sets `self.optimizer` only after BaseTuner.__init__ has
         # built the initial space, which needs to know it.
         self._given_optimizer = kwargs.get("optimizer")
+        self._warned_reference = False
         hypermodel = kwargs.get("hypermodel", args[0] if args else None)
         if hypermodel is None and type(self).run_trial is PruningMixin.run_trial:
             # keras_tuner.Tuner's own check, which this class's run_trial would hide.
@@ -344,7 +230,7 @@ class PruningMixin:
 
     def on_trial_begin(self, trial):
         super().on_trial_begin(trial)
-        self._records[trial.trial_id] = _TrialRecord(trial.trial_id)
+        self._records[trial.trial_id] = TrialRecord(trial.trial_id)
 
     def run_trial(self, trial, *args, **kwargs):
         kwargs = dict(kwargs)
@@ -375,26 +261,26 @@ class PruningMixin:
     def _trial_callbacks(self, trial: Any) -> list:
         from keras_bestpractice.callbacks.divergence_guard import DivergenceGuard
 
-        record = self._records.setdefault(trial.trial_id, _TrialRecord(trial.trial_id))
+        record = self._records.setdefault(trial.trial_id, TrialRecord(trial.trial_id))
         guard = None
         callbacks = []
         if self.prune:
             # The not-learning rule needs a chance level: classifiers only, and never for
             # a loss objective (a loss is judged against its peers by the rule below).
+            # Unknown reference level (a custom loss, regression without array
+            # targets): the rule is off for every trial; one warning is enough.
             guard = DivergenceGuard(stop_if_not_learning=self._judge_not_learning(),
                                     grace_epochs=self.grace_epochs, restore=None,
                                     num_classes=self.num_classes,
-                                    targets=getattr(self, "_targets", None))
-            # Unknown reference level (a custom loss, regression without array
-            # targets): the rule is off for every trial; one warning is enough.
-            guard._warn_unknown_reference = not getattr(self, "_warned_reference", False)
+                                    targets=getattr(self, "_targets", None),
+                                    warn_unknown_reference=not self._warned_reference)
             self._warned_reference = True
             callbacks.append(guard)
         check = type(self.oracle.objective).__name__ != "DefaultObjective" \
             and type(self.hypermodel).fit is kt.HyperModel.fit
-        callbacks.append(_TrialRecorder(self, trial, record, guard, check_objective=check))
+        callbacks.append(TrialRecorder(self, trial, record, guard, check_objective=check))
         if self.prune or self.max_time is not None:
-            callbacks.append(_RulePruner(self, trial, record, self.pruner if self.prune
+            callbacks.append(PeerPruning(self, trial, record, self.pruner if self.prune
                                          else None))
         return callbacks
 
@@ -402,39 +288,28 @@ class PruningMixin:
         objective = self.oracle.objective
         return getattr(objective, "direction", "max") == "max"
 
-    def _prune_decision(self, pruner: str, trial_id: str, epoch: int, value: float,
-                        history: list[float] | None = None, budget: int | None = None) -> bool:
-        """Gather the peers at `epoch` and ask the pure rule."""
-        if pruner in ("median", "curve") and epoch + 1 < self.min_epochs_for_median:
-            return False
-        if pruner == "curve":
-            direction = self.oracle.objective.direction
-            finished = self._peer_histories(trial_id)
-            if len(finished) < self.min_trials_for_median or not budget:
-                return False
-            best = rules.best_of_peers(finished, direction)
-            return rules.curve_prune(history or [value], best, direction, int(budget))
-        if pruner == "asha" and not rules.is_asha_rung(epoch + 1, self.min_epochs_for_median,
-                                                        self.reduction_factor):
-            return False
-        peers = rules.peers_at_epoch(self._peer_histories(trial_id), epoch)
-        direction = self.oracle.objective.direction
-        if pruner == "median":
-            return rules.median_prune(value, peers, direction, self.min_trials_for_median)
-        return rules.asha_prune(value, peers, direction, self.reduction_factor)
+    def search_time_is_up(self) -> bool:
+        """The search's `max_time` has run out."""
+        return self._deadline is not None and time.monotonic() >= self._deadline
 
-    def _peer_histories(self, trial_id: str) -> list[list[tuple[int, float]]]:
-        """The per-epoch objective of the finished trials (read from their records in the
-        project directory, which every worker of a distributed search shares), leaving out
-        hopeless ones: a broken trial would drag the median down and let weak ones through."""
+    def peer_curves(self, trial_id: str) -> list[list[float | None]]:
+        """The objective per epoch of the finished trials other than `trial_id`, leaving
+        out hopeless ones (a broken trial would drag the median down and let weak ones
+        through). Read from their records in the project directory, which every worker
+        of a distributed search shares; each record is parsed once (`_peer_cache`)."""
         out = []
-        for peer_id, summary in results_mod.read_summaries(self.project_dir).items():
-            reason = StopReason.parse(summary.get("prune_reason") or None)
-            if peer_id == str(trial_id) or summary.get("status") != "completed" or \
-                    (reason is not None and reason.hopeless):
+        for path in Path(self.project_dir).glob(f"trial_*/{results_mod.SUMMARY_FILE}"):
+            try:
+                stamp = path.stat().st_mtime_ns
+            except OSError:
                 continue
-            values = summary.get("objective_history") or []
-            out.append([(i, v) for i, v in enumerate(values) if v is not None])
+            cached = self._peer_cache.get(path.parent.name)
+            if cached is None or cached[0] != stamp:
+                cached = (stamp, _peer_curve(path))
+                self._peer_cache[path.parent.name] = cached
+            peer_id, curve = cached[1]
+            if curve is not None and peer_id != str(trial_id):
+                out.append(curve)
         return out
 
     # ----------------------------------------------------------- building, fit
@@ -470,7 +345,7 @@ class PruningMixin:
 
     def _build_and_fit_model(self, trial, *args, **kwargs):
         self._building_trial = trial.trial_id
-        record = self._records.setdefault(trial.trial_id, _TrialRecord(trial.trial_id))
+        record = self._records.setdefault(trial.trial_id, TrialRecord(trial.trial_id))
         args = list(args)
         if self.epochs_per_trial is not None:
             kwargs.setdefault("epochs", self.epochs_per_trial)
@@ -574,7 +449,7 @@ class PruningMixin:
     # -------------------------------------------------------------- trial end
     def on_trial_end(self, trial):
         super().on_trial_end(trial)
-        record = self._records.pop(trial.trial_id, None) or _TrialRecord(trial.trial_id)
+        record = self._records.pop(trial.trial_id, None) or TrialRecord(trial.trial_id)
         if _is_worker() and not hasattr(self, "oracle"):  # pragma: no cover
             return
         status = str(trial.status).lower()
@@ -599,7 +474,7 @@ class PruningMixin:
             "batch_size_used": record.batch_size_used,
         }
         results_mod.write_summary(self.get_trial_dir(trial.trial_id), summary)
-        self._log_session(trial, summary)
+        self._log_session(summary)
 
     def _objective_history(self, history: dict[str, list[float]]) -> list[float | None]:
         objective = self.oracle.objective
@@ -614,68 +489,11 @@ class PruningMixin:
             out.append(value if value is not None and math.isfinite(value) else None)
         return out
 
-    def _log_session(self, trial: Any, summary: dict) -> None:
-        if self.logdir is None:
-            return
-        from tensorboard.plugins.hparams import api as hp
-
-        from keras_bestpractice.hparams.writer import (
-            OUTCOME_COMPLETED,
-            OUTCOME_FAILED,
-            SessionWriter,
-            hparams_from_keras_tuner,
-            metrics_for,
-            outcome_values,
-            write_experiment,
-        )
-
-        space = self.oracle.get_space()
-        objective = self.oracle.objective.name
-        direction = getattr(self.oracle.objective, "direction", "min")
-        keys = ["val_loss", "val_accuracy", "val_precision_macro", "val_recall_macro",
-                "val_f1_macro", "val_loss_slope", "loss", "accuracy"]
-        # The objective first: the dashboard colours the parallel-coordinates view by
-        # the first metric column and shows the first five.
-        keys = [objective, *(k for k in keys if k != objective)]
-        # Best and last value columns for the objective and the validation metrics
-        # (the tuner scores a trial by its best epoch; the last one is what it ended at).
-        best = {k: (direction if k == objective else mode_from_name(k)) for k in keys
-                if k.startswith("val_") and k != "val_loss_slope" or k == objective}
-        best = {k: d for k, d in best.items() if d is not None}
-        outcome = hp.HParam("outcome", hp.Discrete(outcome_values()),
-                            description="completed, failed, or pruned and why")
-        if not self._experiment_written:
-            write_experiment(self.logdir, [*hparams_from_keras_tuner(space), outcome],
-                             metrics_for(keys, best=best), text_hparams=("error",))
-            self._experiment_written = True
-        if summary["prune_reason"]:
-            ended = f"pruned: {summary['prune_reason']}"
-        elif summary["status"] == "completed":
-            ended = OUTCOME_COMPLETED
-        else:
-            ended = OUTCOME_FAILED
-        session = SessionWriter(self.logdir / f"trial_{trial.trial_id}")
-        values = dict(trial.hyperparameters.values)
-        values.update({"outcome": ended, "error": summary["error"] or ""})
-        session.start(values, trial_id=f"trial_{trial.trial_id}",
-                      hparams=[*hparams_from_keras_tuner(space), outcome])
-        history = summary["history"]
-        n = summary["epochs_run"]
-        for epoch in range(n):
-            session.scalars(epoch, {k: vals[epoch] for k, vals in history.items()
-                                    if epoch < len(vals)}, best=best)
-        if summary["prune_reason"]:
-            session.text("prune_reason", summary["prune_reason"])
-        if summary["error"]:
-            session.text("error", summary["error"])
-        # Success only for a trial that ran to its end (or met its objective early);
-        # a pruned trial did not.
-        try:
-            reason = StopReason.parse(summary["prune_reason"] or None)
-        except ValueError:
-            reason = None
-        met = reason is not None and reason.is_success
-        session.end("success" if ended == OUTCOME_COMPLETED or met else "failure")
+    def _log_session(self, summary: dict) -> None:
+        if self._sessions is not None:
+            objective = self.oracle.objective
+            self._sessions.write(self.oracle.get_space(), objective.name,
+                                 getattr(objective, "direction", "min"), summary)
 
     # ---------------------------------------------------------------- results
     def results_frame(self):
@@ -701,79 +519,21 @@ class PruningMixin:
     def reload(self):
         self._reloaded = True
         if not self._is_worker():
-            self._repair_project_files()
+            repair_project_files(self.project_dir, self.oracle)
         super().reload()
         if self.hypermodel is not None:
             self._tuner_compiles = self._compiles_itself(self.oracle.get_space()) is False
 
-    def _repair_project_files(self) -> None:
-        """Make a project with damaged KerasTuner files resumable, warning for each."""
-        project = Path(self.project_dir)
-        good: dict[str, Any] = {}
-        for path in sorted(project.glob("trial_*/trial.json")):
-            trial_id = path.parent.name[len("trial_"):]
-            try:
-                trial = kt.engine.trial.Trial.load(str(path))
-                if str(trial.trial_id) != trial_id:
-                    raise ValueError(f"it names trial {trial.trial_id!r}")
-                good[trial_id] = trial
-            except Exception as exc:  # noqa: BLE001 - any damage: record the trial failed
-                _set_aside(path)
-                warn(f"resuming: {path} is damaged ({type(exc).__name__}: {exc}); trial "
-                     f"{trial_id} is recorded as failed (the file is kept as "
-                     f"{path.name}.damaged).")
-                failed = kt.engine.trial.Trial(kt.HyperParameters(), trial_id=trial_id,
-                                               status=kt.engine.trial.TrialStatus.FAILED,
-                                               message=f"trial.json was damaged: {exc}")
-                failed.save(str(path))
-                good[trial_id] = failed
-        oracle_file = project / "oracle.json"
-        if not oracle_file.exists():
-            return
-        try:
-            state = json.loads(oracle_file.read_text())
-            if not isinstance(state, dict):
-                raise ValueError("not a JSON object")
-            known = set(good)
-            for key in ("start_order", "end_order"):
-                if any(t not in known for t in state.get(key, [])):
-                    raise ValueError(f"{key} names trials that have no trial.json")
-            missing = [t for t in state.get("ongoing_trials", {}).values() if t not in known]
-            if missing:
-                raise ValueError(f"ongoing trials {missing} have no trial.json")
-            fresh = self.oracle.get_state()
-            absent = [k for k in fresh if k not in state]
-            if absent:
-                raise ValueError(f"keys {absent} are missing")
-        except Exception as exc:  # noqa: BLE001 - rebuild the oracle's state from the trials
-            _set_aside(oracle_file)
-            warn(f"resuming: {oracle_file} is damaged ({type(exc).__name__}: {exc}); its "
-                 "state is rebuilt from the trials (kept as oracle.json.damaged).")
-            self.oracle.trials = dict(good)
-            state = self.oracle.get_state()
-            space = self.oracle.get_space()
-            for trial in good.values():  # the space grew during the search: take it back
-                space.merge(trial.hyperparameters.space)
-            state["hyperparameters"] = space.get_config()
-            order = sorted(good, key=lambda t: int(t) if str(t).isdigit() else str(t))
-            state["start_order"] = order
-            state["end_order"] = [t for t in order if good[t].status in (
-                "COMPLETED", "FAILED", "INVALID")]
-            state["ongoing_trials"] = {}
-            state["retry_queue"] = [t for t in order if good[t].status == "RUNNING"]
-            state["run_times"] = {t: 1 for t in order}
-            hashes = {t: self.oracle._compute_values_hash(good[t].hyperparameters.values)
-                      for t in order}
-            state["id_to_hash"] = hashes
-            state["tried_so_far"] = sorted(set(hashes.values()))
-            from keras_bestpractice._atomic import atomic_write_text
-
-            atomic_write_text(oracle_file, json.dumps(state))
-
-
-def _set_aside(path: Path) -> None:
-    target = path.with_name(path.name + ".damaged")
-    os.replace(path, target)
+def _peer_curve(path: Path) -> tuple[str | None, list[float | None] | None]:
+    """`(trial_id, objective per epoch)` of a trial's summary file; the curve is `None`
+    for a trial that does not compete (not completed, hopeless, unreadable)."""
+    summary = results_mod.read_summary(path)
+    if summary is None:
+        return None, None
+    reason = StopReason.parse(summary.get("prune_reason") or None)
+    if summary.get("status") != "completed" or (reason is not None and reason.hopeless):
+        return str(summary.get("trial_id")), None
+    return str(summary.get("trial_id")), list(summary.get("objective_history") or [])
 
 
 def _last_line(message: str) -> str:

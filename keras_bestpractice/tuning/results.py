@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from keras_bestpractice._core.compare import Direction
+
 SUMMARY_FILE = "kbp_trial.json"
 RESULTS_FILE = "results.csv"
 VALIDATION_METRICS = ("val_loss", "val_accuracy", "val_precision_macro", "val_recall_macro",
@@ -35,14 +37,22 @@ def write_summary(trial_dir: str | os.PathLike, summary: Mapping[str, Any]) -> P
     return path
 
 
+def read_summary(path: str | os.PathLike) -> dict[str, Any] | None:
+    """One JSON record (`kbp_trial.json`, `trial.json`), or `None` when it cannot be
+    read (a file being written by another worker: read it next time)."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
 def _read_by_trial(project_dir: str | os.PathLike, name: str) -> dict[str, dict[str, Any]]:
     out = {}
     for path in sorted(Path(project_dir).glob(f"trial_*/{name}")):
-        try:
-            data = json.loads(path.read_text())
-        except (OSError, ValueError):
-            continue  # a file being written by another worker: read it next time
-        out[str(data.get("trial_id"))] = data
+        data = read_summary(path)
+        if data is not None:
+            out[str(data.get("trial_id"))] = data
     return out
 
 
@@ -57,9 +67,17 @@ def read_trials(project_dir: str | os.PathLike) -> dict[str, dict[str, Any]]:
 
 
 def build_frame(trials: Mapping[str, Mapping[str, Any]],
-                summaries: Mapping[str, Mapping[str, Any]], objective: str, direction: str):
-    """One row per trial: id, status, hyperparameters, best/last metrics, pruning, time."""
+                summaries: Mapping[str, Mapping[str, Any]], objective: str,
+                direction: Direction | str):
+    """One row per trial: id, status, hyperparameters, best/last metrics, pruning, time.
+
+    Each metric's best is taken in its own direction (the objective's from the
+    tuner, the others' from their names); `best_epoch` is the objective's first
+    best epoch (1-based), as KerasTuner keeps the first best step.
+    """
     import pandas as pd
+
+    direction = Direction.of(direction, name="direction")
 
     rows = []
     for trial_id in sorted(set(trials) | set(summaries)):
@@ -77,19 +95,11 @@ def build_frame(trials: Mapping[str, Mapping[str, Any]],
         row.update({f"hp_{k}": v for k, v in hps.items()})
         for key in dict.fromkeys([*VALIDATION_METRICS, objective]):
             series = [v for v in history.get(key, []) if v is not None]
-            finite = [v for v in series if math.isfinite(v)]
-            minimise = key.endswith("loss") if key != objective else direction == "min"
-            best = (min(finite) if minimise else max(finite)) if finite else None
-            row[f"best_{key}"] = best
+            way = direction if key == objective else (Direction.from_name(key) or Direction.MAX)
+            row[f"best_{key}"] = way.best_value(series)
             row[f"last_{key}"] = series[-1] if series else None
-        obj = [v if v is not None and math.isfinite(v) else None
-               for v in history.get(objective, [])]
-        candidates = [(v, i) for i, v in enumerate(obj) if v is not None]
-        if candidates:
-            pick = min if direction == "min" else max
-            row["best_epoch"] = pick(candidates, key=lambda t: (t[0], -t[1]))[1] + 1
-        else:
-            row["best_epoch"] = None
+        best_epoch = direction.best_index(history.get(objective, []))
+        row["best_epoch"] = None if best_epoch is None else best_epoch + 1
         row["val_loss_slope"] = loss_slope(history.get("val_loss", []))
         row["epochs_run"] = summary.get("epochs_run", len(history.get("loss", [])))
         row["prune_reason"] = summary.get("prune_reason") or ""

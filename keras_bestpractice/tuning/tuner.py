@@ -9,9 +9,9 @@ import keras_tuner as kt
 
 from keras_bestpractice import _validation as v
 from keras_bestpractice._warnings import warn
-from keras_bestpractice.tuning.pruning import PruningMixin, trial_seed
+from keras_bestpractice.tuning.pruning import PruningMixin
 
-__all__ = ["RandomSearchTuner", "trial_seed"]
+__all__ = ["RandomSearchTuner"]
 
 # The handbook hyperparameters that only take effect when the tuner applies them.
 _COMPILE_NAMES = ("learning_rate", "optimizer")

@@ -2,13 +2,7 @@ import math
 
 import pytest
 
-from keras_bestpractice._core.compare import (
-    best_index,
-    best_value,
-    direction_of,
-    is_better,
-    resolve_mode,
-)
+from keras_bestpractice._core.compare import Direction
 from keras_bestpractice._core.history import EpochHistory, first_nonfinite
 from keras_bestpractice._core.reasons import HOPELESS, StopReason
 
@@ -26,24 +20,31 @@ pytestmark = pytest.mark.backend_independent
     (1.0, math.nan, "max", 0.0, True),
 ])
 def test_is_better(value, reference, mode, delta, expected):
-    assert is_better(value, reference, mode, delta) is expected
+    assert Direction.of(mode).is_better(value, reference, delta) is expected
 
 
 def test_best_and_directions():
-    assert best_index([3.0, None, 1.0, math.nan, 1.0], "min") == 2  # first of ties
-    assert best_value([0.1, 0.9, 0.5], "max") == 0.9
-    assert best_value([None, math.nan], "max") is None
-    assert resolve_mode("X", "val_accuracy", "auto") == "max"
-    assert resolve_mode("X", "val_loss", "auto") == "min"
+    assert Direction.MIN.best_index([3.0, None, 1.0, math.nan, 1.0]) == 2  # first of ties
+    assert Direction.MAX.best_index([0.5, 0.9, 0.9]) == 1  # first of ties either way
+    assert Direction.MAX.best_value([0.1, 0.9, 0.5]) == 0.9
+    assert Direction.MAX.best_value([None, math.nan]) is None
+    assert Direction.resolve("X", "val_accuracy", "auto") is Direction.MAX
+    assert Direction.resolve("X", "val_loss", "auto") is Direction.MIN
+    assert Direction.MIN == "min" and f"{Direction.MAX}" == "max" and str(Direction.MIN) == "min"
+    assert sorted([0.2, math.nan, 0.9], key=Direction.MAX.sort_key)[:2] == [0.9, 0.2]
+    assert list(Direction.MIN.running_best([3.0, math.nan, 1.0, 2.0])) == [3.0, 3.0, 1.0, 1.0]
+    assert Direction.MAX.reached(0.9, 0.9) and not Direction.MIN.reached(math.nan, 1.0)
     with pytest.raises(ValueError, match="mode='max'"):
-        resolve_mode("X", "thing", "auto")
+        Direction.resolve("X", "thing", "auto")
     with pytest.raises(ValueError, match="`mode`"):
-        resolve_mode("X", "loss", "lowest")
+        Direction.resolve("X", "loss", "lowest")
 
     class Objective:
         direction = "max"
 
-    assert direction_of(Objective()) == "max" and direction_of("min") == "min"
+    assert Direction.of(Objective()) is Direction.MAX and Direction.of("min") is Direction.MIN
+    with pytest.raises(ValueError, match="`direction` must be 'min' or 'max'"):
+        Direction.of("up", name="direction")
 
 
 def test_stop_reasons_are_plain_strings():
@@ -70,10 +71,9 @@ def test_epoch_history_aligns_keys_and_marks_missing_as_nan():
 
 
 def test_mode_from_name_reads_names_like_auto_and_says_none_otherwise():
-    from keras_bestpractice._core.compare import mode_from_name
-
-    assert mode_from_name("val_loss") == "min" and mode_from_name("val_f1_macro") == "max"
-    assert mode_from_name("val_loss_slope") == "min" and mode_from_name("lr") is None
+    assert Direction.from_name("val_loss") == "min"
+    assert Direction.from_name("val_f1_macro") == "max"
+    assert Direction.from_name("val_loss_slope") == "min" and Direction.from_name("lr") is None
 
 
 def test_epoch_history_tells_a_continued_run_from_a_new_one_and_places_values_by_epoch():

@@ -7,7 +7,7 @@ import pytest
 
 from keras_bestpractice._core.objective import check_objective, first_epoch_meeting
 from keras_bestpractice._core.projection import project
-from keras_bestpractice._core.pruning import best_of_peers, curve_prune
+from keras_bestpractice._core.pruners import CurvePruner, best_of
 from keras_bestpractice._core.reasons import StopReason
 
 pytestmark = pytest.mark.backend_independent
@@ -91,10 +91,13 @@ def test_check_objective_met_unreachable_progress_and_budget():
 def test_curve_pruning_rule():
     hopeless = list(saturating(0.5, 0.2, 0.5, 6))
     promising = list(saturating(0.95, 0.2, 0.15, 6))
-    assert curve_prune(hopeless, 0.9, "max", budget=30)
-    assert not curve_prune(promising, 0.9, "max", budget=30)
-    assert not curve_prune(hopeless, None, "max", budget=30)  # no peer yet
-    assert not curve_prune(hopeless[:3], 0.9, "max", budget=30)  # too few epochs
-    assert best_of_peers([[(0, 0.5), (1, 0.7)], [(0, 0.6)]], "max") == 0.7
-    assert best_of_peers([[(0, 0.5), (1, 0.7)]], "min") == 0.5
-    assert best_of_peers([], "max") is None
+    pruner = CurvePruner(min_peers=1)
+    best = [[0.9]]  # one finished peer that reached 0.9
+    assert pruner.prune(hopeless, best, direction="max", budget=30)
+    assert not pruner.prune(promising, best, direction="max", budget=30)
+    assert not pruner.prune(hopeless, [], direction="max", budget=30)  # no peer yet
+    assert not pruner.prune(hopeless[:3], best, direction="max", budget=30)  # too few epochs
+    assert not pruner.prune(hopeless, best, direction="max", budget=None)  # no budget
+    assert best_of([[0.5, 0.7], [0.6]], "max") == 0.7
+    assert best_of([[0.5, 0.7]], "min") == 0.5
+    assert best_of([], "max") is None

@@ -1,0 +1,227 @@
+"""Pruners: objects that decide, from plain numbers, whether a trial stops now.
+
+As Optuna's pruners (`BasePruner.prune(study, trial)`), each pruner holds its
+settings and answers one question, `prune(history, peers, direction=...)`:
+should the trial whose objective went `history` (one value per epoch so far,
+`None`/NaN where it was not logged) stop, given the objective curves of the
+finished trials it competes with? They are pure (no Keras), tested without
+training; the tuner (`keras_bestpractice.tuning.pruning`) only gathers the curves
+and stops the trial when its pruner says so.
+
+- `MedianPruner`: worse than the median of the peers at the same epoch (Optuna's
+  `MedianPruner`, Google Vizier's median stopping rule).
+- `ASHAPruner`: successive halving (ASHA, Li et al., MLSys 2020): at the rungs
+  `min_epochs * reduction_factor**k`, only the top `1 / reduction_factor` of the
+  trials that reached the rung go on (Optuna's `SuccessiveHalvingPruner`).
+- `CurvePruner`: the trial's own learning curve, fitted and projected to its last
+  epoch, gives it less than `1 - confidence` probability of beating the best
+  finished trial (learning-curve extrapolation, Domhan et al., IJCAI 2015).
+
+"Better" is `Direction` (KerasTuner's `Objective.direction`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+
+from keras_bestpractice._core.compare import Direction, is_finite_number
+from keras_bestpractice._core.reasons import StopReason
+
+Curve = Sequence[Any]  # one objective value per epoch (None/NaN: not logged)
+
+
+def _check_int(name: str, value: Any, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"`{name}` must be an integer, got {value!r}.")
+    if value < minimum:
+        raise ValueError(f"`{name}` must be >= {minimum}, got {value!r}.")
+    return int(value)
+
+
+def values_at(curves: Sequence[Curve], epoch: int) -> list[float]:
+    """The finite value each curve has at `epoch` (0-based); curves without one are
+    left out."""
+    return [float(c[epoch]) for c in curves if len(c) > epoch and is_finite_number(c[epoch])]
+
+
+def best_of(curves: Sequence[Curve], direction: Direction | str) -> float | None:
+    """The best finite value any curve reached, or `None`."""
+    return Direction.of(direction).best_value(v for c in curves for v in c)
+
+
+class Pruner:
+    """The base of the pruners: settings, the reason it stops a trial with, and `prune`.
+
+    Attributes:
+        reason: the `StopReason` a trial stopped by this pruner records.
+        min_epochs: first epoch (1-based, as Keras prints) at which it may prune.
+    """
+
+    reason: ClassVar[StopReason]
+
+    def __init__(self, min_epochs: int = 1):
+        self.min_epochs = _check_int("min_epochs", min_epochs, 1)
+
+    def prune(self, history: Curve, peers: Sequence[Curve], *, direction: Direction | str,
+              budget: int | None = None) -> bool:
+        """True when the trial whose objective went `history` should stop now.
+
+        Args:
+            history: the trial's objective per epoch so far; the last value is
+                the epoch just finished.
+            peers: the objective curves of the finished trials it competes with
+                (hopeless ones already left out).
+            direction: which way the objective improves.
+            budget: the trial's last epoch (1-based), when known.
+        """
+        if not history or len(history) < self.min_epochs:
+            return False
+        return self._prune(list(history), list(peers), Direction.of(direction), budget)
+
+    def _prune(self, history: list, peers: list, direction: Direction,
+               budget: int | None) -> bool:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        settings = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())
+        return f"{type(self).__name__}({settings})"
+
+    def __eq__(self, other: object) -> bool:
+        return type(self) is type(other) and vars(self) == vars(other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+class MedianPruner(Pruner):
+    """Prunes a trial worse than the median of its peers at the same epoch.
+
+    A non-finite value is pruned; peers without a finite value there are left out.
+
+    Args:
+        min_epochs: first epoch (1-based) at which it may prune. Defaults to `1`.
+        min_peers: peers needed at that epoch before it applies. Defaults to `3`.
+    """
+
+    reason = StopReason.MEDIAN
+
+    def __init__(self, min_epochs: int = 1, min_peers: int = 3):
+        super().__init__(min_epochs)
+        self.min_peers = _check_int("min_peers", min_peers, 1)
+
+    def _prune(self, history, peers, direction, budget):
+        value = history[-1]
+        if not is_finite_number(value):
+            return True
+        finite = values_at(peers, len(history) - 1)
+        if len(finite) < self.min_peers:
+            return False
+        return direction.is_better(float(np.median(finite)), value)
+
+
+class ASHAPruner(Pruner):
+    """Successive halving: at each rung only the top `1 / reduction_factor` go on.
+
+    The rungs are the epochs (1-based) `min_epochs * reduction_factor**k`. The
+    number that go on is `(peers at the rung + 1) // reduction_factor`, at least
+    one: with fewer peers than the factor only the best trial of the rung
+    continues (as Optuna does).
+
+    Args:
+        min_epochs: the first rung. Defaults to `1`.
+        reduction_factor: the factor between rungs (>= 2). Defaults to `3`.
+    """
+
+    reason = StopReason.ASHA
+
+    def __init__(self, min_epochs: int = 1, reduction_factor: int = 3):
+        super().__init__(min_epochs)
+        self.reduction_factor = _check_int("reduction_factor", reduction_factor, 2)
+
+    def rungs(self, max_epochs: int) -> list[int]:
+        """The epochs (1-based) below `max_epochs` at which it judges."""
+        rungs, r = [], self.min_epochs
+        while r < max_epochs:
+            rungs.append(r)
+            r *= self.reduction_factor
+        return rungs
+
+    def is_rung(self, epochs_done: int) -> bool:
+        """True when `epochs_done` (1-based) is a rung."""
+        r = self.min_epochs
+        while r < epochs_done:
+            r *= self.reduction_factor
+        return r == epochs_done
+
+    def _prune(self, history, peers, direction, budget):
+        if not self.is_rung(len(history)):
+            return False
+        value = history[-1]
+        if not is_finite_number(value):
+            return True
+        competing = sorted([*values_at(peers, len(history) - 1), float(value)],
+                           key=direction.sort_key)
+        keep = max(1, len(competing) // self.reduction_factor)
+        return direction.is_better(competing[keep - 1], value)
+
+
+class CurvePruner(Pruner):
+    """Prunes a trial whose fitted learning curve gives it less than `1 - confidence`
+    probability of beating the best finished trial by its last epoch.
+
+    Never prunes without a budget, with fewer than `min_peers` finished peers, or
+    with fewer epochs than a fit needs (4).
+
+    Args:
+        min_epochs: first epoch (1-based) at which it may prune. Defaults to `1`.
+        min_peers: finished peers needed. Defaults to `3`.
+        confidence: how sure the projection must be. Defaults to `0.9`.
+    """
+
+    reason = StopReason.CURVE
+
+    def __init__(self, min_epochs: int = 1, min_peers: int = 3, confidence: float = 0.9):
+        super().__init__(min_epochs)
+        self.min_peers = _check_int("min_peers", min_peers, 1)
+        if isinstance(confidence, bool) or not isinstance(confidence, (int, float)) or \
+                not 0.0 < float(confidence) < 1.0:
+            raise ValueError(f"`confidence` must be a number in (0, 1), got {confidence!r}.")
+        self.confidence = float(confidence)
+
+    def _prune(self, history, peers, direction, budget):
+        from keras_bestpractice._core.projection import project
+
+        if not budget or len(peers) < self.min_peers:
+            return False
+        best = best_of(peers, direction)
+        if best is None:
+            return False
+        p = project(history, direction, best, int(budget), self.confidence)
+        return p is not None and p.probability < 1.0 - self.confidence
+
+
+PRUNERS: dict[str, type[Pruner]] = {"median": MedianPruner, "asha": ASHAPruner,
+                                    "curve": CurvePruner}
+
+
+def make_pruner(pruner: Any, min_epochs: int = 1, min_peers: int = 3,
+                reduction_factor: int = 3) -> Pruner:
+    """A `Pruner` from a name (`"median"`, `"asha"`, `"curve"`) and the tuner's
+    settings, or `pruner` itself when it is one.
+
+    Raises:
+        ValueError: for an unknown name; TypeError for anything else.
+    """
+    if isinstance(pruner, Pruner):
+        return pruner
+    if not isinstance(pruner, str):
+        raise TypeError(f"`pruner` must be one of {', '.join(map(repr, PRUNERS))} or a "
+                        f"Pruner, got {pruner!r}.")
+    if pruner not in PRUNERS:
+        raise ValueError(f"`pruner` must be one of {', '.join(map(repr, PRUNERS))} or a "
+                         f"Pruner; got {pruner!r}.")
+    if pruner == "asha":
+        return ASHAPruner(min_epochs, reduction_factor)
+    return PRUNERS[pruner](min_epochs, min_peers)

@@ -1,0 +1,94 @@
+"""`TrialSessions`: one TensorBoard HParams session per tuner trial.
+
+The tuner writes its true search space once as the experiment config (with the
+`outcome` column and the free-text `error` column), then one session per trial
+when the trial ends: its hyperparameter values, every epoch's metrics, best and
+last value columns for the objective and the validation metrics, and a status
+that is Success only for a trial that ran to its end (or met its objective).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from keras_bestpractice._core.compare import Direction
+from keras_bestpractice._core.reasons import StopReason
+from keras_bestpractice.hparams.writer import (
+    OUTCOME_COMPLETED,
+    OUTCOME_FAILED,
+    SessionWriter,
+    hparams_from_keras_tuner,
+    metrics_for,
+    outcome_values,
+    write_experiment,
+)
+
+# The metric columns of a trial, after the objective's.
+TRIAL_METRICS = ("val_loss", "val_accuracy", "val_precision_macro", "val_recall_macro",
+                 "val_f1_macro", "val_loss_slope", "loss", "accuracy")
+
+
+def outcome_of(summary: dict[str, Any]) -> str:
+    """The `outcome` column of a trial: completed, failed, or `pruned: <reason>`."""
+    if summary["prune_reason"]:
+        return f"pruned: {summary['prune_reason']}"
+    return OUTCOME_COMPLETED if summary["status"] == "completed" else OUTCOME_FAILED
+
+
+class TrialSessions:
+    """Writes the experiment config once and one session per finished trial.
+
+    Args:
+        logdir: the TensorBoard log directory.
+    """
+
+    def __init__(self, logdir: str | os.PathLike):
+        self.logdir = Path(logdir)
+        self._experiment_written = False
+
+    def write(self, space: Any, objective: str, direction: Direction | str,
+              summary: dict[str, Any]) -> Path:
+        """Write the session of the trial `summary` describes (`trial_id`,
+        `hyperparameters`, `history`, `epochs_run`, `status`, `prune_reason`,
+        `error`); `space` is the tuner's `HyperParameters`. Returns its directory."""
+        from tensorboard.plugins.hparams import api as hp
+
+        direction = Direction.of(direction, name="direction")
+        # The objective first: the dashboard colours the parallel-coordinates view by
+        # the first metric column and shows the first five.
+        keys = [objective, *(k for k in TRIAL_METRICS if k != objective)]
+        # Best and last value columns for the objective and the validation metrics
+        # (the tuner scores a trial by its best epoch; the last one is what it ended at).
+        best = {k: (direction if k == objective else Direction.from_name(k)) for k in keys
+                if k.startswith("val_") and k != "val_loss_slope" or k == objective}
+        best = {k: d for k, d in best.items() if d is not None}
+        outcome = hp.HParam("outcome", hp.Discrete(outcome_values()),
+                            description="completed, failed, or pruned and why")
+        hparams = [*hparams_from_keras_tuner(space), outcome]
+        if not self._experiment_written:
+            write_experiment(self.logdir, hparams, metrics_for(keys, best=best),
+                             text_hparams=("error",))
+            self._experiment_written = True
+        ended = outcome_of(summary)
+        name = f"trial_{summary['trial_id']}"
+        session = SessionWriter(self.logdir / name)
+        values = dict(summary["hyperparameters"])
+        values.update({"outcome": ended, "error": summary["error"] or ""})
+        session.start(values, trial_id=name, hparams=hparams)
+        history = summary["history"]
+        for epoch in range(summary["epochs_run"]):
+            session.scalars(epoch, {k: vals[epoch] for k, vals in history.items()
+                                    if epoch < len(vals)}, best=best)
+        if summary["prune_reason"]:
+            session.text("prune_reason", summary["prune_reason"])
+        if summary["error"]:
+            session.text("error", summary["error"])
+        try:
+            reason = StopReason.parse(summary["prune_reason"] or None)
+        except ValueError:
+            reason = None
+        met = reason is not None and reason.is_success
+        session.end("success" if ended == OUTCOME_COMPLETED or met else "failure")
+        return self.logdir / name
