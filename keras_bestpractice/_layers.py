@@ -32,7 +32,7 @@ PURE = (
     "keras_bestpractice.tuning.lr_analysis",
     "keras_bestpractice.tuning.planning",
     "keras_bestpractice.tuning.pruners",
-    "keras_bestpractice.transfer.grouping",
+    "keras_bestpractice.transfer.group_rules",
 )
 
 # Packages whose `__init__` only re-exports lazily: importing one runs no module of it.

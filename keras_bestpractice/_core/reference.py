@@ -26,8 +26,6 @@ from typing import Any
 
 import numpy as np
 
-KINDS = ("classification", "binary", "multilabel", "regression")
-
 _CLASSIFICATION = ("sparsecategoricalcrossentropy", "categoricalcrossentropy",
                    "categoricalfocalcrossentropy", "sparsecategoricalfocalcrossentropy")
 _BINARY = ("binarycrossentropy", "binaryfocalcrossentropy")

@@ -22,7 +22,6 @@ from keras_bestpractice._core.reasons import StopReason
 from keras_bestpractice._snapshot import Snapshot
 from keras_bestpractice._warnings import warn
 
-ACTIONS = ("stopped", "rolled_back", "lr_backoff")
 RESTORE_CHOICES = ("last_good", "best", None)
 
 

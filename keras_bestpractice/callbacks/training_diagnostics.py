@@ -135,12 +135,18 @@ class TrainingDiagnostics(CopyableCallback):
         self._first_batch_loss: float | None = None
         self._initial_loss: float | None = None
         self._inputs_normalized: bool | None = None
+        self._previous: tuple | None = None
+        self._start_probe_pending = False
 
     # -------------------------------------------------------------- callbacks
     def on_train_begin(self, logs=None):
-        # Allow instances to be re-used across `model.fit()` calls.
+        # Allow instances to be re-used across `model.fit()` calls; what the last fit
+        # saw is kept until the first epoch says whether this fit continues its run.
+        previous = (self._log, self._probes, self._initial_loss, self._first_batch_loss)
         self._reset()
+        self._previous = previous
         self.report = None
+        self._start_probe_pending = False
         self._chance = self._chance_level()
         self._preflight_model()
         if self.probe_data is None:
@@ -175,7 +181,18 @@ class TrainingDiagnostics(CopyableCallback):
                 self._findings.append(finding)
         else:
             self._skipped.append("inputs_not_normalized: probe inputs are not one numeric array")
-        self._run_probe(epoch=0, when="start")
+        self._start_probe_pending = True
+
+    def on_epoch_begin(self, epoch, logs=None):
+        previous, self._previous = self._previous, None
+        if previous is not None and len(previous[0]) and not previous[0].is_new_run(epoch):
+            # A fit that numbers its epochs on (`fine_tune`'s next phase, a resumed run)
+            # continues the run: one history, one report, the run's initial loss.
+            self._log, self._probes, self._initial_loss, self._first_batch_loss = previous
+            self._start_probe_pending = False
+        if self._start_probe_pending:
+            self._start_probe_pending = False
+            self._run_probe(epoch=0, when="start")
 
     def _probe_failed(self, cause: str) -> None:
         from keras_bestpractice.diagnostics.catalog import make_finding

@@ -41,9 +41,6 @@ class Finding:
         from keras_bestpractice import _validation as v
 
         v.check_str("code", self.code)
-        v.check_str("title", self.title)
-        if not self.title:
-            object.__setattr__(self, "title", self.code.replace("_", " ").capitalize())
         if self.severity not in SEVERITIES:
             raise ValueError(
                 f"`severity` must be one of {', '.join(SEVERITIES)}; got {self.severity!r}."
@@ -56,6 +53,10 @@ class Finding:
                             f"{type(self.suggestion).__name__}.")
         if not isinstance(self.evidence, dict):
             raise TypeError(f"`evidence` must be a dict, got {type(self.evidence).__name__}.")
+        if not isinstance(self.title, str):
+            raise TypeError(f"`title` must be a string, got {type(self.title).__name__}.")
+        if not self.title:
+            object.__setattr__(self, "title", self.code.replace("_", " ").capitalize())
 
     @property
     def epoch_number(self) -> int | None:

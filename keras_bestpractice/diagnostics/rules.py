@@ -239,10 +239,6 @@ def _num(view: RunView, position: int | None) -> int | None:
     return None if epoch is None else epoch + 1
 
 
-def _f(value: float | None, fmt: str = ".4g") -> str:
-    return "?" if value is None else format(value, fmt)
-
-
 # ============================================================================ rules
 @finding_spec("nan_loss", severity="error", title="Loss became NaN/Inf", rank=10,
               subsumes=("slow_convergence", "plateau"))
@@ -532,7 +528,7 @@ class Overfitting:
         )
         memorised = False
         # "Has not improved since E" needs a later, worse epoch: a run whose validation
-        # loss is lowest at its last epoch is still improving (`generalisation_gap`).
+        # loss is lowest at its last epoch is still improving (`generalization_gap`).
         still_improving = best >= view.n - 1 or not float(val[-1]) > vbest
         evidence: dict = {
             "best_val_loss": vbest, "best_epoch": _num(view, best),
@@ -597,7 +593,7 @@ class Overfitting:
                 "EarlyStopping(monitor='val_loss', patience=3, restore_best_weights=True)`.")
 
 
-@finding_spec("generalisation_gap", severity="info", title="Training set fitted, validation "
+@finding_spec("generalization_gap", severity="info", title="Training set fitted, validation "
               "still improving", rank=1100)
 class GeneralisationGap:
     """A run that fits its training set perfectly while validation loss is still at its

@@ -86,6 +86,8 @@ class HParamsLogger(CopyableCallback):
         self.outcome: str | None = None
         self._session = None
         self._bad_keys: set[str] = set()
+        self._history = EpochHistory()
+        self._best: dict[str, float] = {}
 
     _NOT_COPIED = ("_model", "_session")
 
@@ -97,21 +99,35 @@ class HParamsLogger(CopyableCallback):
         return hparams_from_values(self.hparams)
 
     def on_train_begin(self, logs=None):
-        from keras_bestpractice.hparams.writer import SessionWriter, has_experiment_config
-
         record_stop(self.model, None)  # a stop recorded by an earlier fit is not this one's
-        self._history = EpochHistory()  # aligned per epoch (NaN where a key is missing)
-        self._bad_keys: set[str] = set()
         self.status = self.outcome = None
         self._params_list, self._values = self._params()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self._session is not None:
+            return
+        from keras_bestpractice.hparams.writer import SessionWriter
+
+        if self.session_name is not None and not self._history.is_new_run(epoch):
+            # A fit that numbers its epochs on (`fine_tune`'s next phase, a resumed
+            # run) continues the same run: one session, its best values carried on.
+            self._session = SessionWriter(self.logdir / self.session_name, best=self._best)
+            return
+        self._history = EpochHistory()  # aligned per epoch (NaN where a key is missing)
+        self._bad_keys: set[str] = set()
+        self._warn_if_tuner_dir()
+        self.session_name = self._claim_session_dir()
+        self._session = SessionWriter(self.logdir / self.session_name)
+        self._session.start(self._values, trial_id=self.session_name)
+
+    def _warn_if_tuner_dir(self) -> None:
+        from keras_bestpractice.hparams.writer import has_experiment_config
+
         if self.logdir.is_dir() and has_experiment_config(self.logdir):
             warnings.warn(
                 f"HParamsLogger: {str(self.logdir)!r} holds a tuner's experiment config; "
                 "TensorBoard shows only the tuner's hyperparameters and metrics there. Log "
-                "plain runs to another directory.", stacklevel=2)
-        self.session_name = self._claim_session_dir()
-        self._session = SessionWriter(self.logdir / self.session_name)
-        self._session.start(self._values, trial_id=self.session_name)
+                "plain runs to another directory.", stacklevel=3)
 
     def _claim_session_dir(self) -> str:
         self.logdir.mkdir(parents=True, exist_ok=True)
@@ -146,12 +162,13 @@ class HParamsLogger(CopyableCallback):
             self._session.scalars(epoch, selected, best=best)
 
     def on_train_end(self, logs=None):
-        if self._session is None:
+        if self._session is None:  # no epoch ran
             return
         status, outcome = self._verdict()
         self.status, self.outcome = status, outcome
         if outcome:
             self._session.text("outcome", outcome)
+        self._best = self._session.best_values
         self._session.end(status)
         self._session = None
         if status == "failure":

@@ -175,7 +175,7 @@ def has_experiment_config(logdir: str | os.PathLike) -> bool:
 class SessionWriter:
     """One HParams session (a trial or a `fit`): its values, scalars and status."""
 
-    def __init__(self, session_dir: str | os.PathLike):
+    def __init__(self, session_dir: str | os.PathLike, best: Mapping[str, float] | None = None):
         import tensorflow as tf
 
         self.session_dir = Path(session_dir)
@@ -183,7 +183,13 @@ class SessionWriter:
         self._tf = tf
         self._root = tf.summary.create_file_writer(str(self.session_dir))
         self._groups: dict[str, Any] = {}
-        self._best: dict[str, float] = {}
+        # `best`: the best values so far of a session this writer continues.
+        self._best: dict[str, float] = dict(best or {})
+
+    @property
+    def best_values(self) -> dict[str, float]:
+        """The best value of each metric with a best column, so far."""
+        return dict(self._best)
 
     def start(self, values: Mapping[str, Any], trial_id: str | None = None,
               hparams: list[Any] | None = None) -> None:

@@ -162,7 +162,7 @@ def fine_tune(model: Any, x: Any = None, y: Any = None, *, validation_data: Any 
     alarm = None
     if check_negative_transfer:
         from keras_bestpractice.callbacks.negative_transfer_alarm import NegativeTransferAlarm
-        from keras_bestpractice.transfer.reference import train_reference
+        from keras_bestpractice.transfer.scratch_run import train_reference
 
         if reference is None:
             # A resumed run compares with the reference it trained before the kill.

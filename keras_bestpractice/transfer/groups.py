@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from keras_bestpractice.transfer.grouping import group_names
+from keras_bestpractice.transfer.group_rules import group_names
 
 
 def find_base(model: Any) -> Any | None:

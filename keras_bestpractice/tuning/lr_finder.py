@@ -38,10 +38,6 @@ class LRFinderResult:
     stopped_early: bool = False
 
     @property
-    def smoothed_losses(self) -> np.ndarray:
-        return self.losses
-
-    @property
     def suggestion(self) -> float | None:
         for method in ("valley", "steepest", "minimum/10"):
             value = self.suggestions.get(method)
@@ -231,6 +227,8 @@ def _as_dataset(x: Any, y: Any, batch_size: int, seed: int):
         raise ValueError("`y` is required when `x` is an array.")
     if len(x) != len(y):
         raise ValueError(f"`x` has {len(x)} samples but `y` has {len(y)}.")
+    if len(x) == 0:
+        raise ValueError("`x` has no samples: the range test needs at least one batch.")
     return tf.data.Dataset.from_tensor_slices((x, y)).shuffle(
         len(x), seed=seed, reshuffle_each_iteration=True).batch(batch_size).repeat()
 

@@ -190,6 +190,10 @@ def lr_sweep(
         keras.utils.set_random_seed(seed)
         keras.backend.clear_session()
         model = build_model(lr) if takes_lr else build_model()
+        if not hasattr(model, "fit") or not hasattr(model, "compile"):
+            raise TypeError(
+                f"`build_model` must return a Keras model, got {type(model).__name__} "
+                f"(for learning rate {lr:g}); did it forget to `return model`?")
         if getattr(model, "optimizer", None) is None:
             model.compile(make_optimizer(_HP(lr)), loss, metrics=list(metrics))
         elif not takes_lr:

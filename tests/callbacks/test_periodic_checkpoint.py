@@ -725,3 +725,18 @@ def test_two_worker_fit_when_keras_supports_it(tmp_path):
                     "(keras-team/keras#20585): " + chief["fit"])
     assert chief["fit"] == other["fit"] == "ok"
     assert chief["weights"] == other["weights"]
+
+
+def test_checkpoint_info_reads_epoch_step_and_monitor_through_the_public_api(tmp_path):
+    from keras_bestpractice.checkpointing import checkpoint_info
+
+    model = model_with_dropout()
+    # 5 batches an epoch; every 3 steps: the 2nd save is 1 batch into the 2nd epoch.
+    fit(model, tmp_path, epochs=2, every_n_epochs=None, every_n_steps=3, keep_last=10)
+    mid = checkpoint_info(tmp_path / name_of(1, 6, 1))
+    assert (mid.epoch, mid.epoch_number, mid.batch, mid.step) == (1, 2, 1, 6)
+    assert not mid.epoch_boundary and (mid.resume_epoch, mid.resume_batch) == (1, 1)
+    last = checkpoint_info(tmp_path)           # the directory: its newest good checkpoint
+    assert (last.epoch, last.batch, last.step, last.epoch_boundary) == (1, None, 10, True)
+    assert last.monitor == "val_loss" and last.monitor_value == last.logs["val_loss"]
+    assert last.path == PeriodicCheckpoint.latest(tmp_path)

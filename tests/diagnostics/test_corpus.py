@@ -122,7 +122,7 @@ def test_memorised_run_still_improving_is_not_called_overfitting():
     assert max(history["accuracy"]) >= 0.99
     assert min(history["val_loss"]) == history["val_loss"][-1]
     assert "overfitting" not in report.codes
-    assert "generalisation_gap" in report.codes
+    assert "generalization_gap" in report.codes
 
 
 def test_regression_that_memorised_its_training_set_is_overfitting():

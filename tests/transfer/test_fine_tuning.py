@@ -150,7 +150,7 @@ def test_a_base_pretrained_on_shuffled_labels_raises_the_negative_transfer_alarm
 
 @pytest.mark.backend_independent
 def test_the_reference_is_a_fresh_fully_trainable_clone():
-    from keras_bestpractice.transfer.reference import scratch_model
+    from keras_bestpractice.transfer.scratch_run import scratch_model
 
     m = model()
     clone = scratch_model(m)
@@ -163,7 +163,7 @@ def test_the_reference_is_a_fresh_fully_trainable_clone():
 
 @pytest.mark.backend_independent
 def test_the_reference_trains_its_batchnorm_statistics_unlike_the_frozen_transfer():
-    from keras_bestpractice.transfer.reference import scratch_model
+    from keras_bestpractice.transfer.scratch_run import scratch_model
 
     keras.utils.set_random_seed(0)
     inputs = keras.Input((8, 8, 1))
@@ -181,7 +181,7 @@ def test_the_reference_trains_its_batchnorm_statistics_unlike_the_frozen_transfe
 
 @pytest.mark.backend_independent
 def test_a_resumed_negative_transfer_check_reuses_its_reference(tmp_path, monkeypatch):
-    from keras_bestpractice.transfer import reference as reference_module
+    from keras_bestpractice.transfer import scratch_run as reference_module
 
     calls = []
     train = reference_module.train_reference
@@ -229,3 +229,22 @@ def test_the_check_compares_the_accuracy_the_model_logs_else_the_loss():
     assert _transfer_monitor(logged, False) == "sparse_categorical_accuracy"
     assert _transfer_monitor({"loss": [1.0], "val_loss": [1.0]}, True) == "val_loss"
     assert _transfer_monitor(None, True) == "val_accuracy"  # a bare list of values
+
+
+def test_diagnostics_and_hparams_follow_the_phases_as_one_run(tmp_path):
+    """Issue #22: one report over every phase's epochs, one HParams session."""
+    from keras_bestpractice.callbacks import TrainingDiagnostics
+    from keras_bestpractice.hparams import HParamsLogger
+
+    x, y = digits()
+    diag = TrainingDiagnostics(probe_data=(x[:16], y[:16]), verbose=0)
+    logger = HParamsLogger(tmp_path / "logs", {"units": 4}, judge=False)
+    result = fine_tune(model(), x[:64], y[:64], validation_data=(x[64:], y[64:]),
+                       head_epochs=2, epochs_per_group=1, groups=1, batch_size=16,
+                       callbacks=[diag, logger])
+    assert len(result.phases) == 2
+    assert list(diag.report.curves.epochs) == [0, 1, 2]            # both phases, one report
+    assert len(diag.report.probe_frame()) >= 3                    # the start probe and each end
+    runs = [p for p in (tmp_path / "logs").iterdir() if p.is_dir()]
+    assert [p.name for p in runs] == [logger.session_name]        # one session for the run
+    assert logger.status == "success"

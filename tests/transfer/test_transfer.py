@@ -11,7 +11,7 @@ from keras_bestpractice.transfer import (
     layer_groups,
     new_classifier,
 )
-from keras_bestpractice.transfer.grouping import group_names
+from keras_bestpractice.transfer.group_rules import group_names
 from tests.transfer.helpers import Trainable
 
 
