@@ -146,3 +146,31 @@ def test_no_module_imports_itself_back():
         if module not in index:
             visit(module)
     assert cycles == []
+
+
+def test_no_module_writes_another_objects_private_attributes():
+    """Issue #22: what a caller needs is public or passed in; the one library hook that has
+    no public form is written in `_internals` only. (`_keras_bestpractice_*` is our own
+    tag on a tf.data dataset, not another package's attribute.)"""
+    writes = []
+    for module, path in MODULES.items():
+        if module == "keras_bestpractice._internals":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            targets = node.targets if isinstance(node, ast.Assign) else \
+                [node.target] if isinstance(node, (ast.AugAssign, ast.AnnAssign)) else []
+            for target in targets:
+                for t in (target.elts if isinstance(target, ast.Tuple) else [target]):
+                    if isinstance(t, ast.Attribute) and t.attr.startswith("_") and \
+                            not t.attr.startswith(("__", "_keras_bestpractice_")) and \
+                            not (isinstance(t.value, ast.Name) and t.value.id in ("self", "cls")):
+                        writes.append(f"{module}:{node.lineno} {ast.unparse(t)}")
+    assert writes == []
+
+
+def test_public_diagnosis_codes_have_one_spelling():
+    from keras_bestpractice.diagnostics import catalog
+
+    codes = catalog.code_order()
+    assert "generalization_gap" in codes and "inputs_not_normalized" in codes
+    assert not [c for c in codes if "isation" in c or "ised" in c]

@@ -5,17 +5,30 @@ from __future__ import annotations
 import math
 import os
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from keras_bestpractice import _lr
 from keras_bestpractice import _validation as v
+from keras_bestpractice._atomic import atomic_path
 from keras_bestpractice._callback import CopyableCallback, print_msg, stateful_callbacks
 from keras_bestpractice._core.compare import Direction
 from keras_bestpractice._internals import set_initial_epoch
+from keras_bestpractice._snapshot import Snapshot
 from keras_bestpractice._warnings import warn
 from keras_bestpractice.checkpointing.partial_epoch import PartialEpoch
 from keras_bestpractice.checkpointing.session import CheckpointSession
+from keras_bestpractice.checkpointing.state import (
+    capture_arrays,
+    capture_rng,
+    identity_differences,
+    restore_training_state,
+    run_identity,
+)
+from keras_bestpractice.checkpointing.store import Checkpoint, CheckpointStore, checkpoint_name
+from keras_bestpractice.data import registry
 
 LR_ON_RESUME = ("checkpoint", "script")
 _MODEL_FILE_SUFFIXES = (".keras", ".h5", ".hdf5", ".weights.h5")
@@ -179,10 +192,6 @@ class PeriodicCheckpoint(CopyableCallback):
 
         Reads the directory only: nothing is restored or written.
         """
-        import warnings
-
-        from keras_bestpractice.checkpointing.store import CheckpointStore
-
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the fit itself reports skipped checkpoints
             store = CheckpointStore(self.directory)
@@ -196,7 +205,6 @@ class PeriodicCheckpoint(CopyableCallback):
     def latest(directory: str | os.PathLike) -> Path | None:
         """The newest committed checkpoint under `directory` that passes its checks,
         or `None` when there is none."""
-        from keras_bestpractice.checkpointing.store import CheckpointStore
 
         ckpt = CheckpointStore(_check_directory(directory)).latest()
         return None if ckpt is None else ckpt.path
@@ -212,7 +220,6 @@ class PeriodicCheckpoint(CopyableCallback):
             ValueError: when none of them has a value of the monitor (it was
                 not in the logs: the message lists the keys that were).
         """
-        from keras_bestpractice.checkpointing.store import CheckpointStore
 
         v.check_mode(mode)
         v.check_str("monitor", monitor, allow_none=True)
@@ -251,10 +258,6 @@ class PeriodicCheckpoint(CopyableCallback):
                 or no checkpoint to export (see `best()`).
             RuntimeError: before the callback has been used in a `fit`.
         """
-        from keras_bestpractice._atomic import atomic_path
-        from keras_bestpractice._snapshot import Snapshot
-        from keras_bestpractice.checkpointing.state import restore_training_state
-        from keras_bestpractice.checkpointing.store import Checkpoint
 
         path = v.check_file_path("path", path, suffixes=(".keras",))
         v.check_choice("which", which, ("best", "latest"))
@@ -302,8 +305,6 @@ class PeriodicCheckpoint(CopyableCallback):
 
     # ---------------------------------------------------------------- callbacks
     def on_train_begin(self, logs=None):
-        from keras_bestpractice.checkpointing.state import run_identity
-
         # Allow instances to be re-used across `model.fit()` calls.
         self._reset()
         session = CheckpointSession(self.directory, self.model, async_write=self.async_write,
@@ -329,8 +330,6 @@ class PeriodicCheckpoint(CopyableCallback):
         session.handle_sigterm()
 
     def on_epoch_begin(self, epoch, logs=None):
-        from keras_bestpractice.data import registry
-
         self._epoch = int(epoch)
         self._batch = -1
         self._batch_offset = 0
@@ -438,8 +437,6 @@ class PeriodicCheckpoint(CopyableCallback):
         return int(optimizer.iterations.numpy())
 
     def _note_training_feeders(self) -> None:
-        from keras_bestpractice.data import registry
-
         # The feeders that began an iteration since this epoch began feed training
         # (validation runs only after the last training batch).
         self._train_feeders = [
@@ -469,9 +466,6 @@ class PeriodicCheckpoint(CopyableCallback):
 
     def _save(self, logs: dict | None, epoch_boundary: bool) -> None:
         """What a checkpoint holds here: the arrays, the JSON state and the manifest."""
-        from keras_bestpractice.checkpointing.state import capture_arrays, capture_rng
-        from keras_bestpractice.checkpointing.store import checkpoint_name
-        from keras_bestpractice.data import registry
 
         if epoch_boundary:
             self._last_boundary_saved = self._epoch
@@ -513,7 +507,6 @@ class PeriodicCheckpoint(CopyableCallback):
     # ----------------------------------------------------------------- resuming
     def _refuse_other_run(self, ckpt: Any) -> None:
         """Raise when `ckpt` (the directory's newest good checkpoint) is another run's."""
-        from keras_bestpractice.checkpointing.state import identity_differences
 
         if ckpt is None:
             return
@@ -592,14 +585,12 @@ class PeriodicCheckpoint(CopyableCallback):
     @staticmethod
     def _training_feeders(ckpt: Any) -> list:
         """The live feeders that fed the checkpointed run (they can resume mid-epoch)."""
-        from keras_bestpractice.data import registry
 
         wanted = set(ckpt.manifest.get("training_feeders") or [])
         return [f for f in registry.feeders() if f.key in wanted]
 
     def _resume_learning_rate(self, ckpt: Any) -> None:
         """Say, and settle by `lr_on_resume`, a learning rate changed in the script."""
-        from keras_bestpractice import _lr
 
         started_with = ckpt.manifest.get("script_learning_rate")
         script = self._script_lr
@@ -633,7 +624,6 @@ def _float_or_none(value: Any) -> float | None:
 
 def _lr_description(model: Any) -> Any:
     """The optimizer's learning rate: a float, or a schedule's config; `None` if unknown."""
-    from keras_bestpractice import _lr
 
     optimizer = getattr(model, "optimizer", None)
     if optimizer is None:
