@@ -47,7 +47,7 @@ def target_met(value: float, target: float, mode: Direction | str) -> bool:
 
 
 def check_objective(history: Mapping[str, Sequence[float]], targets: Mapping[str, float],
-                    modes: Mapping[str, str], budget: int, confidence: float = 0.9,
+                    modes: Mapping[str, Direction], budget: int, confidence: float = 0.9,
                     min_epochs: int = DEFAULT_MIN_EPOCHS, min_progress: float | None = None,
                     progress_key: str = "loss", progress_window: int = 3) -> ObjectiveCheck:
     """Decide after the last epoch of `history` (a list of values per metric).
@@ -100,7 +100,7 @@ def check_objective(history: Mapping[str, Sequence[float]], targets: Mapping[str
 
 
 def first_epoch_meeting(history: Mapping[str, Sequence[float]], targets: Mapping[str, float],
-                        modes: Mapping[str, str]) -> int | None:
+                        modes: Mapping[str, Direction]) -> int | None:
     """The first epoch (1-based) at which every target is met, or `None`."""
     n = min((len(history.get(k) or []) for k in targets), default=0)
     for i in range(n):

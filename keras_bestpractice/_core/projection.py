@@ -58,7 +58,7 @@ class Projection:
     """
 
     epochs_seen: int
-    mode: str
+    mode: Direction
     current: float
     target: float | None
     budget: int | None

@@ -41,7 +41,7 @@ class TransferCheck:
 
     epoch: int
     monitor: str
-    mode: str
+    mode: Direction
     transferred: float
     reference: float
     gap: float

@@ -51,6 +51,7 @@ from typing import Any
 import numpy as np
 
 from keras_bestpractice._atomic import atomic_write_text, fsync_dir
+from keras_bestpractice._core.compare import Direction
 from keras_bestpractice._warnings import warn
 from keras_bestpractice.checkpointing.retention import Entry, best_entry, select_retained
 
@@ -482,7 +483,7 @@ class CheckpointStore:
             self._report(ckpt.name, problem, "using an older one")
         return None
 
-    def best(self, mode: str) -> Checkpoint | None:
+    def best(self, mode: Direction) -> Checkpoint | None:
         """The verified checkpoint with the best monitored value, or `None`."""
         candidates = {c.name: c for c in self.verified()}
         entry = best_entry([c.entry() for c in candidates.values()], mode)
@@ -607,7 +608,7 @@ class CheckpointStore:
                  "newest checkpoint without it).")
             return False
 
-    def apply_retention(self, keep_last: int, keep_best: int, mode: str,
+    def apply_retention(self, keep_last: int, keep_best: int, mode: Direction,
                         protect: str | None = None, background: bool = True) -> list[str]:
         """Delete verified checkpoints outside the retained set; returns the deleted names.
 
