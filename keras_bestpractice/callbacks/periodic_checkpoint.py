@@ -351,7 +351,7 @@ class PeriodicCheckpoint(CopyableCallback):
         if first:
             self._note_training_feeders()
         if self._partial is not None and self._partial.active:
-            self._partial.after_batch(first)
+            self._partial.after_batch(self.model, first)
         steps = self.params.get("steps") if self.params else None
         last_of_epoch = steps is not None and self._batch + self._batch_offset + 1 >= steps
         sigterm = self._session.sigterm_requested
@@ -426,7 +426,7 @@ class PeriodicCheckpoint(CopyableCallback):
     # ------------------------------------------------------------------- saving
     def _end_partial_step(self) -> None:
         if self._partial is not None and self._partial.active:
-            iterations = self._partial.undo_exhausted_step()
+            iterations = self._partial.undo_exhausted_step(self.model)
             if iterations is not None:
                 self._step = iterations
 
@@ -551,14 +551,15 @@ class PeriodicCheckpoint(CopyableCallback):
         # taken at the end of the previous phase gives its weights, not its optimizer
         # or rate.
         fresh_optimizer = ckpt.epoch_boundary and epoch == self.fresh_optimizer_epoch
-        session.restore(ckpt, stateful_callbacks(self.params), optimizer=not fresh_optimizer)
+        session.restore(self.model, ckpt, stateful_callbacks(self.params),
+                        optimizer=not fresh_optimizer)
         if not fresh_optimizer:
             self._resume_learning_rate(ckpt)
         if not ckpt.epoch_boundary:
             batch = int(resume_at["batch"])
             for feeder in self._training_feeders(ckpt):
                 feeder.set_epoch(epoch, start_batch=batch)
-            self._partial = PartialEpoch(self.model, epoch, batch, (
+            self._partial = PartialEpoch(epoch, batch, (
                 ckpt.array_names("metrics"), ckpt.read_arrays("metrics")))
         elif not ckpt.manifest.get("training_feeders") and not fell_back:
             warn(

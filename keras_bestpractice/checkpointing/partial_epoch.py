@@ -31,16 +31,18 @@ RAN_OUT = "Your input ran out of data"
 class PartialEpoch:
     """The resumed epoch `epoch`, starting at batch `start_batch` (0-based).
 
+    Its methods take the model from the callback at each call (`callback.model`):
+    on JAX, reading it re-attaches the training state the trainer keeps outside
+    the variables during `fit`.
+
     Args:
-        model: the model being trained.
         epoch: Keras's 0-based epoch index.
         start_batch: the first batch the resumed iteration yields.
         metrics: `(names, arrays)` of the metric accumulators saved mid-epoch.
     """
 
-    def __init__(self, model: Any, epoch: int, start_batch: int,
+    def __init__(self, epoch: int, start_batch: int,
                  metrics: tuple[list[str], list[np.ndarray]] | None):
-        self.model = model
         self.epoch = int(epoch)
         self.start_batch = int(start_batch)
         self._metrics = metrics
@@ -55,25 +57,25 @@ class PartialEpoch:
         warnings.filterwarnings("ignore", message=RAN_OUT)
         self.active = True
 
-    def after_batch(self, first: bool) -> None:
+    def after_batch(self, model: Any, first: bool) -> None:
         """After each training batch of the resumed epoch."""
         if first and self._metrics:
-            add_metric_totals(self.model, *self._metrics)
+            add_metric_totals(model, *self._metrics)
             self._metrics = None
         self._step_state = (
-            int(self.model.optimizer.iterations.numpy()),
-            [v.numpy().copy() for v in non_trainable_state(self.model)],
+            int(model.optimizer.iterations.numpy()),
+            [v.numpy().copy() for v in non_trainable_state(model)],
         )
 
-    def undo_exhausted_step(self) -> int | None:
+    def undo_exhausted_step(self, model: Any) -> int | None:
         """Put the non-trainable variables back to their values after the last real
         batch; returns the optimizer's step count then (`None`: nothing to undo)."""
         self.active = False
         if self._step_state is None:
             return None
         iterations, values = self._step_state
-        self.model.optimizer.iterations.assign(iterations)
-        for variable, value in zip(non_trainable_state(self.model), values, strict=True):
+        model.optimizer.iterations.assign(iterations)
+        for variable, value in zip(non_trainable_state(model), values, strict=True):
             variable.assign(value)
         self._step_state = None
         return iterations

@@ -59,7 +59,7 @@ class CheckpointSession:
 
     Args:
         directory: the checkpoint directory.
-        model: the model being trained.
+        model: the model being trained (read for its distribution strategy only).
         async_write: write in a background thread.
         keep_last, keep_best, direction: retention, applied after each commit.
         verbose: print each save.
@@ -221,12 +221,13 @@ class CheckpointSession:
             "the same checkpoint directory (a shared file system)."
         )
 
-    def restore(self, ckpt: Checkpoint, callbacks: Mapping[str, Any],
+    def restore(self, model: Any, ckpt: Checkpoint, callbacks: Mapping[str, Any],
                 optimizer: bool = True) -> dict[str, Any]:
-        """Put `ckpt` back, in order: model variables (and the optimizer's unless
-        `optimizer=False`), the global RNG states, each stateful callback's state (by
-        state key). Returns the checkpoint's JSON state."""
-        state_mod.restore_training_state(self.model, ckpt, optimizer=optimizer)
+        """Put `ckpt` back into `model` (pass `callback.model`: on JAX reading it
+        re-attaches the training state), in order: model variables (and the
+        optimizer's unless `optimizer=False`), the global RNG states, each stateful
+        callback's state (by state key). Returns the checkpoint's JSON state."""
+        state_mod.restore_training_state(model, ckpt, optimizer=optimizer)
         state = ckpt.read_state()
         state_mod.restore_rng(state.get("rng", {}))
         saved = state.get("callbacks", {})
