@@ -104,7 +104,9 @@ def main() -> None:
         diagnostics,
         HParamsLogger(out / "tensorboard" / "final", hp, trial_id="final"),
         keras.callbacks.CSVLogger(str(out / "training_log.csv")),
-        PeriodicCheckpoint(out / "checkpoints", every_n_epochs=2, keep_last=2,
+        # Every epoch is a candidate for the best (keep_best=1 keeps it, keep_last=2 the
+        # newest two): saving every 2nd epoch could never keep a best odd epoch.
+        PeriodicCheckpoint(out / "checkpoints", every_n_epochs=1, keep_last=2, keep_best=1,
                            monitor="val_accuracy"),
     ]
     train = stratified_dataset(x_tr, y_tr, batch_size=int(hp["batch_size"]), seed=0)

@@ -50,7 +50,7 @@ def main() -> None:
                                report_path=out / "overfit.html")
     build().fit(x_train, y_train, validation_data=(x_val, y_val), epochs=60, batch_size=16,
                 verbose=0, callbacks=[diag])
-    print(diag.report.to_dataframe()[["severity", "code", "epoch_1"]].to_string(index=False))
+    print(diag.report.to_dataframe()[["severity", "code", "epoch_number"]].to_string(index=False))
 
     print("\n== Run 2: the suggested fixes: more data, Dropout, EarlyStopping")
     x_more, x_val2, y_more, y_val2 = train_test_split(x, y, test_size=0.2, stratify=y,

@@ -219,3 +219,11 @@ def check_class_prior(name: str, value: Any, *, allow_none: bool = True) -> list
         raise ValueError(f"`{name}` must hold at least two non-negative class counts or shares "
                          f"with a positive sum, got {prior!r}.")
     return prior
+
+
+def did_you_mean(name: str, options: Iterable[str]) -> str:
+    """` Did you mean 'x'?` for the option closest to a mistyped `name`, else `""`."""
+    import difflib
+
+    close = difflib.get_close_matches(str(name), [str(o) for o in options], n=1, cutoff=0.6)
+    return f" Did you mean {close[0]!r}?" if close else ""

@@ -5,8 +5,19 @@
     keras-bestpractice trials <tuner directory> [--csv out.csv] [--sort COLUMN]
 
 `diagnose` reads a `CSVLogger` file (or a JSON dict of lists) and prints the
-findings; the exit status is 0 when the run is healthy, 1 for warnings only and 2
-for errors, so a script can gate on it.
+findings. `trials` prints one row per trial, best first by the objective (or by
+`--sort COLUMN`, in that metric's own direction: lowest loss first, highest
+accuracy first).
+
+Exit status, so a script can gate on it:
+
+- 0: done; for `diagnose`, the run is healthy (notes only);
+- 1: `diagnose` found warnings and no errors;
+- 2: `diagnose` found errors (NaN, divergence, not learning, ...);
+- 64 (`EX_USAGE`): bad usage or input: an unknown option, a column that does not
+  exist, a file that is not a training log, an output folder that does not exist;
+- 66 (`EX_NOINPUT`): the input cannot be read (a missing file or project);
+- 141: the reader of the output went away (`... | head`), as for SIGPIPE.
 """
 
 from __future__ import annotations
@@ -17,9 +28,26 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+EXIT_WARNINGS = 1
+EXIT_ERRORS = 2
+EXIT_USAGE = 64    # sysexits.h EX_USAGE
+EXIT_NOINPUT = 66  # sysexits.h EX_NOINPUT
+# Exit status after the reader of our output went away (`... --json | head`), as
+# shells report a process ended by SIGPIPE (128 + 13).
+BROKEN_PIPE = 141
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with the usage-error status of this command (argparse's own is 2, which
+    `diagnose` uses for "errors found")."""
+
+    def error(self, message: str):  # noqa: D401 - argparse's hook
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
 
 def _build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="keras-bestpractice",
         description="Keras training best practices: diagnose runs, inspect tuning trials.",
     )
@@ -44,13 +72,31 @@ def _build_parser() -> argparse.ArgumentParser:
                                    "a RandomSearchTuner project directory.")
     t.add_argument("project", help="the tuner's directory/project_name folder")
     t.add_argument("--csv", default=None, help="also write the table as CSV here")
-    t.add_argument("--sort", default=None, help="column to sort by (default: the objective)")
+    t.add_argument("--sort", default=None,
+                   help="column to sort by, best first in the metric's own direction (lowest "
+                        "loss, highest accuracy); other columns ascending (default: the "
+                        "objective's best value)")
     return parser
+
+
+def _check_outputs(args: argparse.Namespace, options: Sequence[str]) -> None:
+    """Refuse, before any work, an output whose folder does not exist (nothing is
+    created or written half)."""
+    for option in options:
+        value = getattr(args, option, None)
+        if value is not None and not Path(value).resolve().parent.is_dir():
+            raise _UsageError(f"--{option} {value!r}: the folder "
+                              f"{str(Path(value).resolve().parent)!r} does not exist.")
+
+
+class _UsageError(ValueError):
+    pass
 
 
 def _diagnose(args: argparse.Namespace) -> int:
     from keras_bestpractice.diagnostics.diagnosis import diagnose
 
+    _check_outputs(args, ("html", "png", "markdown"))
     report = diagnose(Path(args.history), num_classes=args.num_classes)
     if args.json:
         print(report.to_json())
@@ -68,19 +114,19 @@ def _diagnose(args: argparse.Namespace) -> int:
         atomic_write_text(args.markdown, report.to_markdown())
         print(f"Markdown report: {args.markdown}", file=sys.stderr)
     severities = {f.severity for f in report.findings}
-    return 2 if "error" in severities else 1 if "warning" in severities else 0
+    return EXIT_ERRORS if "error" in severities else \
+        EXIT_WARNINGS if "warning" in severities else 0
 
 
 def _trials(args: argparse.Namespace) -> int:
-    from keras_bestpractice.tuning.results import load_results_frame
+    from keras_bestpractice.tuning.results import load_results_frame, sort_best_first
 
+    _check_outputs(args, ("csv",))
     frame = load_results_frame(args.project)
-    if args.sort:
-        if args.sort not in frame.columns:
-            print(f"error: --sort {args.sort!r} is not a column; columns: "
-                  f"{', '.join(frame.columns)}", file=sys.stderr)
-            return 2
-        frame = frame.sort_values(args.sort, ascending=False)
+    if args.sort is not None and args.sort not in frame.columns:
+        raise _UsageError(f"--sort {args.sort!r} is not a column; columns: "
+                          f"{', '.join(frame.columns)}")
+    frame = sort_best_first(frame, args.sort)
     import pandas as pd
 
     with pd.option_context("display.max_columns", None, "display.width", 200):
@@ -92,19 +138,17 @@ def _trials(args: argparse.Namespace) -> int:
     return 0
 
 
-# Exit status after the reader of our output went away (`... --json | head`), as
-# shells report a process ended by SIGPIPE (128 + 13).
-BROKEN_PIPE = 141
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command; returns the exit status.
 
-    Bad input (a missing or unreadable file, a directory, a history without
-    `loss`) prints one `error: ...` line to stderr and returns 2, without a
-    traceback.
+    Bad input prints one `error: ...` line to stderr, without a traceback, and
+    returns 64 (a directory, a history without `loss`, a bad option value) or 66
+    (a missing or unreadable file); see the module docstring.
     """
-    args = _build_parser().parse_args(argv)
+    try:
+        args = _build_parser().parse_args(argv)
+    except SystemExit as exc:  # --help and --version exit 0; usage errors EXIT_USAGE
+        return int(exc.code or 0)
     try:
         if args.command == "diagnose":
             return _diagnose(args)
@@ -117,7 +161,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, TypeError, OSError) as exc:
         message = " ".join(str(exc).split())
         print(f"error: {message}", file=sys.stderr)
-        return 2
+        missing = isinstance(exc, (FileNotFoundError, PermissionError)) or \
+            isinstance(exc, OSError) and not isinstance(exc, IsADirectoryError)
+        return EXIT_NOINPUT if missing else EXIT_USAGE
 
 
 if __name__ == "__main__":  # pragma: no cover

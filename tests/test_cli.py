@@ -40,7 +40,7 @@ def test_diagnose_json_history_file_and_missing_file(tmp_path, capsys):
                                 "val_loss": [2.44, 2.42, 2.40, 2.38, 2.36, 2.34]}))
     assert main(["diagnose", str(hist), "--num-classes", "10"]) == 1
     assert "slow_convergence" in capsys.readouterr().out
-    assert main(["diagnose", str(tmp_path / "nope.csv")]) == 2
+    assert main(["diagnose", str(tmp_path / "nope.csv")]) == 66  # EX_NOINPUT
 
 
 def test_console_script_is_installed():
@@ -50,8 +50,23 @@ def test_console_script_is_installed():
 
 
 def test_unknown_command_is_a_usage_error():
-    with pytest.raises(SystemExit):
-        main(["frobnicate"])
+    assert main(["frobnicate"]) == 64  # EX_USAGE, not 2 ("errors found")
+    assert main(["diagnose", "log.csv", "--num-classes", "three"]) == 64
+    assert main(["--version"]) == 0
+
+
+def test_exit_codes_tell_errors_found_from_bad_input(tmp_path, capsys):
+    """Issue #26: 2 meant both "errors found" and "bad input"."""
+    log = tmp_path / "log.csv"
+    write_log(log, [2.0, 5.0, 50.0, 5e3, 5e5], [2.0, 6.0, 60.0, 6e3, 6e5])
+    assert main(["diagnose", str(log)]) == 2                        # errors found
+    assert main(["diagnose", str(tmp_path)]) == 64                  # not a training log
+    assert main(["diagnose", str(tmp_path / "missing.csv")]) == 66  # no input
+    # An output folder that does not exist is refused before anything is written.
+    missing = tmp_path / "no" / "such" / "report.html"
+    assert main(["diagnose", str(log), "--html", str(missing)]) == 64
+    assert not (tmp_path / "no").exists()
+    assert "--html" in capsys.readouterr().err
 
 
 def test_trials_table_from_a_project_directory(tmp_path, capsys):
@@ -77,8 +92,8 @@ def test_trials_table_from_a_project_directory(tmp_path, capsys):
     assert "not_learning" in printed and "pruned" in printed
     lines = out_csv.read_text().splitlines()
     assert len(lines) == 3 and "hp_learning_rate" in lines[0]
-    assert main(["trials", str(project), "--sort", "nope"]) == 2
-    assert main(["trials", str(tmp_path / "empty")]) == 2
+    assert main(["trials", str(project), "--sort", "nope"]) == 64
+    assert main(["trials", str(tmp_path / "empty")]) == 66
 
 
 @pytest.mark.parametrize("make", [
@@ -87,11 +102,11 @@ def test_trials_table_from_a_project_directory(tmp_path, capsys):
     lambda tmp: (tmp / "acc.csv").write_text("epoch,accuracy\n0,0.5\n") and tmp / "acc.csv",
     lambda tmp: (tmp / "empty.json").write_text("{}") and tmp / "empty.json",
 ])
-def test_bad_input_is_one_error_line_and_exit_code_2(tmp_path, make):
+def test_bad_input_is_one_error_line_and_exit_code_64(tmp_path, make):
     path = make(tmp_path)
     done = subprocess.run([sys.executable, "-m", "keras_bestpractice.cli", "diagnose", str(path)],
                           capture_output=True, text=True, timeout=60)
-    assert done.returncode == 2
+    assert done.returncode == 64
     assert "Traceback" not in done.stderr
     lines = [line for line in done.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: "), done.stderr
@@ -105,3 +120,30 @@ def test_broken_pipe_is_not_a_traceback(tmp_path):
                           "| head -c 10", shell=True, capture_output=True, text=True, timeout=60)
     assert "Traceback" not in done.stderr and "BrokenPipe" not in done.stderr, done.stderr
     assert len(done.stdout) == 10
+
+
+def test_trials_sort_best_first_in_each_metrics_direction_and_by_default_the_objective(
+        tmp_path, capsys):
+    """Issue #26: `--sort best_val_loss` put the worst loss first, and without `--sort`
+    the rows were in trial order although --help said "the objective"."""
+    project = tmp_path / "proj"
+    rows = {"0": (0.5, 0.9), "1": (0.9, 0.95), "2": (0.3, 0.7)}  # val_loss, val_accuracy
+    for trial_id, (loss, acc) in rows.items():
+        trial = project / f"trial_{trial_id}"
+        trial.mkdir(parents=True)
+        (trial / "kbp_trial.json").write_text(json.dumps({
+            "trial_id": trial_id, "status": "completed", "hyperparameters": {"u": 1},
+            "history": {"loss": [1.0], "val_loss": [loss], "val_accuracy": [acc]},
+            "epochs_run": 1, "prune_reason": "", "objective": "val_accuracy",
+            "direction": "max"}))
+
+    def order(*options):
+        out = tmp_path / "t.csv"
+        assert main(["trials", str(project), "--csv", str(out), *options]) == 0
+        capsys.readouterr()
+        return [line.split(",")[0] for line in out.read_text().splitlines()[1:]]
+
+    assert order() == ["1", "0", "2"]                                 # best val_accuracy first
+    assert order("--sort", "best_val_loss") == ["2", "0", "1"]        # lowest loss first
+    assert order("--sort", "best_val_accuracy") == ["1", "0", "2"]
+    assert order("--sort", "trial_id") == ["0", "1", "2"]

@@ -140,12 +140,13 @@ class DivergenceGuard(CopyableCallback):
             that makes one guard per trial warns once. Defaults to `True`.
 
     Attributes:
-        events: one dict per detection with keys `epoch`, `batch`, `reason`
-            (`"nan"`, `"inf"`, `"diverged"`, `"not_learning"`), `value` and
-            `action`. `epoch` and `batch` are 0-based indices as Keras passes them
-            to callbacks (`History.epoch`, `on_train_batch_end`): Keras prints
-            them, and the guard's messages say them, as "Epoch `epoch + 1`" and
-            step `batch + 1`. `batch` is `None` for a detection at epoch end.
+        events: one dict per detection with keys `epoch`, `epoch_number`, `batch`,
+            `reason` (a plain string: `"nan"`, `"inf"`, `"diverged"`,
+            `"not_learning"`), `value` and `action`. `epoch` and `batch` are
+            0-based indices as Keras passes them to callbacks (`History.epoch`,
+            `on_train_batch_end`); `epoch_number` is the epoch as Keras prints it
+            and the guard's messages say it ("Epoch 3/10" is 3), and the message's
+            step is `batch + 1`. `batch` is `None` for a detection at epoch end.
         stop_reason: the reason that stopped training, or `None`.
         lr_scale: product of the back-off factors applied so far.
         backoffs_used: number of back-offs applied.
@@ -347,7 +348,7 @@ class DivergenceGuard(CopyableCallback):
             warn(
                 f"DivergenceGuard(monitor={self.monitor!r}): {self.monitor!r} is not in the "
                 f"logs (available: {', '.join(sorted(logs)) or 'none'}); the divergence rule is "
-                "off, NaN/Inf checks still run."
+                "off, NaN/Inf checks still run." + v.did_you_mean(self.monitor, logs)
             )
         if decision is None:
             self._history.append(epoch, logs)
@@ -524,8 +525,10 @@ class DivergenceGuard(CopyableCallback):
                 f"({value:.4g}, {self._chance.loss:.4g} for a model that learned nothing)"
                 if self._chance is not None else f"the loss is stuck ({value:.4g})"}[reason]
         what = detail or what
-        event = {"epoch": self._epoch, "batch": batch, "reason": reason,
-                 "value": float(value), "action": "stopped"}
+        # Plain values (a str reason, not the enum), and the epoch both as Keras's index
+        # and as printed, so the record reads as the messages do.
+        event = {"epoch": self._epoch, "epoch_number": self._epoch + 1, "batch": batch,
+                 "reason": str(reason), "value": float(value), "action": "stopped"}
         if restored and self.lr_backoff is not None and self.backoffs_used < self.max_backoffs:
             from keras_bestpractice import _lr
 

@@ -461,7 +461,7 @@ class PeriodicCheckpoint(CopyableCallback):
                 f"logs (available: {', '.join(sorted(logs)) or 'none'}); keep_best keeps "
                 "nothing and PeriodicCheckpoint.best() will have no checkpoint to return. "
                 + ("Pass validation data to fit, or " if self.monitor.startswith("val_")
-                   else "") + "monitor a logged key."
+                   else "") + "monitor a logged key." + v.did_you_mean(self.monitor, logs)
             )
 
     def _save(self, logs: dict | None, epoch_boundary: bool) -> None:

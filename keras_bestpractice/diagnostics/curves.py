@@ -150,13 +150,19 @@ class Curves:
             if m == n:
                 arr[:] = values
             elif m > 0:
-                # Validation every k-th epoch (`validation_freq=k`) gives shorter
-                # lists: Keras evaluates at epochs k-1, 2k-1, ...
-                if n % m == 0:
-                    arr[n // m - 1 :: n // m] = values
-                else:
-                    arr[n - m :] = values
-                notes.append(f"`{key}` has {m} values for {n} epochs; aligned to the last epochs.")
+                k = validation_every(n, m)
+                if k is None:
+                    raise ValueError(
+                        f"`{key}` has {m} values for {n} epochs, and they cannot be placed on "
+                        "their epochs (no single validation_freq gives that count). Pass a "
+                        "CSVLogger file (it writes every epoch), or the lists with NaN at the "
+                        "epochs without validation."
+                    )
+                # Validation every k-th epoch (`validation_freq=k`) gives shorter lists:
+                # Keras evaluates after epochs k, 2k, ... (indices k-1, 2k-1, ...).
+                arr[k - 1 : k * m : k] = values
+                notes.append(f"`{key}` has {m} values for {n} epochs: placed as "
+                             f"validation_freq={k} logs them (after epochs {k}, {2 * k}, ...).")
             series[key] = arr
         return cls(epochs=epochs_arr[:n], series=series, notes=notes)
 
@@ -278,3 +284,13 @@ def _to_float_array(key: str, values: np.ndarray) -> np.ndarray:
                 f"`history[{key!r}]` has a value that is not a number at position {i}: {v!r}."
             ) from exc
     return out
+
+
+def validation_every(epochs: int, values: int) -> int | None:
+    """The `validation_freq` k that logs `values` validation values in `epochs` epochs
+    (`epochs // k == values`), or `None` when there is none or more than one."""
+    if values <= 0 or values > epochs:
+        return None
+    # epochs // k == values  <=>  epochs / (values + 1) < k <= epochs / values
+    candidates = [k for k in range(1, epochs + 1) if epochs // k == values]
+    return candidates[0] if len(candidates) == 1 else None

@@ -63,7 +63,8 @@ class DiagnosticsReport:
 
     # ----------------------------------------------------------------- outputs
     def to_dataframe(self):
-        """Findings as a pandas `DataFrame` (one row each, epoch 1-based in `epoch_1`)."""
+        """Findings as a pandas `DataFrame`, one row each: `epoch` is Keras's 0-based index,
+        `epoch_number` the epoch as printed (`epoch + 1`), as in `Finding.to_dict()`."""
         import pandas as pd
 
         rows = []
@@ -72,15 +73,15 @@ class DiagnosticsReport:
                 "severity": f.severity,
                 "code": f.code,
                 "epoch": f.epoch,
-                "epoch_1": None if f.epoch is None else f.epoch + 1,
+                "epoch_number": f.epoch_number,
                 "message": f.message,
                 "suggestion": f.suggestion,
                 "evidence": json.dumps(f.evidence, default=_json_default),
             })
-        frame = pd.DataFrame(rows, columns=["severity", "code", "epoch", "epoch_1", "message",
-                                            "suggestion", "evidence"])
+        frame = pd.DataFrame(rows, columns=["severity", "code", "epoch", "epoch_number",
+                                            "message", "suggestion", "evidence"])
         frame["epoch"] = frame["epoch"].astype("Int64")
-        frame["epoch_1"] = frame["epoch_1"].astype("Int64")
+        frame["epoch_number"] = frame["epoch_number"].astype("Int64")
         return frame
 
     def probe_frame(self):

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from keras_bestpractice import _validation as v
-from keras_bestpractice._callback import CopyableCallback
+from keras_bestpractice._callback import CopyableCallback, print_msg
 from keras_bestpractice._core.history import EpochHistory, accuracy_key, history_dict
 
 
@@ -169,6 +169,10 @@ def fine_tune(model: Any, x: Any = None, y: Any = None, *, validation_data: Any 
             saved = [states.get(recorder.state_key) or {} for _, states in points]
             reference = next((s["reference"] for s in saved if s.get("reference")), None)
         if reference is None:
+            if verbose:
+                print_msg(f"fine_tune: reference run: the same architecture trained from "
+                          f"scratch for {min(10, total)} epochs (for the negative-transfer "
+                          "check; not the model being fine-tuned)")
             reference = train_reference(model, x, y, epochs=min(10, total), **fit_kwargs)
         recorder.reference = result.reference_history = history_dict(reference)
         monitor = _transfer_monitor(result.reference_history, validation_data is not None)
@@ -194,6 +198,11 @@ def fine_tune(model: Any, x: Any = None, y: Any = None, *, validation_data: Any 
             _recompile(model, config, factor)
             recorder.begin_phase(name, unfrozen, _lr.current_lr(model.optimizer),
                                  len(model.trainable_weights))
+            if verbose:
+                print_msg(f"fine_tune: phase {i + 1}/{len(plan)} {name!r}: epochs "
+                          f"{starts[i] + 1}-{starts[i] + epochs}, learning rate "
+                          f"{_lr.current_lr(model.optimizer):.3g}, "
+                          f"{len(model.trainable_weights)} trainable weights")
             model.fit(x, y, initial_epoch=starts[i], epochs=starts[i] + epochs,
                       callbacks=all_callbacks, **fit_kwargs)
     finally:

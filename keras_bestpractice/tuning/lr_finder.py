@@ -37,6 +37,17 @@ class LRFinderResult:
     suggestions: dict[str, float | None] = field(default_factory=dict)
     stopped_early: bool = False
 
+    def __repr__(self) -> str:
+        # A summary: the arrays are hundreds of values (`to_dataframe()` has them all).
+        n = len(self.lrs)
+        span = f"lr {self.lrs[0]:.3g} to {self.lrs[-1]:.3g}" if n else "no step"
+        suggested = ", ".join(f"{k}={v:.3g}" for k, v in self.suggestions.items()
+                              if v is not None) or "none"
+        return (f"LRFinderResult({n} steps, {span}, suggestions: {suggested}, "
+                f"stopped_early={self.stopped_early})")
+
+    __str__ = __repr__
+
     @property
     def suggestion(self) -> float | None:
         for method in ("valley", "steepest", "minimum/10"):

@@ -110,7 +110,41 @@ def build_frame(trials: Mapping[str, Mapping[str, Any]],
     frame = pd.DataFrame(rows)
     if not frame.empty:
         frame = frame.sort_values("trial_id").reset_index(drop=True)
+    frame.attrs.update({"objective": objective, "direction": str(direction)})
     return frame
+
+
+def column_direction(frame: Any, column: str) -> Direction | None:
+    """Which way `column` of a results table improves: the objective's direction for
+    `score` and its best/last columns, a metric's own (from its name) for the other
+    `best_*`/`last_*` columns, `None` for the rest (ids, hyperparameters, times)."""
+    objective = frame.attrs.get("objective")
+    direction = frame.attrs.get("direction")
+    metric = column.removeprefix("best_").removeprefix("last_") \
+        if column.startswith(("best_", "last_")) else None
+    if column == "score" or (metric is not None and metric == objective):
+        return Direction.of(direction, name="direction") if direction else None
+    if metric is not None and metric != "epoch":
+        return Direction.from_name(metric)
+    return None
+
+
+def sort_best_first(frame: Any, column: str | None = None) -> Any:
+    """The table sorted by `column`, best first in its own direction (lowest loss,
+    highest accuracy; other columns ascending), missing values last; `None`: by the
+    objective's best value."""
+    if frame.empty:
+        return frame
+    if column is None:
+        objective = frame.attrs.get("objective")
+        column = f"best_{objective}" if f"best_{objective}" in frame.columns else "trial_id"
+    direction = column_direction(frame, column)
+    ascending = direction is not Direction.MAX
+    attrs = dict(frame.attrs)
+    out = frame.sort_values(column, ascending=ascending, na_position="last",
+                            kind="stable").reset_index(drop=True)
+    out.attrs.update(attrs)
+    return out
 
 
 def load_results_frame(project_dir: str | os.PathLike):

@@ -37,6 +37,15 @@ class LRSweepResult:
     refined: list[float] = field(default_factory=list)
     monitor: str = "val_loss"
 
+    def __repr__(self) -> str:
+        # A summary: the histories are every epoch of every run (`to_dataframe()`).
+        best = "none" if self.best_lr is None else f"{self.best_lr:.3g}"
+        verdicts = ", ".join(f"{lr:.3g}: {code}" for lr, code in sorted(self.verdicts.items()))
+        return (f"LRSweepResult(best_lr={best} by {self.monitor}, {len(self.histories)} runs"
+                + (f" ({verdicts})" if verdicts else "") + ")")
+
+    __str__ = __repr__
+
     def to_dataframe(self):
         """One row per rate: final and best metrics, epochs, verdict, refined flag."""
         import pandas as pd

@@ -26,9 +26,11 @@ def test_nan_stops_at_the_first_bad_batch_and_rolls_back():
     guard = DivergenceGuard()
     model.fit(x, y, batch_size=8, epochs=3, shuffle=False, verbose=0, callbacks=[guard])
     assert guard.stop_reason == "nan"
-    assert guard.events == [{"epoch": 0, "batch": 3, "reason": "nan",
+    assert guard.events == [{"epoch": 0, "epoch_number": 1, "batch": 3, "reason": "nan",
                              "value": guard.events[0]["value"], "action": "rolled_back"}]
     assert math.isnan(guard.events[0]["value"])
+    # Issue #26: a plain string as the README shows, not StopReason.NAN.
+    assert type(guard.events[0]["reason"]) is str
     assert all_finite(model)
     assert np.isfinite(model.evaluate(x[:16], y[:16], verbose=0)[0])
 
@@ -173,8 +175,8 @@ def test_divergence_of_the_monitored_running_mean_with_patience():
             break
     # 0.5 is the lowest; 1.1, 1.3 and 1.4 exceed 2 x 0.5 = 1.0 three checks in a row
     # (1.2 too, so the third consecutive check is batch 6).
-    assert guard.events == [{"epoch": 0, "batch": 6, "reason": "diverged", "value": 1.3,
-                             "action": "rolled_back"}]
+    assert guard.events == [{"epoch": 0, "epoch_number": 1, "batch": 6, "reason": "diverged",
+                             "value": 1.3, "action": "rolled_back"}]
 
 
 def test_a_lucky_first_batch_does_not_make_the_ordinary_mean_look_diverged():
@@ -286,6 +288,15 @@ def test_missing_monitor_warns_with_the_available_keys():
     with pytest.warns(KerasBestPracticeWarning, match="available: accuracy, loss"):
         model.fit(x, y, epochs=1, verbose=0, callbacks=[DivergenceGuard(monitor="val_los",
                                                                         mode="min")])
+
+
+def test_a_mistyped_monitor_is_pointed_at_the_key_it_meant():
+    """Issue #26: `monitor="val_los"` warned without naming `val_loss`."""
+    x, y = tiny_data()
+    model = tiny_model()
+    with pytest.warns(KerasBestPracticeWarning, match="Did you mean 'val_loss'"):
+        model.fit(x, y, validation_data=(x, y), epochs=1, verbose=0,
+                  callbacks=[DivergenceGuard(monitor="val_los", mode="min")])
 
 
 def test_state_dict_round_trip_is_applied_at_train_begin():

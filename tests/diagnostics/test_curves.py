@@ -51,6 +51,23 @@ def test_validation_every_second_epoch_is_aligned():
     assert np.isnan(c.val_loss[0]) and c.val_loss[1] == 3.5 and c.val_loss[3] == 1.5
 
 
+@pytest.mark.parametrize(("epochs", "values", "placed"), [
+    (5, 2, [1, 3]),         # validation_freq=2 over 5 epochs: after epochs 2 and 4
+    (7, 2, [2, 5]),         # validation_freq=3: after epochs 3 and 6 (was put on 6 and 7)
+    (6, 6, list(range(6))),
+])
+def test_shorter_validation_is_placed_where_validation_freq_logs_it(epochs, values, placed):
+    c = Curves.from_any({"loss": list(range(epochs, 0, -1)),
+                         "val_loss": [float(v) for v in range(values)]})
+    assert np.flatnonzero(np.isfinite(c.val_loss)).tolist() == placed
+
+
+def test_a_validation_list_no_validation_freq_explains_is_refused():
+    """Issue #26: a `val_loss` shorter than `loss` was placed on the last epochs, silently."""
+    with pytest.raises(ValueError, match="`val_loss` has 2 values for 10 epochs"):
+        Curves.from_any({"loss": list(range(10)), "val_loss": [1.0, 0.5]})  # k = 4 or 5
+
+
 def test_bad_inputs_raise_clear_errors(tmp_path):
     with pytest.raises(TypeError, match="history"):
         Curves.from_any(42)

@@ -50,8 +50,9 @@ def test_plot_writes_a_png_that_loads(report, tmp_path):
 
 def test_dataframe_and_json(report):
     frame = report.to_dataframe()
-    assert list(frame.columns[:4]) == ["severity", "code", "epoch", "epoch_1"]
-    assert frame.loc[0, "code"] == "overfitting" and frame.loc[0, "epoch_1"] == 6
+    # Issue #26: one name for the printed epoch (`epoch_number`, as Finding.to_dict()).
+    assert list(frame.columns[:4]) == ["severity", "code", "epoch", "epoch_number"]
+    assert frame.loc[0, "code"] == "overfitting" and frame.loc[0, "epoch_number"] == 6
     payload = json.loads(report.to_json())
     assert payload["primary"] == "overfitting"
     # Evidence numbers epochs as Keras prints them (issue #14): the best epoch is "Epoch 6".

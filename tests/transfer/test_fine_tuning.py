@@ -248,3 +248,16 @@ def test_diagnostics_and_hparams_follow_the_phases_as_one_run(tmp_path):
     runs = [p for p in (tmp_path / "logs").iterdir() if p.is_dir()]
     assert [p.name for p in runs] == [logger.session_name]        # one session for the run
     assert logger.status == "success"
+
+
+def test_verbose_output_says_which_run_and_phase_it_is(tmp_path, capsys):
+    """Issue #26: `fine_tune(verbose=2)` printed the reference run's epochs unlabelled."""
+    x, y = digits()
+    fine_tune(model(), x[:64], y[:64], validation_data=(x[64:], y[64:]), head_epochs=1,
+              epochs_per_group=1, groups=1, batch_size=16, verbose=2,
+              check_negative_transfer=True)
+    out = capsys.readouterr().out
+    reference = out.index("fine_tune: reference run")
+    head = out.index("fine_tune: phase 1/2 'head': epochs 1-1")
+    unfreeze = out.index("fine_tune: phase 2/2")
+    assert reference < out.index("Epoch 1/") < head < unfreeze

@@ -37,6 +37,10 @@ def test_range_test_on_digits_suggests_a_sane_rate_and_restores_everything(tmp_p
     assert all(np.array_equal(a, b) for a, b in zip(before, after, strict=True))
     frame = result.to_dataframe()
     assert list(frame.columns) == ["lr", "loss", "smoothed_loss"]
+    # Issue #26: print(result) was 300 lines of arrays; now one line that says what matters.
+    text = str(result)
+    assert "\n" not in text and len(text) < 300 and "valley=" in text
+    assert text.startswith(f"LRFinderResult({len(result.lrs)} steps")
     path = tmp_path / "lr.png"
     result.plot(path)
     assert path.read_bytes()[:4] == b"\x89PNG"
@@ -175,6 +179,7 @@ def test_lr_sweep_labels_bad_rates_and_refines(tmp_path):
     assert sorted(result.refined) == [5e-3, 2e-2]
     frame = result.to_dataframe()
     assert len(frame) == 5 and frame["best"].sum() == 1
+    assert "\n" not in repr(result) and f"best_lr={result.best_lr:.3g}" in repr(result)
     path = tmp_path / "sweep.png"
     result.plot(path)
     assert path.read_bytes()[:4] == b"\x89PNG"
