@@ -1,6 +1,7 @@
 """The `keras-bestpractice` command.
 
     keras-bestpractice diagnose training_log.csv [--html report.html] [--png curves.png]
+                        [--class-prior N,N,...] [--targets labels.npy] [--loss NAME]
                                                  [--num-classes C] [--json]
     keras-bestpractice trials <tuner directory> [--csv out.csv] [--sort COLUMN]
 
@@ -62,6 +63,15 @@ def _build_parser() -> argparse.ArgumentParser:
     d.add_argument("history", help="CSVLogger .csv file, or .json with a dict of lists")
     d.add_argument("--num-classes", type=int, default=None,
                    help="number of classes (enables the chance-level rules)")
+    d.add_argument("--class-prior", default=None, metavar="N,N,...",
+                   help="class counts or shares of the training data, comma-separated "
+                        "(imbalanced data: the chance level is the prior's, not 1/C)")
+    d.add_argument("--targets", default=None, metavar="FILE",
+                   help="the training labels or targets (.npy, or text with one per line): "
+                        "the class prior of labels, the spread of regression targets")
+    d.add_argument("--loss", default=None,
+                   help="the loss the model was trained with (e.g. mse, "
+                        "binary_crossentropy; default: a softmax classifier's)")
     d.add_argument("--html", default=None, help="write a self-contained HTML report here")
     d.add_argument("--png", default=None, help="write the learning-curve plot here")
     d.add_argument("--markdown", default=None, help="write a Markdown report here")
@@ -93,11 +103,44 @@ class _UsageError(ValueError):
     pass
 
 
+def _class_prior(text: str | None) -> list[float] | None:
+    """`--class-prior 500,150,100,100` -> the numbers (counts or shares)."""
+    if text is None:
+        return None
+    try:
+        return [float(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise _UsageError(f"--class-prior {text!r}: give comma-separated counts or shares, "
+                          "e.g. 500,150,100,100.") from None
+
+
+def _targets(path: str | None):
+    """`--targets FILE`: labels or targets from a .npy file or a text file, one per line."""
+    if path is None:
+        return None
+    import numpy as np
+
+    file = Path(path)
+    if not file.is_file():
+        raise FileNotFoundError(f"--targets {path!r} does not exist.")
+    try:
+        values = np.load(file, allow_pickle=False) if file.suffix.lower() == ".npy" else \
+            np.loadtxt(file, ndmin=1)
+        if values.dtype.kind == "f" and values.size and np.all(values == np.round(values)):
+            values = values.astype(np.int64)  # class ids written as text
+        return values
+    except ValueError as exc:
+        raise _UsageError(f"--targets {path!r} is not a .npy file or numbers one per line "
+                          f"({exc}).") from None
+
+
 def _diagnose(args: argparse.Namespace) -> int:
     from keras_bestpractice.diagnostics.diagnosis import diagnose
 
     _check_outputs(args, ("html", "png", "markdown"))
-    report = diagnose(Path(args.history), num_classes=args.num_classes)
+    report = diagnose(Path(args.history), num_classes=args.num_classes,
+                      class_prior=_class_prior(args.class_prior),
+                      targets=_targets(args.targets), loss=args.loss)
     if args.json:
         print(report.to_json())
     else:

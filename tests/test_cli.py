@@ -147,3 +147,46 @@ def test_trials_sort_best_first_in_each_metrics_direction_and_by_default_the_obj
     assert order("--sort", "best_val_loss") == ["2", "0", "1"]        # lowest loss first
     assert order("--sort", "best_val_accuracy") == ["1", "0", "2"]
     assert order("--sort", "trial_id") == ["0", "1", "2"]
+
+
+COLLAPSED = {  # a real run (4 classes, 5:1.5:1:1, SGD(5)) that ends predicting the majority
+    "loss": [1.8115, 1.2212, 1.1977, 1.1977, 1.1977, 1.1977, 1.1977, 1.1977],
+    "accuracy": [0.5514, 0.58, 0.58, 0.58, 0.58, 0.58, 0.58, 0.58],
+    "val_loss": [1.7451, 1.3777, 1.3778, 1.3778, 1.3778, 1.3778, 1.3778, 1.3778],
+    "val_accuracy": [0.5667] * 8,
+}
+
+
+@pytest.mark.parametrize("given", [
+    lambda tmp: ["--class-prior", "415,115,86,84"],
+    lambda tmp: ["--class-prior", "0.593,0.164,0.123,0.12"],
+    lambda tmp: ["--targets", str(_labels(tmp, ".txt"))],
+    lambda tmp: ["--targets", str(_labels(tmp, ".npy"))],
+])
+def test_the_class_prior_from_the_command_line_judges_a_majority_collapse(tmp_path, given):
+    """Issue #26: `diagnose log.csv --num-classes 4` had no way to pass the prior, and
+    judged the collapsed run against a uniform 1/4."""
+    hist = tmp_path / "history.json"
+    hist.write_text(json.dumps(COLLAPSED))
+    assert main(["diagnose", str(hist), "--num-classes", "4"]) != 2   # uniform: no error
+    assert main(["diagnose", str(hist), *given(tmp_path)]) == 2       # the prior: not_learning
+
+
+def _labels(tmp, suffix):
+    import numpy as np
+
+    labels = np.repeat([0, 1, 2, 3], [415, 115, 86, 84])
+    path = tmp / f"labels{suffix}"
+    if suffix == ".npy":
+        np.save(path, labels)
+    else:
+        np.savetxt(path, labels, fmt="%d")
+    return path
+
+
+def test_bad_class_prior_and_targets_are_usage_errors(tmp_path, capsys):
+    hist = tmp_path / "history.json"
+    hist.write_text(json.dumps(COLLAPSED))
+    assert main(["diagnose", str(hist), "--class-prior", "a,b"]) == 64
+    assert main(["diagnose", str(hist), "--targets", str(tmp_path / "none.npy")]) == 66
+    assert "--class-prior" in capsys.readouterr().err

@@ -237,6 +237,7 @@ class TrainingDiagnostics(CopyableCallback):
             extra_findings=findings,
             skipped_checks=self._skipped,
             probes=[_flatten_probe(p) for p in self._probes],
+            predicted_classes=self._predicted_classes(),
             **self._reference_args(),
         )
         if self.report_path is not None:
@@ -256,6 +257,23 @@ class TrainingDiagnostics(CopyableCallback):
         self._probe = self._extractor = self._prev_kernels = None
 
     # ------------------------------------------------------------------ helpers
+    def _predicted_classes(self) -> np.ndarray | None:
+        """The class the trained model predicts for each probe input (a single-output
+        model with a softmax over 2+ classes), or `None`: a model that predicts one
+        class for all of them has collapsed onto it (issue #26)."""
+        import keras
+
+        if self._probe is None or output_losses(self.model) is not None or \
+                self._chance is None or self._chance.kind != "classification":
+            return None
+        try:
+            out = keras.ops.convert_to_numpy(self.model(self._probe[0], training=False))
+        except Exception:  # noqa: BLE001 - a model the probe cannot run: no predictions
+            return None
+        if out.ndim != 2 or out.shape[-1] < 2:
+            return None
+        return np.argmax(out, axis=-1).astype(np.int64)
+
     def _chance_level(self):
         """The reference level of a single-output model's loss, or `None` (unknown)."""
         if output_losses(self.model) is not None:

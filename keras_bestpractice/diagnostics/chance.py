@@ -49,8 +49,69 @@ INFER_STEADY_ACCURACY = 0.02
 INFER_CONSTANT_ACCURACY = 0.005
 
 
+# A constant predictor (issue #26: a run collapsed to the majority class on imbalanced
+# data): it gives every sample the same class, so its accuracy over a fixed training set
+# is that class's share, the same to the sample every epoch. "The same": a spread of at
+# most 0.2% over the last 3 epochs (a sample or two of a thousand changing sides), with a
+# loss that moves by less than 1%. A model that learned keeps moving one or the other.
+CONSTANT_ACCURACY_SPREAD = 0.002
+CONSTANT_LOSS_REL_CHANGE = 0.01
+CONSTANT_TAIL = 3
+# Accuracy 1.0 with a flat loss is a model that fits its training set, not a predictor
+# of one class.
+CONSTANT_MAX_ACCURACY = 0.999
+
+
 # The chance level is the classification case of the one loss-aware reference level.
 ChanceLevel = ReferenceLevel
+
+
+def least_prior_entropy(majority: float) -> float:
+    """The lowest entropy (nats) of a class prior whose largest share is `majority`: as
+    many classes as fit at that share, the rest in one. A model that predicts one class
+    has a cross-entropy at least this (it is at least the entropy of the prior)."""
+    a = float(majority)
+    if not 0.0 < a < 1.0:
+        return 0.0
+    k = int(math.floor(1.0 / a + 1e-12))
+    rest = max(0.0, 1.0 - k * a)
+    return float(-k * a * math.log(a) - (rest * math.log(rest) if rest > 0 else 0.0))
+
+
+def constant_predictor_level(loss: Sequence[float], accuracy: Sequence[float] | None,
+                             val_accuracy: Sequence[float] | None = None,
+                             num_classes: int | None = None) -> ChanceLevel | None:
+    """The reference level of a classifier that predicts one class for every sample, when
+    its curves show it, else `None`.
+
+    The signature needs no class count and no prior: over the last epochs the training
+    accuracy is one constant share `a` (and the validation accuracy constant too, when
+    logged), the loss is flat, and the loss is at least the entropy of any prior whose
+    majority share is `a` (`least_prior_entropy`), which a model that learned anything
+    goes below. The level is that least entropy, with accuracy `a` (the majority share).
+    """
+    t = CONSTANT_TAIL
+    if accuracy is None or len(loss) < t or len(accuracy) != len(loss):
+        return None
+    tail_acc = np.asarray(accuracy[-t:], dtype=float)
+    tail_loss = np.asarray(loss[-t:], dtype=float)
+    if not (np.isfinite(tail_acc).all() and np.isfinite(tail_loss).all()):
+        return None
+    a = float(np.mean(tail_acc))
+    if np.ptp(tail_acc) > CONSTANT_ACCURACY_SPREAD or not 0.0 < a < CONSTANT_MAX_ACCURACY:
+        return None
+    level = float(np.mean(tail_loss))
+    if level <= 0 or np.ptp(tail_loss) / level > CONSTANT_LOSS_REL_CHANGE:
+        return None
+    if val_accuracy is not None and len(val_accuracy) == len(loss):
+        tail_val = np.asarray(val_accuracy[-t:], dtype=float)
+        if np.isfinite(tail_val).all() and np.ptp(tail_val) > CONSTANT_ACCURACY_SPREAD:
+            return None
+    floor = least_prior_entropy(a)
+    if level < floor * (1.0 - NOT_LEARNING_LOSS_TOLERANCE):
+        return None
+    return ChanceLevel(loss=floor, accuracy=a, num_classes=num_classes,
+                       source="constant_predictor")
 
 
 def infer_chance_level(loss: float, accuracy: float | None,

@@ -33,6 +33,7 @@ def diagnose(
     skipped_checks: Iterable[str] = (),
     probes: Iterable[dict] = (),
     reference: Any = None,
+    predicted_classes: Sequence[int] | None = None,
 ) -> DiagnosticsReport:
     """Diagnose a training run from its learning curves.
 
@@ -74,6 +75,14 @@ def diagnose(
             absolute margin) for 2 epochs in a row within epochs 5-10, the
             handbook's window (`keras_bestpractice._core.transfer`). Defaults to
             `None`.
+        predicted_classes: the class the model predicts for each of some inputs
+            at the end of training (`TrainingDiagnostics` passes its probe
+            batch's). When they are all one class and the accuracy is that
+            constant share every epoch with a flat loss, the run collapsed onto
+            one class (the majority of imbalanced data): `not_learning`, whatever
+            a uniform `num_classes` says. Defaults to `None` (the curves alone
+            cannot tell such a collapse from a model whose learning rate went to
+            zero).
 
     Returns:
         A `DiagnosticsReport`; `report.primary` is the most serious finding and
@@ -119,7 +128,8 @@ def diagnose(
                                None if all_targets is not None else targets,
                                None if all_classes is not None else num_classes, class_prior,
                                skipped, multi_output=bool(outputs))
-    findings, view = _curve_findings(curves, chance, infer)
+    single = _single_class(predicted_classes)
+    findings, view = _curve_findings(curves, chance, infer, single)
     if view.chance is None and view.inferred_chance is None and not any(
             s.startswith("not_learning") for s in skipped):
         skipped.append(
@@ -142,7 +152,9 @@ def diagnose(
     if not problems:
         findings.append(_healthy(view))
     findings.sort(key=finding_order)
-    shown_chance = view.chance
+    # The plot's chance line: the level the run was judged against (a collapse onto the
+    # majority class is drawn at that class's share, not at a uniform 1/C).
+    shown_chance = view.collapse_chance or view.chance
     if shown_chance is None and any(f.code == "not_learning" for f in findings):
         shown_chance = view.inferred_chance
     return DiagnosticsReport(
@@ -198,9 +210,30 @@ def _loss_label(loss: Any) -> str:
     return loss if isinstance(loss, str) else str(getattr(loss, "name", type(loss).__name__))
 
 
-def _curve_findings(curves: Curves, chance: ChanceLevel | None,
-                    infer: bool) -> tuple[list[Finding], RunView]:
+def _single_class(predicted: Any) -> tuple[int, int] | None:
+    """`(class, count)` when every prediction in `predicted` is the same class (at least
+    `MIN_PREDICTIONS` of them), else `None`."""
+    if predicted is None:
+        return None
+    arr = np.asarray(predicted)
+    if arr.ndim != 1 or arr.dtype.kind not in "iu":
+        raise TypeError(f"`predicted_classes` must be a 1-D sequence of class ids, got shape "
+                        f"{arr.shape} and dtype {arr.dtype}.")
+    if arr.size < MIN_PREDICTIONS or np.unique(arr).size != 1:
+        return None
+    return int(arr[0]), int(arr.size)
+
+
+# Fewer predictions than this say nothing about a collapse (a batch of 4 can be one
+# class by chance).
+MIN_PREDICTIONS = 16
+
+
+def _curve_findings(curves: Curves, chance: ChanceLevel | None, infer: bool,
+                    single_class: tuple[int, int] | None = None
+                    ) -> tuple[list[Finding], RunView]:
     view = RunView.build(curves, chance, infer=infer)
+    view.single_class = single_class
     findings: list[Finding] = []
     for spec in catalog.curve_specs():
         found = spec.detect(view)

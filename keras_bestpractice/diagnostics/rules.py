@@ -24,6 +24,7 @@ from keras_bestpractice._core.divergence import DIAGNOSE_DIVERGENCE_FACTOR
 from keras_bestpractice.diagnostics.catalog import finding_spec
 from keras_bestpractice.diagnostics.chance import (
     ChanceLevel,
+    constant_predictor_level,
     detect_not_learning,
     infer_chance_level,
     steadily_decreasing,
@@ -142,6 +143,10 @@ class RunView:
     chance: ChanceLevel | None
     n: int
     inferred_chance: ChanceLevel | None = None
+    # `(class, count)`: the model predicts that class for every one of `count` inputs.
+    single_class: tuple[int, int] | None = None
+    # The level of a run found collapsed onto `single_class` (for the report's plot).
+    collapse_chance: ChanceLevel | None = None
 
     @classmethod
     def build(cls, curves: Curves, chance: ChanceLevel | None, infer: bool = True) -> RunView:
@@ -405,12 +410,31 @@ class NotLearning:
     @staticmethod
     def detect(view: RunView):
         chance = view.chance or view.inferred_chance
-        if view.loss is None or chance is None or view.n < 2:
+        if view.loss is None or view.n < 2:
             return None
-        evidence = detect_not_learning(
+        evidence = None if chance is None else detect_not_learning(
             view.loss, view.acc, chance, val_loss=view.val_loss, val_accuracy=view.val_acc,
             grace_epochs=2,
         )
+        if evidence is None and view.single_class is not None and \
+                (chance is None or chance.kind == "classification"):
+            # A classifier collapsed onto one class (the majority of imbalanced data) sits
+            # at its data's prior, not at a uniform guess (issue #26). Its predictions say
+            # it (every input gets one class), and its curves must agree: a constant
+            # share as accuracy, a flat loss (a model whose rate went to zero is flat too,
+            # but predicts several classes).
+            constant = constant_predictor_level(
+                view.loss, view.acc, view.val_acc,
+                None if chance is None else chance.num_classes)
+            if constant is not None:
+                chance = constant
+                evidence = detect_not_learning(
+                    view.loss, view.acc, constant, val_loss=view.val_loss,
+                    val_accuracy=view.val_acc, grace_epochs=2)
+                if evidence is not None:
+                    view.collapse_chance = constant
+                    evidence.update({"predicted_class": view.single_class[0],
+                                     "predictions": view.single_class[1]})
         if evidence is None:
             return None
         start = int(evidence.pop("stuck_since_position"))
@@ -454,12 +478,29 @@ class NotLearning:
             return (start + f"the entropy of the label prevalence{labels} is "
                     f"{ev['chance_loss']:.4g}. The model predicts the prevalence and nothing "
                     "else.")
+        if ev.get("chance_source") == "constant_predictor":
+            return (start + f"the model predicts class {ev['predicted_class']} for all "
+                    f"{ev['predictions']} inputs it was shown, its accuracy is that class's "
+                    f"share ({ev['chance_accuracy']:.3f}) every epoch and its loss at least the "
+                    "entropy of any class prior with that majority "
+                    f"({ev['chance_loss']:.4g}). It collapsed onto one class (the majority) "
+                    "and learned nothing else.")
         c_txt = f"{ev['num_classes']} classes" if ev.get("num_classes") else "this prior"
         return (start + f"the chance level for {c_txt} is a loss of "
                 f"{ev['chance_loss']:.4g}. The model predicts the class prior and nothing else.")
 
     @staticmethod
     def fix(ev) -> str:
+        fix = NotLearning._fix(ev)
+        if ev.get("chance_source") == "constant_predictor":
+            fix += (f" The majority class is {ev['chance_accuracy']:.0%} of the samples: once "
+                    "the rate is right, weight the classes (`class_weight=` in fit) or feed "
+                    "balanced batches (`stratified_dataset(x, y, batch_size, balance=0.5)`) so "
+                    "that predicting the majority stops paying.")
+        return fix
+
+    @staticmethod
+    def _fix(ev) -> str:
         if ev["cause"] == "too_high":
             ratio = ev["early_max_loss"] / ev["chance_loss"] if ev.get("chance_loss") else None
             above = f" ({ratio:.3g}x the reference level)" if ratio else ""

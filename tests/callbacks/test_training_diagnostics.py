@@ -169,3 +169,42 @@ def test_deepcopy_and_reuse():
 def test_bad_arguments(kwargs, error, match):
     with pytest.raises(error, match=match):
         TrainingDiagnostics(**kwargs)
+
+
+def imbalanced_run(learning_rate, epochs=8):
+    """A 4-class problem at 5:1.5:1:1 (inputs in [0, 1]) and a small MLP on SGD."""
+    rng = np.random.default_rng(0)
+    counts = [500, 150, 100, 100]
+    x = np.concatenate([rng.normal(c * 0.5, 1.0, (n, 16)) for c, n in enumerate(counts)])
+    x = (1.0 / (1.0 + np.exp(-x))).astype("float32")
+    y = np.concatenate([[c] * n for c, n in enumerate(counts)])
+    order = rng.permutation(len(y))
+    x, y = x[order], y[order]
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((16,)), keras.layers.Dense(32, activation="relu"),
+                              keras.layers.Dense(4, activation="softmax")])
+    model.compile(keras.optimizers.SGD(learning_rate), "sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    diag = TrainingDiagnostics(probe_data=(x[700:764], y[700:764]), verbose=0)
+    model.fit(x[:700], y[:700], validation_data=(x[700:], y[700:]), epochs=epochs,
+              batch_size=32, verbose=0, callbacks=[diag])
+    return diag.report
+
+
+def test_a_run_collapsed_onto_the_majority_class_is_not_learning():
+    """Issue #26: SGD at a far too high rate on imbalanced classes ends predicting the
+    largest class (accuracy = its share, loss flat near the prior's entropy); against a
+    uniform 1/4 chance level it was called healthy / a plateau."""
+    report = imbalanced_run(5.0)
+    if keras.backend.backend() != "tensorflow" and report.primary.code != "not_learning":
+        pytest.skip("this backend's initialisation did not collapse the run")
+    assert report.primary.code == "not_learning"
+    ev = report.primary.evidence
+    assert ev["chance_source"] == "constant_predictor" and ev["predictions"] == 64
+    assert report.chance.accuracy == pytest.approx(ev["tail_accuracy"], abs=0.01)  # the plot
+    assert "balance=" in report.primary.suggestion
+
+
+def test_an_imbalanced_run_that_learns_is_not_called_collapsed():
+    report = imbalanced_run(0.05)
+    assert "not_learning" not in report.codes
