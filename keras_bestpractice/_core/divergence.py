@@ -15,6 +15,13 @@ different things:
   (`rules.DIVERGENCE_GIVEBACK`), so a lower factor is safe there and catches a
   run that doubled its loss by the end.
 
+Near zero a factor alone misleads (issue #26): a loss that reached 0.0165 and runs at
+0.076 after a recovery is 4.6x its best, yet a model that learned nothing has a loss of
+ln C. So the guard also needs the loss to be back above `GUARD_NEAR_ZERO_FRACTION` (half)
+of the level it started from: the loss's reference level where it is known (the chance
+level of a classifier, the targets' variance for MSE), else the first settled value of
+the run. A blow-up passes both; a wobble near zero passes neither.
+
 Lightning's `EarlyStopping(divergence_threshold=...)` is neither: it is an
 absolute value of the monitored quantity ("stop as soon as it is worse than
 this"), not a factor of the best value.
@@ -23,4 +30,5 @@ this"), not a factor of the best value.
 from __future__ import annotations
 
 GUARD_DIVERGENCE_FACTOR = 3.0
+GUARD_NEAR_ZERO_FRACTION = 0.5
 DIAGNOSE_DIVERGENCE_FACTOR = 2.0

@@ -16,7 +16,7 @@ from keras_bestpractice._callback import (
     reference_for,
 )
 from keras_bestpractice._core.compare import Direction
-from keras_bestpractice._core.divergence import GUARD_DIVERGENCE_FACTOR
+from keras_bestpractice._core.divergence import GUARD_DIVERGENCE_FACTOR, GUARD_NEAR_ZERO_FRACTION
 from keras_bestpractice._core.history import EpochHistory, accuracy_key, first_nonfinite
 from keras_bestpractice._core.reasons import StopReason
 from keras_bestpractice._snapshot import Snapshot
@@ -255,6 +255,7 @@ class DivergenceGuard(CopyableCallback):
         self._chance = None
         self._chance_checked = False
         self._first_checked = False
+        self._start_level: float | None = None  # the first settled value of the monitor
 
     def state_dict(self) -> dict[str, Any]:
         """The guard's resumable state (used by `PeriodicCheckpoint`)."""
@@ -264,6 +265,7 @@ class DivergenceGuard(CopyableCallback):
             "events": [dict(e) for e in self.events],
             "stop_reason": self.stop_reason,
             "best": self._best,
+            "start_level": self._start_level,
             "history": self._history.to_dict(with_epoch=True),
         }
 
@@ -284,6 +286,7 @@ class DivergenceGuard(CopyableCallback):
         self.events = [dict(e) for e in state.get("events", [])]
         self.stop_reason = StopReason.parse(state.get("stop_reason"))
         self._best = state.get("best")
+        self._start_level = state.get("start_level")
         self._settled = self._best is not None
         self._history = EpochHistory.from_dict(state.get("history", {}))
         scale = float(state.get("lr_scale", 1.0))
@@ -374,8 +377,20 @@ class DivergenceGuard(CopyableCallback):
         if best is None or best <= 0:
             return False
         if self._direction is Direction.MIN:
-            return value > self.divergence_factor * best
+            return value > self.divergence_factor * best and value > self._near_zero_floor()
         return value < best / self.divergence_factor
+
+    def _near_zero_floor(self) -> float:
+        """The loss must also be back above half the level it started from (the loss's
+        reference level, else the run's first settled value): near zero, a factor of
+        the best is a wobble, not a divergence (`_core.divergence`)."""
+        level = None
+        if self.monitor == "loss" or self.monitor.endswith("_loss"):
+            reference = self._chance_level()
+            level = None if reference is None else reference.loss
+        if level is None:
+            level = self._start_level
+        return 0.0 if level is None else GUARD_NEAR_ZERO_FRACTION * float(level)
 
     def _decide(self, logs: dict | None, batch: int | None, covered: int = 1) -> tuple | None:
         """`(reason, value)` when these logs call for action (NaN/Inf, diverged), else `None`."""
@@ -400,6 +415,8 @@ class DivergenceGuard(CopyableCallback):
                 # the reference level stands in for the initial loss.
                 self._best = reference.loss
         settled = batch is None or batch + 1 >= self.min_batches
+        if settled and self._start_level is None and math.isfinite(value):
+            self._start_level = value
         may_set_best = settled or not self._settled
         self._settled = self._settled or settled
         if self._is_better(value, self._best):

@@ -179,11 +179,47 @@ def test_divergence_of_the_monitored_running_mean_with_patience():
                              "value": 1.3, "action": "rolled_back"}]
 
 
+@pytest.mark.parametrize(("losses", "diverges"), [
+    # Issue #26: near zero a wobble is 4.6x the best (0.076 vs 0.0165) while a model that
+    # learned nothing is at ln 3 = 1.10: not a divergence.
+    ([1.2, 0.3, 0.05, 0.0165] + [0.076] * 12, False),
+    # A real blow-up from near zero still is.
+    ([1.2, 0.3, 0.05, 0.0165] + [2.5] * 12, True),
+])
+def test_near_zero_loss_a_factor_of_the_best_is_not_enough(losses, diverges):
+    model = tiny_model()  # 3 classes: the reference level is ln 3
+    guard = DivergenceGuard(min_batches=1)
+    guard.set_model(model)
+    guard.on_train_begin()
+    guard.on_epoch_begin(0)
+    for batch, loss in enumerate(losses):
+        guard.on_train_batch_end(batch, logs={"loss": loss})
+    assert bool(guard.events) is diverges
+    assert guard.state_dict()["start_level"] == 1.2
+
+
+def test_near_zero_without_a_reference_level_the_start_of_the_run_is_the_scale():
+    model = tiny_model()
+    model.compile("sgd", keras.losses.Huber())  # no known reference level
+    guard = DivergenceGuard(min_batches=1)
+    guard.set_model(model)
+    guard.on_train_begin()
+    guard.on_epoch_begin(0)
+    for batch, loss in enumerate([4.0, 1.0, 0.01] + [0.05] * 12):
+        guard.on_train_batch_end(batch, logs={"loss": loss})
+    assert guard.events == []          # 5x the best, but far below half of 4.0
+    for batch, loss in enumerate([3.0] * 12, start=20):
+        guard.on_train_batch_end(batch, logs={"loss": loss})
+    assert guard.events and guard.events[0]["reason"] == "diverged"
+
+
 def test_a_lucky_first_batch_does_not_make_the_ordinary_mean_look_diverged():
     # Seen in the quickstart (Adam at 0.1, dropout 0.5): the running mean after one
     # batch of a later epoch was 0.074, the epoch settled at 0.33, and the literal
     # "lowest value so far" rule rolled back three times and stopped a healthy run.
-    means = [0.074, 0.2] + [0.33] * 30
+    # (Scaled x5 so that the literal rule's false alarm is not also below the near-zero
+    # floor, half of ln 3: at 0.33 that floor alone now keeps the literal rule quiet.)
+    means = [5 * 0.074, 5 * 0.2] + [5 * 0.33] * 30
 
     def run(**kwargs):
         model = tiny_model()
@@ -192,21 +228,21 @@ def test_a_lucky_first_batch_does_not_make_the_ordinary_mean_look_diverged():
         guard.on_train_begin()
         guard.on_epoch_begin(0)
         for batch in range(40):
-            guard.on_train_batch_end(batch, logs={"loss": 0.5})
-        guard.on_epoch_end(0, logs={"loss": 0.5})
+            guard.on_train_batch_end(batch, logs={"loss": 2.5})
+        guard.on_epoch_end(0, logs={"loss": 2.5})
         guard.on_epoch_begin(1)
         for batch, loss in enumerate(means):
             guard.on_train_batch_end(batch, logs={"loss": loss})
         return guard
 
     assert run().events == [] and run().stop_reason is None
-    literal = run(min_batches=1)  # every value may set the lowest: 0.33 > 3 x 0.074
+    literal = run(min_batches=1)  # every value may set the lowest: 1.65 > 3 x 0.37
     assert literal.stop_reason == "diverged" and literal.events[0]["epoch"] == 1
     # a real blow-up later in that epoch is still caught against the settled lowest value,
     # and at the very start of training the first batches are the reference
     guard = run()
     for batch in range(len(means), len(means) + 10):
-        guard.on_train_batch_end(batch, logs={"loss": 5.0})
+        guard.on_train_batch_end(batch, logs={"loss": 25.0})
     assert guard.stop_reason == "diverged"
     model = tiny_model()
     guard = DivergenceGuard()
