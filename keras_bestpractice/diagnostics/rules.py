@@ -23,10 +23,12 @@ import numpy as np
 from keras_bestpractice._core.divergence import DIAGNOSE_DIVERGENCE_FACTOR
 from keras_bestpractice.diagnostics.catalog import finding_spec
 from keras_bestpractice.diagnostics.chance import (
+    INFER_CONSTANT_ACCURACY,
     ChanceLevel,
     constant_predictor_level,
     detect_not_learning,
     infer_chance_level,
+    is_at_chance,
     steadily_decreasing,
 )
 from keras_bestpractice.diagnostics.curves import Curves
@@ -524,6 +526,104 @@ class NotLearning:
                 "non-linear layer cannot separate classes that are not linearly separable); "
                 "reduce heavy regularisation; if the loss jumps about, divide the learning rate "
                 "by 10.")
+
+
+# Validation at chance while training learns (issue #26: a from-scratch MobileNetV2's
+# BatchNorm statistics, train 0.99 / validation exactly 1/3 for 8 epochs): the last
+# `VAL_CHANCE_TAIL` epochs of validation at the chance level (`is_at_chance`), while the
+# training loss is below half of it and, where logged, the training accuracy at least
+# half-way from chance to perfect.
+VAL_CHANCE_TAIL = 3
+# "Sits": the validation loss moves by less than 5% over those epochs, or the validation
+# accuracy is one constant share (at most 0.005 apart: one answer for every input). A model
+# that overfits shuffled labels moves both (that is `overfitting`). With no class count
+# given, the accuracy must be a constant share to name C.
+VAL_CHANCE_MAX_REL_CHANGE = 0.05
+VAL_CHANCE_INFERRED_MAX = 1.25
+VAL_CHANCE_TRAIN_LOSS_FRACTION = 0.5
+VAL_CHANCE_TRAIN_ACCURACY_FRACTION = 0.5
+
+
+@finding_spec("val_at_chance", severity="error", title="Validation at chance while training "
+              "learns", rank=38,
+              subsumes=("overfitting", "val_oscillation", "generalization_gap", "underfitting",
+                        "plateau", "slow_convergence"))
+class ValAtChance:
+    @staticmethod
+    def detect(view: RunView):
+        t = VAL_CHANCE_TAIL
+        if view.loss is None or not view.has_val() or view.n < t + 1:
+            return None
+        val_loss = view.val_loss[-t:]
+        if not np.isfinite(val_loss).all():
+            return None
+        val_acc = None if view.val_acc is None else view.val_acc[-t:]
+        if val_acc is not None and not np.isfinite(val_acc).all():
+            val_acc = None
+        # Sitting there: a flat validation loss, or one constant answer for every
+        # validation input (a constant accuracy share; its loss may still climb as the
+        # answer grows more confident).
+        constant_answer = val_acc is not None and float(np.ptp(val_acc)) <= INFER_CONSTANT_ACCURACY
+        if _rel_change(val_loss) >= VAL_CHANCE_MAX_REL_CHANGE and not constant_answer:
+            return None
+        chance = view.chance
+        if chance is None or chance.kind != "classification":
+            if chance is not None or val_acc is None or \
+                    float(np.ptp(val_acc)) > INFER_CONSTANT_ACCURACY:
+                return None
+            # No class count given: validation flat at ln C with accuracy near 1/C names it.
+            chance = infer_chance_level(float(np.mean(val_loss)), float(np.mean(val_acc)),
+                                        float(np.ptp(val_acc)))
+            # Inferred, C must come from a loss near ln C (a loss far above it is an
+            # overfitting model confidently wrong, whose accuracy can look like 1/C' for
+            # some other C').
+            if chance is None or float(np.mean(val_loss)) > VAL_CHANCE_INFERRED_MAX * chance.loss:
+                return None
+        vl = float(np.mean(val_loss))
+        va = None if val_acc is None else float(np.mean(val_acc))
+        if not is_at_chance(vl, va, chance):
+            return None
+        tl = float(np.mean(view.loss[-t:]))
+        if tl >= VAL_CHANCE_TRAIN_LOSS_FRACTION * chance.loss:
+            return None
+        ta = None if view.acc is None else _nanmean(view.acc[-t:])
+        if ta is not None and chance.accuracy is not None and \
+                ta < chance.accuracy + VAL_CHANCE_TRAIN_ACCURACY_FRACTION * (1 - chance.accuracy):
+            return None
+        # Where it started: the first epoch from which validation stayed at chance.
+        start = view.n - t
+        while start > 0 and np.isfinite(view.val_loss[start - 1]) and is_at_chance(
+                float(view.val_loss[start - 1]),
+                None if view.val_acc is None else float(view.val_acc[start - 1]), chance):
+            start -= 1
+        evidence = {"train_loss": tl, "train_accuracy": ta, "val_loss": vl,
+                    "val_accuracy": va, "since_epoch": _num(view, start), "tail_epochs": t}
+        evidence.update(chance.to_dict())
+        return view.epoch(start), evidence
+
+    @staticmethod
+    def message(ev) -> str:
+        train = f"loss {ev['train_loss']:.4g}" + (
+            "" if ev.get("train_accuracy") is None else f", accuracy {ev['train_accuracy']:.3f}")
+        val = f"loss {ev['val_loss']:.4g}" + (
+            "" if ev.get("val_accuracy") is None else f", accuracy {ev['val_accuracy']:.3f}")
+        chance = f"loss {ev['chance_loss']:.4g}" + (
+            "" if ev.get("chance_accuracy") is None else
+            f", accuracy {ev['chance_accuracy']:.3f}")
+        return (f"Training learns ({train}) while validation is no better than chance "
+                f"({val}; chance: {chance}) since epoch {ev['since_epoch']}: what the model "
+                "learned does not reach the validation data at all.")
+
+    @staticmethod
+    def fix(ev) -> str:
+        return ("Look for a difference between how training and validation data reach the "
+                "model: BatchNormalization statistics (a network trained from scratch in few "
+                "steps, or frozen layers left in training mode: train longer, lower the "
+                "BatchNormalization momentum, or keep `training=False` for a frozen base); "
+                "preprocessing applied to one and not the other (rescaling, normalisation, "
+                "channel order); validation labels that do not match their inputs (shuffled "
+                "or mapped differently). Check: `model.evaluate(x_train[:512], "
+                "y_train[:512])` should match the training accuracy.")
 
 
 @finding_spec("overfitting", severity="warning", title="Overfitting", rank=60)

@@ -208,3 +208,38 @@ def test_a_run_collapsed_onto_the_majority_class_is_not_learning():
 def test_an_imbalanced_run_that_learns_is_not_called_collapsed():
     report = imbalanced_run(0.05)
     assert "not_learning" not in report.codes
+
+
+def batchnorm_run(offset):
+    """Digits through Dense -> BatchNormalization(momentum=0.999) -> softmax, 8 epochs.
+    With inputs far from zero (`offset`), the moving statistics lag the batch statistics:
+    training learns, inference (validation) sees other activations (issue #26's
+    from-scratch MobileNetV2)."""
+    from sklearn.datasets import load_digits
+
+    x, y = load_digits(return_X_y=True)
+    x = (x / 16.0 + offset).astype("float32")
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((64,)), keras.layers.Dense(64),
+                              keras.layers.BatchNormalization(momentum=0.999),
+                              keras.layers.Activation("relu"),
+                              keras.layers.Dense(10, activation="softmax")])
+    model.compile(keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    diag = TrainingDiagnostics(verbose=0)
+    model.fit(x[:1200], y[:1200], validation_data=(x[1200:], y[1200:]), epochs=8,
+              batch_size=64, verbose=0, callbacks=[diag])
+    return diag.report
+
+
+def test_training_that_learns_while_validation_stays_at_chance_is_an_error():
+    """Issue #26: train accuracy to 0.99 while validation sat at chance was 'healthy'."""
+    report = batchnorm_run(offset=50.0)
+    assert report.primary.code == "val_at_chance"
+    ev = report.primary.evidence
+    assert ev["train_accuracy"] > 0.8 and ev["val_accuracy"] < 0.2
+    assert "BatchNormalization" in report.primary.suggestion
+
+
+def test_the_same_network_on_centred_inputs_is_not_called_val_at_chance():
+    assert "val_at_chance" not in batchnorm_run(offset=0.0).codes
