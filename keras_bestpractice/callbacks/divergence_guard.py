@@ -74,7 +74,7 @@ class DivergenceGuard(CopyableCallback):
       the best value. For a `mode="max"` metric: below the highest value divided
       by the factor.
     - **Not learning** (`stop_if_not_learning=True`): after `grace_epochs`
-      epochs, the loss still at or above its reference level, the loss of a
+      epochs and at least `grace_steps` optimizer steps, the loss still at or above its reference level, the loss of a
       model that learned nothing (`keras_bestpractice._core.reference`): the
       entropy of the class prior for softmax classifiers (ln C when balanced),
       of the label prevalence for sigmoid outputs, the targets' variance (MSE)
@@ -125,6 +125,10 @@ class DivergenceGuard(CopyableCallback):
             Defaults to `False`.
         grace_epochs: epochs before the not-learning rule may fire. Defaults
             to `3`.
+        grace_steps: optimizer steps before the not-learning rule may fire, too:
+            a small data set with a large batch trains one step an epoch, and two
+            steps say nothing of a run (issue #26: such trials were pruned and
+            reached 0.92-1.00 later). Defaults to `50`.
         raise_error: raise `TrainingDivergedError` instead of stopping
             quietly. Defaults to `False`.
         verbose: `0` silent, `1` prints each detection and action. Defaults to `0`.
@@ -181,6 +185,7 @@ class DivergenceGuard(CopyableCallback):
         snapshot_every: str | int = "epoch",
         stop_if_not_learning: bool = False,
         grace_epochs: int = 3,
+        grace_steps: int = 50,
         raise_error: bool = False,
         verbose: int = 0,
         num_classes: int | None = None,
@@ -213,6 +218,7 @@ class DivergenceGuard(CopyableCallback):
         self.snapshot_every = snapshot_every
         self.stop_if_not_learning = v.check_bool("stop_if_not_learning", stop_if_not_learning)
         self.grace_epochs = v.check_int("grace_epochs", grace_epochs, minimum=1)
+        self.grace_steps = v.check_int("grace_steps", grace_steps, minimum=0)
         self.raise_error = v.check_bool("raise_error", raise_error)
         self.verbose = v.check_int("verbose", verbose, minimum=0)
         self.num_classes = v.check_int("num_classes", num_classes, minimum=2, allow_none=True)
@@ -256,6 +262,7 @@ class DivergenceGuard(CopyableCallback):
         self._chance_checked = False
         self._first_checked = False
         self._start_level: float | None = None  # the first settled value of the monitor
+        self._steps_seen = 0  # optimizer steps of this run (the not-learning grace)
 
     def state_dict(self) -> dict[str, Any]:
         """The guard's resumable state (used by `PeriodicCheckpoint`)."""
@@ -266,6 +273,7 @@ class DivergenceGuard(CopyableCallback):
             "stop_reason": self.stop_reason,
             "best": self._best,
             "start_level": self._start_level,
+            "steps_seen": self._steps_seen,
             "history": self._history.to_dict(with_epoch=True),
         }
 
@@ -287,6 +295,7 @@ class DivergenceGuard(CopyableCallback):
         self.stop_reason = StopReason.parse(state.get("stop_reason"))
         self._best = state.get("best")
         self._start_level = state.get("start_level")
+        self._steps_seen = int(state.get("steps_seen", 0))
         self._settled = self._best is not None
         self._history = EpochHistory.from_dict(state.get("history", {}))
         scale = float(state.get("lr_scale", 1.0))
@@ -326,6 +335,7 @@ class DivergenceGuard(CopyableCallback):
         self._calls += 1
         step = int(batch)
         covered = max(1, step - self._prev_batch)
+        self._steps_seen += covered
         self._steps_since_snapshot += covered
         self._steps_since_check += covered
         self._prev_batch = step
@@ -469,7 +479,8 @@ class DivergenceGuard(CopyableCallback):
         """`(NOT_LEARNING, tail loss)` when the run is stuck at its reference level."""
         chance = self._chance_level()
         loss = self._history.get("loss", self._history_start)
-        if chance is None or loss is None or len(loss) < self.grace_epochs:
+        if chance is None or loss is None or len(loss) < self.grace_epochs or \
+                self._steps_seen < self.grace_steps:
             return None
         from keras_bestpractice.diagnostics.chance import detect_not_learning
 

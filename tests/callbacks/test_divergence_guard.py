@@ -270,7 +270,8 @@ def test_max_mode_divergence_on_an_accuracy_monitor():
 
 def test_not_learning_stops_after_grace_epochs():
     model = tiny_model(classes=10)
-    guard = DivergenceGuard(stop_if_not_learning=True, grace_epochs=2)
+    # Epoch logs only (no batch): the step grace is off here, the epoch grace is tested.
+    guard = DivergenceGuard(stop_if_not_learning=True, grace_epochs=2, grace_steps=0)
     guard.set_model(model)
     guard.on_train_begin()
     for epoch in range(4):
@@ -280,6 +281,36 @@ def test_not_learning_stops_after_grace_epochs():
             break
     assert guard.stop_reason == "not_learning"
     assert guard.events[0]["epoch"] == 1 and guard.events[0]["batch"] is None
+
+
+def test_the_not_learning_grace_counts_optimizer_steps_not_only_epochs():
+    """Issue #26: wine (106 training samples) at batch 128 is one step an epoch; trials
+    judged after 2 epochs (2 steps) were pruned as not learning."""
+    from sklearn.datasets import load_wine
+
+    x, y = load_wine(return_X_y=True)
+    order = np.random.default_rng(0).permutation(len(y))
+    x, y = ((x - x.mean(0)) / x.std(0)).astype("float32")[order], y[order]
+
+    def run(**kwargs):
+        keras.utils.set_random_seed(0)
+        model = keras.Sequential([keras.Input((13,)), keras.layers.Dense(64, activation="relu"),
+                                  keras.layers.Dropout(0.1),
+                                  keras.layers.Dense(3, activation="softmax")])
+        model.compile(keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy",
+                      metrics=["accuracy"])
+        guard = DivergenceGuard(stop_if_not_learning=True, grace_epochs=2, restore=None,
+                                **kwargs)
+        history = model.fit(x[:106], y[:106], validation_data=(x[106:], y[106:]),
+                            epochs=15, batch_size=128, verbose=0, callbacks=[guard])
+        return guard, history.history
+
+    guard, history = run()
+    assert guard.stop_reason is None and len(history["loss"]) == 15
+    assert history["val_accuracy"][-1] > history["val_accuracy"][1]  # it was learning
+    epochs_only, _ = run(grace_steps=0)  # the epoch grace alone stops it after 2 steps
+    if keras.backend.backend() == "tensorflow":
+        assert epochs_only.stop_reason == "not_learning"
 
 
 def test_not_learning_spares_a_slow_but_learning_run():
