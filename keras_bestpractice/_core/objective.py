@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from keras_bestpractice._core.compare import Direction, is_finite_number
-from keras_bestpractice._core.projection import Projection, project
+from keras_bestpractice._core.projection import Projection, learning_start, project
 from keras_bestpractice._core.reasons import StopReason
 
 # Epochs before a projection may terminate a run: on the real runs of
@@ -22,6 +22,8 @@ from keras_bestpractice._core.reasons import StopReason
 # (precision 0.91), 8 kept precision at 0.97 and still saved 63% of the epochs
 # of the runs that never met it.
 DEFAULT_MIN_EPOCHS = 8
+# Training learning this many epochs before validation moves: validation is at a ceiling.
+CEILING_LAG = 2
 
 
 @dataclass
@@ -44,6 +46,23 @@ class ObjectiveCheck:
 def target_met(value: float, target: float, mode: Direction | str) -> bool:
     """The value reaches the target (ties count)."""
     return Direction.of(mode).reached(value, target)
+
+
+def training_learns(history: Mapping[str, Sequence[float]], key: str,
+                     mode: Direction) -> bool:
+    """For a `val_` metric: its training counterpart has started learning. A validation
+    curve that stays flat meanwhile is at a ceiling (it does not follow what training
+    learns), not a late starter (whose training curve is flat too)."""
+    if not key.startswith("val_"):
+        return False
+    train = history.get(key[len("val_"):])
+    train_start = learning_start(train, mode) if train else None
+    if train_start is None:
+        return False
+    # A late starter starts on both curves at once; a ceiling stays flat (or wobbles into
+    # a "start" of noise much later) while training learns.
+    val_start = learning_start(history.get(key) or [], mode)
+    return val_start is None or val_start > train_start + CEILING_LAG
 
 
 def check_objective(history: Mapping[str, Sequence[float]], targets: Mapping[str, float],
@@ -72,7 +91,8 @@ def check_objective(history: Mapping[str, Sequence[float]], targets: Mapping[str
     for key, target in targets.items():
         if met[key]:
             continue
-        p = project(history.get(key) or [], modes[key], target, budget, confidence)
+        p = project(history.get(key) or [], modes[key], target, budget, confidence,
+                    ceiling_seen=training_learns(history, key, modes[key]))
         if p is not None:
             projections[key] = p
     check = ObjectiveCheck(None, projections=projections, met=met)

@@ -113,8 +113,92 @@ def _fits(t: np.ndarray, z: np.ndarray):
     return a, b, sse, (inv00, inv01, inv11), ok
 
 
+# A late start (issue #26: six epochs at the majority-class accuracy, then learning): the
+# learning curve begins where the run first gets `LATE_START_FRACTION` of the way to its
+# best so far; the flat head before it is not part of the curve (the families assume
+# learning from epoch 1, and fitted to a flat head they see a ceiling that is not there).
+# A curve whose improvement so far is within `NOISE_FACTOR` times its epoch-to-epoch
+# noise has not started at all: nothing can be projected from it ("uncertain").
+LATE_START_FRACTION = 0.1
+NOISE_FACTOR = 3.0
+# A flat head is at least 3 epochs whose mean step is at most a quarter of the mean step
+# after it (a slow, steady start is a curve, not a plateau: on the objective corpora,
+# trimming a slow start cost a correct projection).
+MIN_FLAT_HEAD = 3
+FLAT_HEAD_STEP_RATIO = 0.25
+# After a plateau the rise begins with a jump that the families read as a fast
+# saturation: six epochs of the rise before projecting it (four made a held-out digits
+# run that met 0.84 at epoch 37 look capped at epoch 8).
+LATE_START_MIN_POINTS = 6
+
+
+def learning_start(values: Sequence[float], mode: Direction | str) -> int | None:
+    """Index of the epoch the learning curve starts at (0 for a run that learns from
+    its first epoch, or one that only got worse), or `None` when it is flat: no
+    improvement beyond noise yet."""
+    z = Direction.of(mode).sign * np.asarray(values, dtype=np.float64)
+    finite = np.isfinite(z)
+    if finite.sum() < 2:
+        return None
+    first = z[np.argmax(finite)]
+    best = np.fmax.accumulate(np.where(finite, z, -np.inf)) - first
+    total = float(best[-1])
+    # The epoch-to-epoch noise, from second differences (a trend, even a steep one, has
+    # none; iid noise of scale s gives a median |second difference| of 1.65 s).
+    bends = np.abs(np.diff(z[finite], n=2))
+    noise = float(np.median(bends)) / 1.65 if bends.size else 0.0
+    if total <= NOISE_FACTOR * noise:
+        # No improvement beyond noise: a flat curve has not started (None); one that got
+        # clearly worse is projected as it is (it starts at its first epoch).
+        last = z[finite][-1]
+        worse = float(first - last)
+        return 0 if worse > 0 and worse >= NOISE_FACTOR * noise else None
+    i = int(np.argmax(best > LATE_START_FRACTION * total))
+    # A plateau, not a slow start: at least `MIN_FLAT_HEAD` epochs whose steps are a
+    # small fraction of the steps after them.
+    head, rest = z[:i][finite[:i]], z[i - 1:][finite[i - 1:]] if i else z[:0]
+    if i < MIN_FLAT_HEAD or rest.size < 2:
+        return 0
+    head_step = float(np.mean(np.abs(np.diff(head)))) if head.size > 1 else 0.0
+    rest_step = float(np.mean(np.abs(np.diff(rest))))
+    return i if head_step <= FLAT_HEAD_STEP_RATIO * rest_step else 0
+
+
 def project(values: Sequence[float], mode: Direction | str, target: float | None = None,
-            budget: int | None = None, confidence: float = 0.9) -> Projection | None:
+            budget: int | None = None, confidence: float = 0.9,
+            ceiling_seen: bool = False) -> Projection | None:
+    """Fit the curve of `values` (one per epoch, epochs 1..n) and project it.
+
+    The curve starts where the run starts learning (`learning_start`): a flat head
+    is left out and the fit's epochs count from the start, so a late starter is not
+    taken for a run at its ceiling. A run that has not started learning gives `None`
+    (nothing to project: uncertain, never "unreachable"), unless `ceiling_seen`:
+    the caller has evidence that the curve is at its ceiling, not waiting to start
+    (the training curve of the same metric learns while this one stays flat), and
+    it is projected as it is, from its first epoch.
+
+    Args, returns: as `_project`.
+    """
+    mode = Direction.of(mode)
+    values = list(values)
+    start = 0 if ceiling_seen else learning_start(values, mode)
+    if start is None:
+        return None
+    if start == 0:
+        return _project(values, mode, target, budget, confidence)
+    if len(values) - start < LATE_START_MIN_POINTS:
+        return None  # the rise has just begun: too few epochs of it to fit
+    p = _project(values[start:], mode, target, None if budget is None else budget - start,
+                 confidence)
+    if p is None:
+        return None
+    return Projection(p.epochs_seen, p.mode, p.current, p.target, budget, p.probability,
+                      p.expected_epoch + start, (p.interval[0] + start, p.interval[1] + start),
+                      p.value_at_budget, p.components)
+
+
+def _project(values: Sequence[float], mode: Direction | str, target: float | None = None,
+             budget: int | None = None, confidence: float = 0.9) -> Projection | None:
     """Fit the curve of `values` (one per epoch, epochs 1..n) and project it.
 
     Args:

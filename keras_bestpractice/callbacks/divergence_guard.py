@@ -74,13 +74,14 @@ class DivergenceGuard(CopyableCallback):
       the best value. For a `mode="max"` metric: below the highest value divided
       by the factor.
     - **Not learning** (`stop_if_not_learning=True`): after `grace_epochs`
-      epochs and at least `grace_steps` optimizer steps, the loss still at or above its reference level, the loss of a
-      model that learned nothing (`keras_bestpractice._core.reference`): the
-      entropy of the class prior for softmax classifiers (ln C when balanced),
-      of the label prevalence for sigmoid outputs, the targets' variance (MSE)
-      or mean absolute deviation (MAE) for regression when `targets` are given;
-      with accuracy near chance where there is one. For any other loss (or
-      regression without `targets`) the level is unknown and the rule is off,
+      epochs and at least `grace_steps` optimizer steps, the loss still at or
+      above its reference level, the loss of a model that learned nothing
+      (`keras_bestpractice._core.reference`): the entropy of the class prior
+      for softmax classifiers (ln C when balanced), of the label prevalence
+      for sigmoid outputs, the targets' variance (MSE) or mean absolute
+      deviation (MAE) for regression when `targets` are given; with accuracy
+      near chance where there is one. For any other loss (or regression
+      without `targets`) the level is unknown and the rule is off,
       with a warning. The same rule as `diagnose()`'s.
 
     Action, recorded in `events` as `"stopped"`, `"rolled_back"` or `"lr_backoff"`:

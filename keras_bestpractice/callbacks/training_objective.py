@@ -152,7 +152,11 @@ class TrainingObjective(CopyableCallback):
             warnings.warn(f"TrainingObjective: {missing} not in the epoch logs (they have "
                           f"{sorted(logs)}); a target that is never logged is never met.",
                           KerasBestPracticeWarning, stacklevel=2)
-        history = {k: self._history.get(k) or [] for k in {*self.target, "loss"}}
+        # The targets, the loss, and each validation target's training counterpart (a
+        # flat validation curve beside a learning training one is at a ceiling).
+        keys = {*self.target, "loss", *(k[len("val_"):] for k in self.target
+                                        if k.startswith("val_"))}
+        history = {k: self._history.get(k) or [] for k in keys}
         budget = self._budget()
         check = check_objective(history, self.target, self.modes, budget,
                                 confidence=self.confidence, min_epochs=self.min_epochs,

@@ -12,7 +12,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from keras_bestpractice import _validation as v
-from keras_bestpractice._core.objective import check_modes, check_target, first_epoch_meeting
+from keras_bestpractice._core.objective import (
+    check_modes,
+    check_target,
+    first_epoch_meeting,
+    training_learns,
+)
 from keras_bestpractice._core.projection import MIN_POINTS, Projection, project
 
 
@@ -93,7 +98,9 @@ def plan_epochs(history: Any, target: Mapping[str, float] | tuple[str, float],
                              f"at least {MIN_POINTS} to fit a curve.")
         series[key] = [float(x) for x in values]
     done = first_epoch_meeting(series, targets, modes)
-    projections = {k: project(series[k], modes[k], t, max_epochs, confidence)
+    everything = {k: [float(x) for x in v] for k, v in curves.series.items()}
+    projections = {k: project(series[k], modes[k], t, max_epochs, confidence,
+                              ceiling_seen=training_learns(everything, k, modes[k]))
                    for k, t in targets.items()}
     if done is not None:
         verdict = f"every target already met at epoch {done}"
@@ -101,8 +108,14 @@ def plan_epochs(history: Any, target: Mapping[str, float] | tuple[str, float],
                          verdict, projections)
     unfit = sorted(k for k, p in projections.items() if p is None)
     if unfit:
-        raise ValueError(f"no curve could be fitted to {unfit} (constant or degenerate "
-                         "values?).")
+        # Flat so far (a late starter sits at chance for a while): nothing to project
+        # yet, and certainly no verdict that the target is out of reach.
+        seen = len(next(iter(series.values())))
+        verdict = (f"uncertain: {', '.join(unfit)} has not improved beyond its epoch-to-epoch "
+                   f"noise in {seen} epochs, so no curve can be projected yet; train a few "
+                   "more epochs and plan again (a run that starts late is common)")
+        return EpochPlan(targets, max_epochs, math.nan, (math.nan, math.nan), math.nan,
+                         verdict, projections)
     needed = max(p.expected_epoch for p in projections.values())
     low = max(p.interval[0] for p in projections.values())
     high = max(p.interval[1] for p in projections.values())

@@ -52,8 +52,10 @@ def test_terminates_a_run_that_cannot_reach_its_target_before_the_budget():
     last = objective.events[-1]
     assert "val_accuracy" in last["message"] and last["projections"]["val_accuracy"][
         "probability"] < 0.1
-    # Every epoch from the 4th on carries a projection.
-    assert all("val_accuracy" in e["projections"] for e in objective.events[3:])
+    # Once the training curve learns while validation stays flat (a ceiling, not a late
+    # start), every epoch carries a projection; before that a flat curve is "uncertain".
+    projected = [i for i, e in enumerate(objective.events) if "val_accuracy" in e["projections"]]
+    assert projected and projected == list(range(projected[0], len(objective.events)))
 
 
 def test_min_progress_terminates_a_stalled_training_loss():
@@ -100,11 +102,12 @@ def test_the_stopping_epoch_is_checkpointed_and_the_dashboard_tells_met_from_unr
 def test_state_survives_a_resume_and_a_copy(tmp_path):
     x, y = digits(n=300)
     objective = TrainingObjective({"val_accuracy": 0.999}, max_epochs=50, verbose=0)
-    mlp().fit(x, y, validation_split=0.25, epochs=3, verbose=0, callbacks=[objective])
+    model = mlp()
+    model.fit(x, y, validation_split=0.25, epochs=3, verbose=0, callbacks=[objective])
     state = objective.state_dict()
     again = TrainingObjective({"val_accuracy": 0.999}, max_epochs=50, verbose=0)
     again.load_state_dict(state)  # before fit: applied at on_train_begin
-    model = mlp()
+    # The resumed run goes on with the same weights (PeriodicCheckpoint restores them).
     model.fit(x, y, validation_split=0.25, epochs=4, initial_epoch=3, verbose=0,
               callbacks=[again])
     assert [e["epoch"] for e in again.events] == [0, 1, 2, 3]

@@ -101,3 +101,43 @@ def test_curve_pruning_rule():
     assert best_of([[0.5, 0.7], [0.6]], "max") == 0.7
     assert best_of([[0.5, 0.7]], "min") == 0.5
     assert best_of([], "max") is None
+
+
+# Issue #26: six epochs at the majority-class accuracy (0.588), then learning to 0.99. At
+# epoch 8 the objective said "0% to reach 0.95 by epoch 40" and terminated a run that met
+# it at epoch 15; plan_epochs on the six flat epochs said to change the model.
+LATE = [0.588, 0.589, 0.587, 0.588, 0.589, 0.588, 0.588, 0.62, 0.68, 0.75, 0.81, 0.86, 0.9,
+        0.925, 0.94, 0.955, 0.962, 0.97, 0.975, 0.98]
+FLAT_TRAIN = [1.2, 1.19, 1.2, 1.19, 1.2, 1.19, 1.2, 1.1, 1.0, 0.8, 0.6, 0.5, 0.4, 0.35, 0.3,
+              0.27, 0.25, 0.23, 0.21, 0.2]
+
+
+def test_a_late_starter_is_not_declared_unreachable():
+    for epochs in range(8, 14):
+        check = check_objective({"val_accuracy": LATE[:epochs], "loss": FLAT_TRAIN[:epochs],
+                                 "accuracy": LATE[:epochs]},
+                                {"val_accuracy": 0.95}, {"val_accuracy": "max"}, budget=40)
+        assert check.reason is None, (epochs, check.message)
+    met = check_objective({"val_accuracy": LATE[:16]}, {"val_accuracy": 0.95},
+                          {"val_accuracy": "max"}, budget=40)
+    assert met.reason == StopReason.OBJECTIVE_MET
+
+
+def test_a_flat_start_projects_nothing_and_a_ceiling_still_does():
+    assert project(LATE[:6], "max", 0.95, budget=40) is None     # flat: uncertain
+    started = project(LATE[:15], "max", 0.95, budget=40)         # the rise, fitted from its start
+    assert started is not None and started.probability > 0.5 and started.expected_epoch > 15
+    capped = list(saturating(0.6, 0.2, 0.5, 10))                  # learned, then a ceiling
+    assert project(capped, "max", 0.95, budget=40).probability < 0.1
+    # Flat validation beside a training curve that learns is a ceiling, not a late start.
+    flat = [0.1, 0.11, 0.1, 0.09, 0.1, 0.1, 0.11, 0.1]
+    assert project(flat, "max", 0.9, budget=40) is None
+    assert project(flat, "max", 0.9, budget=40, ceiling_seen=True).probability < 0.1
+
+
+def test_plan_epochs_on_a_flat_start_says_uncertain():
+    from keras_bestpractice.tuning import plan_epochs
+
+    plan = plan_epochs({"loss": FLAT_TRAIN[:6], "val_accuracy": LATE[:6]},
+                       {"val_accuracy": 0.95}, max_epochs=40)
+    assert plan.verdict.startswith("uncertain") and "change the model" not in plan.verdict
