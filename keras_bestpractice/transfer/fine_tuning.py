@@ -103,6 +103,10 @@ def fine_tune(model: Any, x: Any = None, y: Any = None, *, validation_data: Any 
     Returns:
         A `FineTuneResult`.
 
+    Warns:
+        KerasBestPracticeWarning: when the base's features are the same for every
+            input of a sample of `x` (a dead base): the numbers and likely causes.
+
     Raises:
         TypeError: for a model that is not compiled or not a Keras model, or a
             learning rate that cannot be scaled (a lambda).
@@ -148,6 +152,11 @@ def fine_tune(model: Any, x: Any = None, y: Any = None, *, validation_data: Any 
     fit_kwargs = {"validation_data": validation_data, "batch_size": batch_size,
                   "verbose": verbose, **fit_kwargs}
     result = FineTuneResult()
+    from keras_bestpractice.transfer.feature_check import check_features_vary
+
+    # A head trained on features that are the same for every input learns nothing
+    # (issue #26: a base killed in domain_transfer_init, then fine-tuned without a word).
+    check_features_vary(base, x, "fine_tune")
 
     checkpoints = [cb for cb in user_callbacks if _is_resuming_checkpoint(cb)]
     points = [p for cb in checkpoints if (p := cb.resume_point()) is not None]

@@ -35,6 +35,10 @@ def domain_transfer_init(base: Any, x: Any, y: Any = None, *, num_classes: int,
         left frozen (`trainable=False`) as `new_classifier` would, and the
         pretraining's `History.history`.
 
+    Warns:
+        KerasBestPracticeWarning: when, after pretraining, the base's features are
+            the same for every input (a dead base): the numbers and likely causes.
+
     Raises:
         TypeError: for a base that is not a Keras model.
         ValueError: for bad counts or rates.
@@ -49,6 +53,7 @@ def domain_transfer_init(base: Any, x: Any, y: Any = None, *, num_classes: int,
     import keras
 
     from keras_bestpractice.transfer.classifier import new_classifier
+    from keras_bestpractice.transfer.feature_check import check_features_vary
 
     if not isinstance(base, keras.Model):
         raise TypeError(f"`base` must be a Keras model, got {type(base).__name__}.")
@@ -62,4 +67,5 @@ def domain_transfer_init(base: Any, x: Any, y: Any = None, *, num_classes: int,
     history = model.fit(x, y, epochs=epochs, batch_size=batch_size,
                         validation_data=validation_data, verbose=verbose)
     base.trainable = False
+    check_features_vary(base, x, "domain_transfer_init")
     return base, {k: [float(val) for val in vals] for k, vals in history.history.items()}

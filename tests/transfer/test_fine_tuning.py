@@ -261,3 +261,31 @@ def test_verbose_output_says_which_run_and_phase_it_is(tmp_path, capsys):
     head = out.index("fine_tune: phase 1/2 'head': epochs 1-1")
     unfreeze = out.index("fine_tune: phase 2/2")
     assert reference < out.index("Epoch 1/") < head < unfreeze
+
+
+def test_a_base_whose_features_do_not_vary_is_reported():
+    """Issue #26: a base killed in domain_transfer_init (features the same for every
+    input) was fine-tuned without a word."""
+    from keras_bestpractice.transfer import domain_transfer_init
+
+    x, y = digits()
+    # A base whose ReLUs never fire (what a far too high rate leaves behind): its features
+    # are 0 for every input, and no gradient brings them back.
+    dead = conv_base(seed=3)
+    last = dead.get_layer("block2_conv")
+    kernel, bias = last.get_weights()
+    last.set_weights([kernel, np.full_like(bias, -1e3)])
+    with pytest.warns(KerasBestPracticeWarning, match="features are the same for every input"):
+        domain_transfer_init(dead, x, y, num_classes=5, epochs=1, batch_size=16)
+    m = new_classifier(dead, 5)
+    m.compile("adam", "sparse_categorical_crossentropy")
+    with pytest.warns(KerasBestPracticeWarning, match="fine_tune: the base's features"):
+        fine_tune(m, x, y, head_epochs=1, epochs_per_group=1, groups=1, batch_size=16)
+
+
+def test_a_working_base_gives_no_feature_warning(recwarn):
+    from keras_bestpractice.transfer.feature_check import check_features_vary
+
+    x, _ = digits()
+    assert check_features_vary(conv_base(), x, "fine_tune")
+    assert not [w for w in recwarn if issubclass(w.category, KerasBestPracticeWarning)]
