@@ -14,12 +14,13 @@ JSON summaries and tables keep the plain value.
 
 from __future__ import annotations
 
-import enum
 import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
+
+from keras_bestpractice._core.reasons import PlainStrEnum
 
 # Metric names whose best value is the lowest / the highest, without `val_`.
 MIN_HINTS = ("loss", "error", "mse", "mae", "mape", "msle", "crossentropy", "hinge",
@@ -36,7 +37,7 @@ def is_finite_number(value: Any) -> bool:
         return False
 
 
-class Direction(str, enum.Enum):
+class Direction(PlainStrEnum):
     """Which way a monitored value improves: `MIN` (losses) or `MAX` (accuracies).
 
     Example:
@@ -50,12 +51,6 @@ class Direction(str, enum.Enum):
 
     MIN = "min"
     MAX = "max"
-
-    def __str__(self) -> str:
-        return self.value
-
-    def __format__(self, spec: str) -> str:
-        return format(self.value, spec)
 
     # ----------------------------------------------------------- resolving
     @classmethod

@@ -27,18 +27,11 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from keras_bestpractice import _validation as v
 from keras_bestpractice._core.compare import Direction, is_finite_number
 from keras_bestpractice._core.reasons import StopReason
 
 Curve = Sequence[Any]  # one objective value per epoch (None/NaN: not logged)
-
-
-def _check_int(name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"`{name}` must be an integer, got {value!r}.")
-    if value < minimum:
-        raise ValueError(f"`{name}` must be >= {minimum}, got {value!r}.")
-    return int(value)
 
 
 def values_at(curves: Sequence[Curve], epoch: int) -> list[float]:
@@ -63,7 +56,7 @@ class Pruner:
     reason: ClassVar[StopReason]
 
     def __init__(self, min_epochs: int = 1):
-        self.min_epochs = _check_int("min_epochs", min_epochs, 1)
+        self.min_epochs = v.check_int("min_epochs", min_epochs, minimum=1)
 
     def prune(self, history: Curve, peers: Sequence[Curve], *, direction: Direction | str,
               budget: int | None = None) -> bool:
@@ -109,7 +102,7 @@ class MedianPruner(Pruner):
 
     def __init__(self, min_epochs: int = 1, min_peers: int = 3):
         super().__init__(min_epochs)
-        self.min_peers = _check_int("min_peers", min_peers, 1)
+        self.min_peers = v.check_int("min_peers", min_peers, minimum=1)
 
     def _prune(self, history, peers, direction, budget):
         value = history[-1]
@@ -138,7 +131,7 @@ class ASHAPruner(Pruner):
 
     def __init__(self, min_epochs: int = 1, reduction_factor: int = 3):
         super().__init__(min_epochs)
-        self.reduction_factor = _check_int("reduction_factor", reduction_factor, 2)
+        self.reduction_factor = v.check_int("reduction_factor", reduction_factor, minimum=2)
 
     def rungs(self, max_epochs: int) -> list[int]:
         """The epochs (1-based) below `max_epochs` at which it judges."""
@@ -184,11 +177,9 @@ class CurvePruner(Pruner):
 
     def __init__(self, min_epochs: int = 1, min_peers: int = 3, confidence: float = 0.9):
         super().__init__(min_epochs)
-        self.min_peers = _check_int("min_peers", min_peers, 1)
-        if isinstance(confidence, bool) or not isinstance(confidence, (int, float)) or \
-                not 0.0 < float(confidence) < 1.0:
-            raise ValueError(f"`confidence` must be a number in (0, 1), got {confidence!r}.")
-        self.confidence = float(confidence)
+        self.min_peers = v.check_int("min_peers", min_peers, minimum=1)
+        self.confidence = v.check_float("confidence", confidence, low=0.0, high=1.0,
+                                        low_inclusive=False, high_inclusive=False)
 
     def _prune(self, history, peers, direction, budget):
         from keras_bestpractice._core.projection import project

@@ -12,7 +12,18 @@ from __future__ import annotations
 import enum
 
 
-class StopReason(str, enum.Enum):
+class PlainStrEnum(str, enum.Enum):
+    """A `str`-valued enum that prints and formats as its plain value (`f"{x}"` is
+    `"nan"`, not `"StopReason.NAN"`), so messages, JSON and tables hold the value."""
+
+    def __str__(self) -> str:
+        return self.value
+
+    def __format__(self, spec: str) -> str:
+        return format(self.value, spec)
+
+
+class StopReason(PlainStrEnum):
     """Why training stopped early (or a trial was pruned)."""
 
     NAN = "nan"
@@ -26,12 +37,6 @@ class StopReason(str, enum.Enum):
     OBJECTIVE_UNREACHABLE = "objective_unreachable"
     TIME_BUDGET = "max_time"
     NEGATIVE_TRANSFER = "negative_transfer"
-
-    def __str__(self) -> str:
-        return self.value
-
-    def __format__(self, spec: str) -> str:
-        return format(self.value, spec)
 
     @property
     def hopeless(self) -> bool:
