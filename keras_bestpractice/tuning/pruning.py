@@ -95,6 +95,8 @@ class PruningMixin:
         reduction_factor: ASHA's reduction factor (>= 2). Defaults to `3`.
         grace_epochs: epochs before the guard's not-learning rule applies.
             Defaults to `2`.
+        grace_steps: optimizer steps before it applies, too (an epoch of a small
+            data set at a large batch is one step). Defaults to `50`.
         max_time: wall-clock budget of the whole search in seconds; the running
             trial is stopped (reason `max_time`) and no new one starts. Defaults
             to `None`.
@@ -110,7 +112,7 @@ class PruningMixin:
 
     def __init__(self, *args: Any, prune: bool = True, pruner: str = "median",
                  min_epochs_for_median: int = 1, min_trials_for_median: int = 3,
-                 reduction_factor: int = 3, grace_epochs: int = 2,
+                 reduction_factor: int = 3, grace_epochs: int = 2, grace_steps: int = 50,
                  max_time: float | None = None, logdir: Any = None,
                  num_classes: int | None = None, tune_batch_size: bool = False,
                  epochs_per_trial: int | None = None, **kwargs: Any):
@@ -123,6 +125,7 @@ class PruningMixin:
         self.pruner = make_pruner(pruner, self.min_epochs_for_median,
                                   self.min_trials_for_median, self.reduction_factor)
         self.grace_epochs = v.check_int("grace_epochs", grace_epochs, minimum=1)
+        self.grace_steps = v.check_int("grace_steps", grace_steps, minimum=0)
         self.max_time = v.check_float("max_time", max_time, low=0.0, low_inclusive=False,
                                       allow_none=True)
         self.logdir = v.check_dir_path("logdir", logdir, allow_none=True)
@@ -270,7 +273,8 @@ class PruningMixin:
             # Unknown reference level (a custom loss, regression without array
             # targets): the rule is off for every trial; one warning is enough.
             guard = DivergenceGuard(stop_if_not_learning=self._judge_not_learning(),
-                                    grace_epochs=self.grace_epochs, restore=None,
+                                    grace_epochs=self.grace_epochs,
+                                    grace_steps=self.grace_steps, restore=None,
                                     num_classes=self.num_classes,
                                     targets=getattr(self, "_targets", None),
                                     warn_unknown_reference=not self._warned_reference)
