@@ -10,7 +10,10 @@ It sits below the subpackages so that none of them imports another to get it
   callbacks of the same `fit` (see its docstring);
 - `record_stop(model, reason)` / `stop_reason_of(model)`: why the running `fit` of
   `model` was stopped by one of our callbacks (Keras gives a callback no view of its
-  siblings; `HParamsLogger` reads this to end a stopped run as `Failure`).
+  siblings; `HParamsLogger` reads this to end a stopped run as `Failure`);
+- `record_restore(model, ...)` / `restore_of(model)`: which earlier state a callback
+  (the guard) put back into `model` in which epoch, so that `PeriodicCheckpoint`
+  names a checkpoint for the state it holds.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ log = logging.getLogger("keras_bestpractice")
 
 
 _STOPS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_RESTORES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def record_stop(model: Any, reason: Any, source: str = "DivergenceGuard") -> None:
@@ -46,6 +50,30 @@ def stop_reason_of(model: Any) -> tuple[str, Any] | None:
         return _STOPS.get(model)
     except TypeError:  # pragma: no cover
         return None
+
+
+def record_restore(model: Any, in_epoch: int | None, epoch: int = 0, batch: int | None = None,
+                   where: str = "end") -> None:
+    """Note that in epoch `in_epoch` a callback put back into `model` the state it had
+    at `where` ("start", "batch" or "end") of epoch `epoch` (`batch` for "batch");
+    `in_epoch=None` clears it."""
+    try:
+        if in_epoch is None:
+            _RESTORES.pop(model, None)
+        else:
+            _RESTORES[model] = {"in_epoch": int(in_epoch), "epoch": int(epoch),
+                                "batch": batch, "where": where}
+    except TypeError:  # pragma: no cover - an object that cannot be weakly referenced
+        pass
+
+
+def restore_of(model: Any) -> dict[str, Any] | None:
+    """The last `record_restore` for `model`'s current `fit`, or `None`."""
+    try:
+        restored = _RESTORES.get(model)
+    except TypeError:  # pragma: no cover
+        return None
+    return dict(restored) if restored is not None else None
 
 
 def print_msg(message: str) -> None:

@@ -12,6 +12,7 @@ from keras_bestpractice._callback import (
     cluster_strategy,
     cluster_sum,
     print_msg,
+    record_restore,
     record_stop,
     reference_for,
 )
@@ -313,6 +314,7 @@ class DivergenceGuard(CopyableCallback):
         self._reset_state()
         self._in_fit = True
         record_stop(self.model, None)
+        record_restore(self.model, None)
         self._cluster = cluster_strategy(self.model)
         if self.lr_backoff is not None:
             from keras_bestpractice import _lr
@@ -542,6 +544,8 @@ class DivergenceGuard(CopyableCallback):
         restored = snapshot is not None
         if restored:
             snapshot.restore(self.model)
+            record_restore(self.model, self._epoch, snapshot.epoch, snapshot.batch,
+                           snapshot.where)
         # As Keras prints them: "Epoch 2/8", progress-bar step 11 (batch index 10).
         where = f"epoch {self._epoch + 1}" + (f", step {batch + 1}" if batch is not None
                                               else " (end)")

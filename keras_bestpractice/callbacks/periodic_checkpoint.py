@@ -13,7 +13,12 @@ from typing import Any
 from keras_bestpractice import _lr
 from keras_bestpractice import _validation as v
 from keras_bestpractice._atomic import atomic_path
-from keras_bestpractice._callback import CopyableCallback, print_msg, stateful_callbacks
+from keras_bestpractice._callback import (
+    CopyableCallback,
+    print_msg,
+    restore_of,
+    stateful_callbacks,
+)
 from keras_bestpractice._core.compare import Direction
 from keras_bestpractice._internals import set_initial_epoch
 from keras_bestpractice._snapshot import Snapshot
@@ -301,6 +306,8 @@ class PeriodicCheckpoint(CopyableCallback):
         self._last_logs: dict | None = None
         self._last_epoch_done: int | None = None
         self._last_boundary_saved: int | None = None
+        self._boundaries_saved: set[int] = set()
+        self._epoch_logs: dict[int, dict] = {}
         self._monitor_checked = False
 
     # ---------------------------------------------------------------- callbacks
@@ -390,7 +397,10 @@ class PeriodicCheckpoint(CopyableCallback):
             return
         logs = dict(logs or {})
         self._check_monitor(logs)
+        if self._after_restore_and_stop(int(epoch)):
+            return
         self._last_logs, self._last_epoch_done = logs, int(epoch)
+        self._epoch_logs[int(epoch)] = logs
         sigterm = self._session.sigterm_requested
         due = self._pending_epoch_save or sigterm
         if self.every_n_epochs is not None and (epoch + 1) % self.every_n_epochs == 0:
@@ -422,6 +432,29 @@ class PeriodicCheckpoint(CopyableCallback):
             self._session = None
             session.close()
             set_initial_epoch(self.model, None)  # as keras.callbacks.BackupAndRestore does
+
+    def _after_restore_and_stop(self, epoch: int) -> bool:
+        """When a callback before this one (the guard) put back an earlier state in this
+        epoch and stopped `fit`, the model no longer holds this epoch's state: save that
+        state under the epoch it belongs to (when it ended an epoch not saved yet), never
+        as this epoch. Returns whether it handled the epoch's end."""
+        restored = restore_of(self.model)
+        if not self.model.stop_training or restored is None or restored["in_epoch"] != epoch:
+            return False
+        state_of = restored["epoch"] if restored["where"] == "end" else None
+        if state_of is not None and state_of not in self._boundaries_saved:
+            self._epoch, self._step = state_of, self._global_step()
+            self._save(self._epoch_logs.get(state_of), epoch_boundary=True)
+            said = f"saved as epoch {state_of + 1}"
+        else:
+            said = ("already saved" if state_of is not None else
+                    "not the end of an epoch: nothing saved")
+        self._last_epoch_done = self._last_boundary_saved = epoch  # no final save as `epoch`
+        if self.verbose:
+            print_msg(f"PeriodicCheckpoint: training was stopped in epoch {epoch + 1} after "
+                      "an earlier state was restored (by DivergenceGuard); that state is "
+                      f"{said}.")
+        return True
 
     # ------------------------------------------------------------------- saving
     def _end_partial_step(self) -> None:
@@ -469,6 +502,7 @@ class PeriodicCheckpoint(CopyableCallback):
 
         if epoch_boundary:
             self._last_boundary_saved = self._epoch
+            self._boundaries_saved.add(self._epoch)
         if not self._session.is_writer:
             return  # another worker (the chief) writes
         started = time.perf_counter()
@@ -576,6 +610,8 @@ class PeriodicCheckpoint(CopyableCallback):
                 "resume=False to start over."
             )
         self._last_boundary_saved = epoch - 1 if ckpt.epoch_boundary else None
+        if ckpt.epoch_boundary:
+            self._boundaries_saved.add(epoch - 1)
         set_initial_epoch(self.model, epoch)
         self.resumed_from = ckpt.path
         if self.verbose:
