@@ -16,7 +16,12 @@ import tensorflow as tf
 
 from keras_bestpractice import KerasBestPracticeWarning
 from keras_bestpractice.callbacks import DivergenceGuard, PeriodicCheckpoint
-from keras_bestpractice.checkpointing import CheckpointWriteError, load_weights, store
+from keras_bestpractice.checkpointing import (
+    CheckpointWriteError,
+    checkpoint_info,
+    load_weights,
+    store,
+)
 from keras_bestpractice.checkpointing.store import checkpoint_name as name_of
 from keras_bestpractice.data import stratified_dataset
 
@@ -351,10 +356,17 @@ def test_sigterm_saves_and_stops_cleanly(tmp_path):
     assert [p.name for p in tmp_path.glob("ckpt-*")] == [name_of(1, 7, 3)]
 
 
-def run_worker(directory, mode, out, slow=0.0):
-    return subprocess.Popen([sys.executable, str(WORKER), str(directory), mode, str(out),
-                             str(slow)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+def run_worker(directory, mode, out, slow=0.0, log=None):
+    """The crash worker; its output into pipes, or into the file `log` (for a process
+    nobody reads while it runs: a full pipe would block it)."""
+    stream = subprocess.PIPE if log is None else open(log, "w")  # noqa: SIM115
+    try:
+        return subprocess.Popen([sys.executable, str(WORKER), str(directory), mode, str(out),
+                                 str(slow)], stdout=stream, stderr=subprocess.STDOUT
+                                if log is not None else subprocess.PIPE, text=True)
+    finally:
+        if log is not None:
+            stream.close()
 
 
 @pytest.mark.slow
@@ -364,8 +376,9 @@ def run_worker(directory, mode, out, slow=0.0):
                                   "stratified"])
 def test_sigkill_at_random_moments_then_resume_is_bitwise_exact(tmp_path, mode):
     reference = tmp_path / "reference.npz"
-    proc = run_worker(tmp_path / "ref_ckpt", mode, reference)
-    assert proc.wait(timeout=180) == 0, proc.stderr.read()[-2000:]
+    # The uninterrupted reference runs beside the killed runs (two cores: ~6 s less).
+    ref_log = tmp_path / "reference.log"
+    ref_proc = run_worker(tmp_path / "ref_ckpt", mode, reference, log=ref_log)
     rng = random.Random(1234 if mode == "numpy" else 4321)
     directory, out = tmp_path / "ckpt", tmp_path / "final.npz"
     pointer = directory / "latest"
@@ -404,6 +417,7 @@ def test_sigkill_at_random_moments_then_resume_is_bitwise_exact(tmp_path, mode):
     assert "damaged" not in stderr  # no partial checkpoint is ever loaded
     assert resumed >= 1, resumed
     assert kills >= 2 and during_save >= 1, (kills, during_save)
+    assert ref_proc.wait(timeout=180) == 0, ref_log.read_text()[-2000:]
     ref, got = np.load(reference), np.load(out)
     for key in ref.files:
         if key != "history":
@@ -740,3 +754,41 @@ def test_checkpoint_info_reads_epoch_step_and_monitor_through_the_public_api(tmp
     assert (last.epoch, last.batch, last.step, last.epoch_boundary) == (1, None, 10, True)
     assert last.monitor == "val_loss" and last.monitor_value == last.logs["val_loss"]
     assert last.path == PeriodicCheckpoint.latest(tmp_path)
+
+
+class PoisonAt(keras.callbacks.Callback):
+    """Sets the first kernel to NaN before batch `batch` of epoch `epoch`."""
+
+    def __init__(self, epoch, batch=1):
+        super().__init__()
+        self.at = (epoch, batch)
+        self._epoch = -1
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if (self._epoch, batch) == self.at:
+            kernel = self.model.layers[0].kernel
+            kernel.assign(np.full(kernel.shape, np.nan, "float32"))
+
+
+@pytest.mark.parametrize("every_n_epochs", [1, 3])
+def test_checkpoint_after_a_guard_stop_is_named_for_the_state_it_holds(tmp_path, every_n_epochs):
+    # Issue #26: the guard restored epoch 2's weights and stopped in epoch 3; the final
+    # checkpoint was named for epoch 3 while holding epoch 2's weights.
+    x, y = data()
+    model = model_with_dropout()
+    guard = DivergenceGuard()
+    ckpt = PeriodicCheckpoint(tmp_path, every_n_epochs=every_n_epochs, monitor="loss")
+    model.fit(x[:80], y[:80], batch_size=16, epochs=5, shuffle=False, verbose=0,
+              callbacks=[guard, ckpt, PoisonAt(epoch=2)])
+    assert guard.stop_reason == "nan" and guard.events[-1]["action"] == "rolled_back"
+    epochs = sorted(checkpoint_info(p).epoch for p in tmp_path.glob("ckpt-*") if p.is_dir())
+    # Every checkpoint is named for an epoch whose state it holds: none for epoch 3 (index 2).
+    assert max(epochs) == 1
+    latest = PeriodicCheckpoint.latest(tmp_path)
+    assert checkpoint_info(latest).epoch == 1
+    restored = model_with_dropout(seed=7)
+    load_weights(restored, latest)
+    assert same_weights(restored, model)
