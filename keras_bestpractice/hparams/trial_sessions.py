@@ -10,6 +10,7 @@ that is Success only for a trial that ran to its end (or met its objective).
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,26 @@ def outcome_of(summary: dict[str, Any]) -> str:
     return OUTCOME_COMPLETED if summary["status"] == "completed" else OUTCOME_FAILED
 
 
+# TensorBoard's HParams dashboard shows the first five hyperparameter columns.
+SHOWN_COLUMNS = 5
+
+
+def shown_first(hparams: list[Any], defaults: Iterable[str] = ()) -> list[str]:
+    """The columns the dashboard shows: the user's own searched hyperparameters, the
+    `outcome`, then the searched ones in `defaults`, up to five (more when the user
+    has more); a hyperparameter with one value is not searched and comes after."""
+    defaults = set(defaults)
+
+    def searched(param: Any) -> bool:
+        values = getattr(param.domain, "values", None)
+        return values is None or len(values) > 1
+
+    own = [p.name for p in hparams if p.name != "outcome" and p.name not in defaults
+           and searched(p)]
+    rest = [p.name for p in hparams if p.name in defaults and searched(p)]
+    return (own + ["outcome"] + rest)[:max(SHOWN_COLUMNS, len(own) + 1)]
+
+
 class TrialSessions:
     """Writes the experiment config once and one session per finished trial.
 
@@ -49,10 +70,12 @@ class TrialSessions:
         self._experiment_written = False
 
     def write(self, space: Any, objective: str, direction: Direction | str,
-              summary: dict[str, Any]) -> Path:
+              summary: dict[str, Any], defaults: Iterable[str] = ()) -> Path:
         """Write the session of the trial `summary` describes (`trial_id`,
         `hyperparameters`, `history`, `epochs_run`, `status`, `prune_reason`,
-        `error`); `space` is the tuner's `HyperParameters`. Returns its directory."""
+        `error`); `space` is the tuner's `HyperParameters`; `defaults`: the names of
+        the hyperparameters the tuner adds itself (the handbook's), shown after the
+        user's own. Returns its directory."""
         from tensorboard.plugins.hparams import api as hp
 
         direction = Direction.of(direction, name="direction")
@@ -69,7 +92,7 @@ class TrialSessions:
         hparams = [*hparams_from_keras_tuner(space), outcome]
         if not self._experiment_written:
             write_experiment(self.logdir, hparams, metrics_for(keys, best=best),
-                             text_hparams=("error",))
+                             text_hparams=("error",), shown=shown_first(hparams, defaults))
             self._experiment_written = True
         ended = outcome_of(summary)
         name = f"trial_{summary['trial_id']}"

@@ -56,7 +56,7 @@ def hparams_from_keras_tuner(hyperparameters: Any) -> list[Any]:
         kind = type(item).__name__
         name = item.name
         if kind == "Choice":
-            domain = hp.Discrete(list(config["values"]))
+            domain = _discrete(list(config["values"]))
         elif kind == "Float":
             domain = hp.RealInterval(float(config["min_value"]), float(config["max_value"]))
         elif kind == "Int":
@@ -64,11 +64,42 @@ def hparams_from_keras_tuner(hyperparameters: Any) -> list[Any]:
         elif kind == "Boolean":
             domain = hp.Discrete([False, True])
         elif kind == "Fixed":
-            domain = hp.Discrete([config["value"]])
+            domain = _discrete([config["value"]])
         else:  # pragma: no cover - future KerasTuner kinds
             domain = None
         out.append(hp.HParam(name, domain))
     return out
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _discrete(values: list[Any]) -> Any:
+    """A `Discrete` domain; whole numbers become text right-aligned to one width.
+
+    TensorBoard's HParams table prints every number to five significant digits
+    (`batch_size` 32 reads "32.000"); as text it reads "32", and the padding (which
+    HTML does not show) keeps the table's text sort in numeric order ("  32" < " 128").
+    `int()` and `float()` read the padded text back.
+    """
+    from tensorboard.plugins.hparams import api as hp
+
+    if values and all(_is_int(v) for v in values):
+        width = max(len(str(v)) for v in values)
+        return hp.Discrete([str(v).rjust(width) for v in values])
+    return hp.Discrete(values)
+
+
+def value_for(param: Any, value: Any) -> Any:
+    """`value` as the domain of `param` (an `hp.HParam`) holds it: a whole number
+    becomes its padded text in a text domain made by `_discrete`."""
+    value = _plain(value)
+    domain = getattr(param, "domain", None)
+    if _is_int(value) and domain is not None and getattr(domain, "dtype", None) is str:
+        width = max((len(v) for v in domain.values), default=0)
+        return str(value).rjust(width)
+    return value
 
 
 def hparams_from_values(values: Mapping[Any, Any]) -> tuple[list[Any], dict[str, Any]]:
@@ -125,11 +156,15 @@ def metrics_for(keys: Iterable[str], best: Iterable[str] = ()) -> list[Any]:
 
 def write_experiment(logdir: str | os.PathLike, hparams: list[Any], metrics: list[Any],
                      time_created: float | None = None,
-                     text_hparams: Iterable[str] = ()) -> None:
+                     text_hparams: Iterable[str] = (),
+                     shown: Iterable[str] | None = None) -> None:
     """Write the experiment config (domains and metric list) at the log root.
 
     `text_hparams`: names of free-text columns (string type, no domain: the dashboard
     filters them with a regular expression), e.g. a trial's error message.
+    `shown`: the hyperparameters the dashboard lists first and shows as columns
+    (TensorBoard sorts by the `differs` flag, then by name, and ticks the first five;
+    the others stay one click away); `None`: all of `hparams`.
     """
     import tensorflow as tf
     from tensorboard.plugins.hparams import api_pb2, plugin_data_pb2, summary_v2
@@ -140,10 +175,11 @@ def write_experiment(logdir: str | os.PathLike, hparams: list[Any], metrics: lis
     data = plugin_data_pb2.HParamsPluginData()
     data.ParseFromString(value.metadata.plugin_data.content)
     # TensorBoard lists hyperparameters with `differs` set first (then by name) and the
-    # dashboard shows the first five: the searched ones and the outcome come before
-    # the free-text columns, which are empty for most sessions.
+    # dashboard shows the first five: the `shown` ones come before the others and the
+    # free-text columns, which are empty for most sessions.
+    shown = None if shown is None else set(shown)
     for info in data.experiment.hparam_infos:
-        info.differs = True
+        info.differs = shown is None or info.name in shown
     for name in text_hparams:
         data.experiment.hparam_infos.append(
             api_pb2.HParamInfo(name=name, type=api_pb2.DATA_TYPE_STRING, differs=False))
@@ -197,7 +233,7 @@ class SessionWriter:
 
         if hparams is not None:
             by_name = {p.name: p for p in hparams}
-            values = {by_name.get(k, k): _plain(v) for k, v in values.items()}
+            values = {by_name.get(k, k): value_for(by_name.get(k), v) for k, v in values.items()}
         else:
             values = {k: _plain(v) for k, v in values.items()}
         with self._root.as_default():

@@ -9,6 +9,8 @@ LEARNING_RATES = (0.1, 0.01, 0.001, 0.0001, 0.00001)
 DROPOUTS = (0.1, 0.25, 0.5)
 BATCH_SIZES = (32, 128)
 OPTIMIZERS = ("adam", "adagrad", "rmsprop")
+# The names of the hyperparameters the handbook's space declares.
+HANDBOOK_HYPERPARAMETERS = ("learning_rate", "dropout", "batch_size", "optimizer")
 # Optimizer names the tuner and the sweep compile with, and their Keras classes.
 OPTIMIZER_NAMES = {"adam": "Adam", "adagrad": "Adagrad", "rmsprop": "RMSprop", "sgd": "SGD",
                    "adamw": "AdamW", "nadam": "Nadam"}
