@@ -58,6 +58,7 @@ from keras_bestpractice._warnings import warn
 from keras_bestpractice.hparams.trial_sessions import TrialSessions
 from keras_bestpractice.tuning import results as results_mod
 from keras_bestpractice.tuning.project_repair import repair_project_files
+from keras_bestpractice.tuning.space import HANDBOOK_HYPERPARAMETERS
 from keras_bestpractice.tuning.trial_callbacks import PeerPruning, TrialRecord, TrialRecorder
 
 
@@ -95,8 +96,10 @@ class PruningMixin:
         reduction_factor: ASHA's reduction factor (>= 2). Defaults to `3`.
         grace_epochs: epochs before the guard's not-learning rule applies.
             Defaults to `2`.
-        grace_steps: optimizer steps before it applies, too (an epoch of a small
-            data set at a large batch is one step). Defaults to `50`.
+        grace_steps: optimizer steps before the guard's not-learning rule and a
+            `pruner` given by name may judge a trial (an epoch of a small data set at
+            a large batch is one step; a `Pruner` object has its own `min_steps`).
+            Defaults to `50`.
         max_time: wall-clock budget of the whole search in seconds; the running
             trial is stopped (reason `max_time`) and no new one starts. Defaults
             to `None`.
@@ -122,10 +125,11 @@ class PruningMixin:
         self.min_trials_for_median = v.check_int("min_trials_for_median",
                                                  min_trials_for_median, minimum=1)
         self.reduction_factor = v.check_int("reduction_factor", reduction_factor, minimum=2)
-        self.pruner = make_pruner(pruner, self.min_epochs_for_median,
-                                  self.min_trials_for_median, self.reduction_factor)
         self.grace_epochs = v.check_int("grace_epochs", grace_epochs, minimum=1)
         self.grace_steps = v.check_int("grace_steps", grace_steps, minimum=0)
+        self.pruner = make_pruner(pruner, self.min_epochs_for_median,
+                                  self.min_trials_for_median, self.reduction_factor,
+                                  min_steps=self.grace_steps)
         self.max_time = v.check_float("max_time", max_time, low=0.0, low_inclusive=False,
                                       allow_none=True)
         self.logdir = v.check_dir_path("logdir", logdir, allow_none=True)
@@ -497,7 +501,8 @@ class PruningMixin:
         if self._sessions is not None:
             objective = self.oracle.objective
             self._sessions.write(self.oracle.get_space(), objective.name,
-                                 getattr(objective, "direction", "min"), summary)
+                                 getattr(objective, "direction", "min"), summary,
+                                 defaults=HANDBOOK_HYPERPARAMETERS)
 
     # ---------------------------------------------------------------- results
     def results_frame(self):

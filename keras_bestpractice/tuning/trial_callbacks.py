@@ -108,6 +108,14 @@ class TrialRecorder(CopyableCallback):
             self.record.prune_reason = reason
 
 
+def _steps_taken(model: Any) -> int | None:
+    """The optimizer steps `model` has taken (`optimizer.iterations`), or `None`."""
+    try:
+        return int(model.optimizer.iterations.numpy())
+    except (AttributeError, TypeError, ValueError):
+        return None
+
+
 class PeerPruning(CopyableCallback):
     """Stops a trial that its `pruner` says is behind its finished peers (never at its
     last epoch), or when the search's time budget is spent."""
@@ -142,7 +150,8 @@ class PeerPruning(CopyableCallback):
             return
         peers = self.tuner.peer_curves(self.trial.trial_id)
         if self.pruner.prune(self._curve[:int(epoch) + 1], peers,
-                             direction=objective.direction, budget=epochs):
+                             direction=objective.direction, budget=epochs,
+                             steps=_steps_taken(self.model)):
             self._stop(self.pruner.reason)
 
     def _stop(self, reason: StopReason) -> None:

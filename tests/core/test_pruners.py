@@ -92,3 +92,17 @@ def test_values_at_names_and_reasons():
         make_pruner(3)
     with pytest.raises(NotImplementedError):
         Pruner().prune([1.0], [], direction="min")
+
+
+@pytest.mark.parametrize("pruner", [MedianPruner(min_peers=1, min_steps=50),
+                                    ASHAPruner(1, 3, min_steps=50),
+                                    make_pruner("median", min_peers=1, min_steps=50)])
+def test_no_trial_is_judged_before_min_steps_optimizer_steps(pruner):
+    # Issue #26: at one optimizer step per epoch, two epochs said nothing about a trial.
+    peers = [[0.9, 0.9, 0.9], [0.9, 0.9, 0.9]]
+    assert not pruner.prune([0.1], peers, direction="max", steps=1)
+    assert not pruner.prune([0.1], peers, direction="max", steps=49)
+    assert pruner.prune([0.1], peers, direction="max", steps=50)
+    assert pruner.prune([0.1], peers, direction="max")  # steps unknown: by epochs alone
+    with pytest.raises(ValueError, match="min_steps"):
+        MedianPruner(min_steps=-1)

@@ -41,8 +41,10 @@ def test_handbook_space_has_the_four_hyperparameters():
 
 
 def test_search_table_pruning_and_hparams_files(tmp_path, data):
+    # grace_steps=0: judged from the first epoch (the 3-epoch trials are ~25-100 steps;
+    # the default waits 50, tested below).
     tuner = search(tmp_path, data, max_trials=5, seed=1, logdir=tmp_path / "logs",
-                   min_trials_for_median=1)
+                   min_trials_for_median=1, grace_steps=0)
     frame = tuner.results_frame()
     assert len(frame) == 5 and set(frame["trial_id"]) == {"0", "1", "2", "3", "4"}
     for column in ("hp_learning_rate", "hp_dropout", "hp_batch_size", "hp_optimizer",
@@ -274,3 +276,28 @@ def test_curve_pruner_stops_a_trial_whose_curve_cannot_catch_the_best(tmp_path, 
     assert set(slow["prune_reason"]) == {"curve"}
     assert (slow["epochs_run"] >= 4).all() and (slow["epochs_run"] < 15).all()
     assert (slow["best_val_accuracy"] < fast["best_val_accuracy"]).all()
+
+
+@pytest.mark.parametrize("pruner, pruned", [("median", False), ("object", True)])
+def test_median_pruner_waits_for_grace_steps_optimizer_steps(tmp_path, data, pruner, pruned):
+    # Issue #26: with one optimizer step per epoch (a small set at a large batch) the
+    # median rule judged trials after one or two steps. By name it waits grace_steps
+    # (50); a Pruner object has its own min_steps (0 here).
+    from keras_bestpractice.tuning import MedianPruner
+
+    (xt, yt), (xv, yv) = data
+
+    class FastFirst(kt.oracles.RandomSearchOracle):
+        def populate_space(self, trial_id):
+            return {"status": "RUNNING",
+                    "values": {"speed": "fast" if not self.trials else "slow"}}
+
+    tuner = RandomSearchTuner(build_fast_or_slow, max_trials=2, epochs_per_trial=3, seed=0,
+                              min_trials_for_median=1, directory=tmp_path, project_name=pruner,
+                              pruner=MedianPruner(min_peers=1) if pruner == "object" else pruner)
+    tuner.oracle.__class__ = type("Patched", (FastFirst,), {})
+    # 256 samples at batch 256: every epoch is one optimizer step.
+    tuner.search(xt[:256], yt[:256], validation_data=(xv, yv), batch_size=256)
+    frame = tuner.results_frame().set_index("hp_speed")
+    assert frame.loc["fast", "best_val_accuracy"] > frame.loc["slow", "best_val_accuracy"]
+    assert (frame.loc["slow", "prune_reason"] == "median") is pruned
