@@ -28,6 +28,9 @@ def diagnose_args(run: dict, use_num_classes: bool = True) -> dict:
     from keras_bestpractice._core.reference import TargetSummary
 
     kwargs: dict = {"num_classes": run["num_classes"] if use_num_classes else None}
+    if use_num_classes and run.get("class_prior") is not None:
+        # The labels' class shares, as TrainingDiagnostics reads them off the data.
+        kwargs["class_prior"] = run["class_prior"]
     if "loss" in run:
         kwargs["loss"] = run["loss"]
         if kwargs["loss"] != "sparse_categorical_crossentropy":

@@ -209,6 +209,23 @@ def steadily_decreasing(values: Sequence[float], min_fraction: float = 0.75,
     return -slope / level >= min_rel_slope
 
 
+# A descent "keeps its pace" when its slope over the last third is at least 30% of
+# the slope over the first third (a run converging to a level slows to ~1% of it).
+PACE_MIN_RATIO = 0.3
+
+
+def pace_kept(x: np.ndarray, min_ratio: float = PACE_MIN_RATIO) -> bool:
+    """The slope over the last third of `x` is >= `min_ratio` of the first third's
+    (a straight descent, not one slowing down to a level)."""
+    x = np.asarray(x, dtype=float)
+    third = max(2, x.size // 3)
+    if x.size < 2 * third:
+        return True
+    early = -np.polyfit(np.arange(third, dtype=float), x[:third], 1)[0]
+    late = -np.polyfit(np.arange(third, dtype=float), x[-third:], 1)[0]
+    return not (early > 0 and late < min_ratio * early)
+
+
 def steadily_increasing(values: Sequence[float], min_fraction: float = 0.6) -> bool:
     """True when a curve (accuracy) mostly rises and ends above where it started."""
     arr = np.asarray([v for v in values if v is not None and math.isfinite(v)], dtype=float)
@@ -271,10 +288,16 @@ def detect_not_learning(
     window = loss[-w:]
     val_window = None if val_loss is None else list(val_loss)[-w:]
     acc_window = None if accuracy is None or len(accuracy) != n else list(accuracy)[-w:]
+    finite_val = [] if val_window is None else [v for v in val_window if math.isfinite(v)]
     if steadily_decreasing(window) and (
-        val_window is None
-        or not any(math.isfinite(v) for v in val_window)
-        or steadily_decreasing(val_window, min_fraction=0.6)
+        not finite_val
+        # Validation coming down onto the reference level from above, slowing down as
+        # it nears it, learns the prior (issue #23: shuffled multi-label targets);
+        # learning goes below it, or keeps its pace.
+        or (steadily_decreasing(val_window, min_fraction=0.6)
+            and (float(np.mean(finite_val[-t:])) < chance.loss
+                 or pace_kept(np.asarray([v for v in val_loss if math.isfinite(v)],
+                                         dtype=float))))
     ) and (acc_window is None or steadily_increasing(acc_window)):
         # Learning slowly, not stuck. (A loss coming down from an explosion back to
         # the chance level falls too, but its accuracy does not rise.)

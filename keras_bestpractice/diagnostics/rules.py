@@ -24,11 +24,13 @@ from keras_bestpractice._core.divergence import DIAGNOSE_DIVERGENCE_FACTOR
 from keras_bestpractice.diagnostics.catalog import finding_spec
 from keras_bestpractice.diagnostics.chance import (
     INFER_CONSTANT_ACCURACY,
+    PACE_MIN_RATIO,
     ChanceLevel,
     constant_predictor_level,
     detect_not_learning,
     infer_chance_level,
     is_at_chance,
+    pace_kept,
     steadily_decreasing,
 )
 from keras_bestpractice.diagnostics.curves import Curves
@@ -40,6 +42,16 @@ DIVERGENCE_FACTOR = DIAGNOSE_DIVERGENCE_FACTOR
 # ...and has given back at least a quarter of what it had learned (first - min).
 # This keeps a converged run whose loss wobbles between 0.001 and 0.004 healthy.
 DIVERGENCE_GIVEBACK = 0.25
+# "Climbing" (issue #23: a rate that grows every epoch): the training loss rises on every
+# epoch since its lowest value (2+ epochs) to >= 1.3x it, having given back >= 5% of
+# what it had learned, its first rise >= 2% of that and more than twice any rise before
+# its lowest point (a curve that was going down smoothly turns and keeps going up; a
+# noisy curve's last rises are more of its noise).
+CLIMB_MIN_EPOCHS = 2
+CLIMB_MIN_RATIO = 1.3
+CLIMB_MIN_GIVEBACK = 0.05
+CLIMB_MIN_STEP = 0.02
+CLIMB_MAX_EARLIER_RISE = 0.5
 
 # "Blown up": the training loss stays at >= 10x the loss of a model that learned
 # nothing (the reference level, when known). When it is not known, a classifier's
@@ -83,13 +95,20 @@ OVERFIT_NOISE_MULTIPLE = 2.0
 # "Both poor and close": the final training loss is still >= 25% of the chance
 # loss (healthy classifiers in the corpus end at 2-23% of it)...
 UNDERFIT_MIN_LOSS_FRACTION = 0.25
+# ...(a regression whose training loss converged to a standstill: 10% of the targets'
+# variance, R^2 below 0.9 on its own training data; issue #23: a linear model on
+# Friedman #2 stops at 0.128, an MLP reaches 0.001)...
+UNDERFIT_CONVERGED_REGRESSION_FRACTION = 0.10
 # ...or accuracy has covered at most 80% of the way from chance to 100%...
 UNDERFIT_MAX_ACCURACY_FRACTION = 0.80
 # ...validation within 25% of training (or better: too much regularisation)...
 UNDERFIT_MAX_GAP = 0.25
-# ...and it has levelled off: improving by less than 2%/epoch over the last epochs
-# (a run still improving faster simply needs more epochs).
-UNDERFIT_MAX_REL_SLOPE = 0.02
+# ...and it has levelled off: training improving by less than 0.5%/epoch and
+# validation by less than 1%/epoch over the last epochs (issue #23: healthy runs on
+# noisy multi-label and small regression sets still gained 1.1-1.4%/epoch (training)
+# and up to 2% (validation) at their end; they need epochs, not capacity).
+UNDERFIT_MAX_REL_SLOPE = 0.005
+UNDERFIT_MAX_VAL_REL_SLOPE = 0.01
 # ...and is steady: no epoch-to-epoch jump above 10% of its level in that window (a
 # training loss jumping around is an unstable optimisation, not a capacity limit).
 UNDERFIT_MAX_JITTER = 0.10
@@ -113,7 +132,10 @@ SLOW_MIN_CHANCE_FRACTION = 0.5
 # ...and has not slowed down: the slope over the last third of the run is at
 # least 30% of the slope over the first third (a converged run decelerates to
 # ~1% of its early pace; a learning rate that is too low gives a straight line).
-SLOW_MIN_PACE_RATIO = 0.3
+SLOW_MIN_PACE_RATIO = PACE_MIN_RATIO
+# ...or, however small its pace, training and validation both fall on >= 90% of epochs
+# without slowing down ("creeping": a rate far too low).
+CREEP_MIN_FRACTION = 0.9
 
 # ------------------------------------------------------------------- plateau
 # The training loss has stopped moving: it changed by under 0.5% over the last
@@ -125,6 +147,28 @@ PLATEAU_MAX_REL_CHANGE = 0.005
 PLATEAU_MIN_LEVEL = 0.05
 PLATEAU_MIN_EPOCHS = 5
 FROZEN_REL_CHANGE = 1e-4
+# A plateau worth a warning is a *stall* (issue #23): the loss was still falling when it
+# stopped dead, as when a schedule cuts the rate to ~0 (frozen: every step under 2e-4
+# of its level; the two epochs before it fell by >= 1% of its level). A run that
+# *converged* slows down gradually (each epoch's gain a fraction, 0.2-0.7, of the one
+# before) and then is flat: that is where the model ends, not a stall (`converged`,
+# info; underfitting when the level is poor).
+STALL_MIN_LAST_DROP = 0.01
+FROZEN_STALL_STEP = 2e-4
+# A dead network (issue #23): the loss frozen (every step under 1e-3 of its level, and a
+# constant accuracy where one is logged) for the last 3 epochs at least, after it had
+# blown up (>= 10x the frozen level) or risen from a better level (>= 1.25x its best):
+# the updates destroyed what it had and nothing moves any more, whatever the class count.
+# Or frozen at ln k for an integer k (within 0.1%) with an accuracy logged: a softmax
+# giving every class the same probability; or frozen at >= 2x the reference level.
+DEAD_FROZEN_STEP = 1e-3
+DEAD_MIN_EPOCHS = 3
+DEAD_BLOWUP = 10.0
+DEAD_RISE = 1.25
+DEAD_LN_K_TOLERANCE = 1e-3
+# ...or frozen at >= 2x the reference level (saturated outputs, confidently wrong).
+DEAD_ABOVE_REFERENCE = 2.0
+DEAD_LN_K_MAX_ACCURACY = 1.5
 # "Not learning" caused by a learning rate too high: the first epochs' loss was at
 # least 1.2x the level the run got stuck at (and above chance): the updates moved the
 # network, then left it dead (SGD lr=3 on digits: 2.95, 2.34, then 2.33 for good). A
@@ -228,6 +272,82 @@ def _rel_change(x: np.ndarray) -> float:
     return float((x.max() - x.min()) / level)
 
 
+def stall_at(loss: np.ndarray) -> int | None:
+    """The position where a falling loss stopped dead (a stall), or `None` when it
+    slowed down gradually or never stopped: from position `f` on the loss is frozen
+    (every step under `FROZEN_STALL_STEP` of its level, for 3 epochs or more), and in
+    the two epochs before `f` it was still falling by >= `STALL_MIN_LAST_DROP` of its
+    level (a rate cut within an epoch leaves that epoch half-moved)."""
+    x = np.asarray(loss, dtype=float)
+    f = frozen_since(x, None, max_step=FROZEN_STALL_STEP)
+    if f is None or f == 0:
+        return None
+    level = abs(float(np.mean(x[f:]))) or 1e-12
+    drop = float(x[max(0, f - 2)] - x[f])
+    return f if drop >= STALL_MIN_LAST_DROP * level else None
+
+
+def frozen_since(loss: np.ndarray, acc: np.ndarray | None = None,
+                 max_step: float = DEAD_FROZEN_STEP) -> int | None:
+    """The first position of the frozen stretch at the end of `loss` (every step under
+    `max_step` of its level, and `acc` constant there), when it is at least
+    `DEAD_MIN_EPOCHS` long; else `None`."""
+    x = np.asarray(loss, dtype=float)
+    n = x.size
+    if n < DEAD_MIN_EPOCHS or not np.isfinite(x[-DEAD_MIN_EPOCHS:]).all():
+        return None
+    level = abs(float(x[-1])) or 1e-12
+    a = None if acc is None else np.asarray(acc, dtype=float)
+    s = n - 1
+    while s > 0 and np.isfinite(x[s - 1]) and abs(x[s] - x[s - 1]) <= max_step * level and (
+            a is None or not np.isfinite(a[s - 1]) or abs(a[s] - a[s - 1]) <= 1e-6):
+        s -= 1
+    return s if n - s >= DEAD_MIN_EPOCHS else None
+
+
+def dead_network(view: RunView) -> dict | None:
+    """Evidence that the network died (`DEAD_*`), whatever the class count: frozen after
+    a blow-up or a rise, or frozen at ln k with an accuracy logged."""
+    loss = view.loss
+    if loss is None or view.n < DEAD_MIN_EPOCHS + 1:
+        return None
+    s = frozen_since(loss, view.acc)
+    if s is None:
+        return None
+    level = float(np.mean(loss[s:]))
+    before = loss[:s]
+    evidence = {"frozen_level": level, "frozen_since_position": s,
+                "frozen_epochs": view.n - s}
+    if before.size and np.isfinite(before).any():
+        peak, best = float(np.nanmax(before)), float(np.nanmin(before))
+        p = int(np.nanargmax(before))
+        # A blow-up is a rise (the loss went up to its peak), or a first epoch already
+        # far above any chance level: a first epoch that is simply where an untrained
+        # model starts (a linear model's, far above where it converges) is not one.
+        rose_to_peak = p > 0 and peak >= DEAD_BLOWUP * float(np.nanmin(before[:p]))
+        far_above = (view.chance is not None and peak >= DEAD_BLOWUP * view.chance.loss) or (
+            view.chance is None and view.acc is not None
+            and peak >= BLOWN_UP_FACTOR * MAX_PLAUSIBLE_CHANCE_LOSS)
+        if level > 0 and peak >= DEAD_BLOWUP * level and (rose_to_peak or far_above):
+            return {**evidence, "dead_kind": "blown_up", "peak_loss": peak,
+                    "peak_epoch": _num(view, int(np.nanargmax(before)))}
+        if best > 0 and level >= DEAD_RISE * best:
+            return {**evidence, "dead_kind": "rose", "best_loss": best,
+                    "best_epoch": _num(view, int(np.nanargmin(before)))}
+    if view.chance is not None and view.chance.loss > 0 and \
+            level >= DEAD_ABOVE_REFERENCE * view.chance.loss and stall_at(loss) is None:
+        return {**evidence, "dead_kind": "saturated", "reference_loss": view.chance.loss}
+    if view.acc is not None and level > 0:
+        k = round(math.exp(level))
+        acc = _nanmean(view.acc[s:])
+        # Equal probabilities for k classes: one fixed answer, right at most about as
+        # often as one class in k (the share of the class it names).
+        if k >= 2 and abs(level - math.log(k)) <= DEAD_LN_K_TOLERANCE * level and \
+                acc is not None and acc <= DEAD_LN_K_MAX_ACCURACY / k:
+            return {**evidence, "dead_kind": "ln_k", "k": int(k)}
+    return None
+
+
 def _smooth(x: np.ndarray, k: int = 3) -> np.ndarray:
     """Centred moving average that ignores NaN (validation every k-th epoch)."""
     out = np.full_like(x, np.nan, dtype=float)
@@ -313,8 +433,26 @@ def _observed(key: str, curves: Curves) -> np.ndarray:
     return observed
 
 
+def _climbing(loss: np.ndarray, m: int) -> bool:
+    """The `climbing` form of `diverging` (`CLIMB_*`): after its lowest point `m` the
+    training loss rises on each of the last epochs by growing steps."""
+    lmin, first, last = float(loss[m]), float(loss[0]), float(loss[-1])
+    learned = first - lmin
+    if learned <= 0 or last < CLIMB_MIN_RATIO * lmin or \
+            last - lmin < CLIMB_MIN_GIVEBACK * learned:
+        return False
+    steps = np.diff(loss[m:])
+    if steps.size < CLIMB_MIN_EPOCHS or np.any(steps <= 0):
+        return False  # not rising on every epoch since its lowest point
+    if steps[0] < CLIMB_MIN_STEP * learned:
+        return False  # too small to tell from noise
+    earlier = np.diff(loss[: m + 1])
+    return not (earlier.size and float(np.max(earlier)) >= CLIMB_MAX_EARLIER_RISE * steps[0])
+
+
 @finding_spec("diverging", severity="error", title="Training loss diverges", rank=20,
-              subsumes=("underfitting", "plateau", "slow_convergence", "not_learning"))
+              subsumes=("underfitting", "plateau", "slow_convergence", "not_learning",
+                        "converged"))
 class Diverging:
     @staticmethod
     def detect(view: RunView):
@@ -330,12 +468,14 @@ class Diverging:
         lmin, first, last = float(loss[m]), float(loss[0]), float(loss[-1])
         if m >= view.n - 1 or lmin <= 0:
             return None
-        if last < DIVERGENCE_FACTOR * lmin:
-            return None
-        if last - lmin < DIVERGENCE_GIVEBACK * max(first - lmin, 0.0):
-            return None
+        kind = "rising"
+        if last < DIVERGENCE_FACTOR * lmin or \
+                last - lmin < DIVERGENCE_GIVEBACK * max(first - lmin, 0.0):
+            if not _climbing(loss, m):
+                return None
+            kind = "climbing"
         evidence = {
-            "kind": "rising",
+            "kind": kind,
             "min_loss": lmin, "min_loss_epoch": _num(view, m), "last_loss": last,
             "last_epoch": _num(view, view.n - 1), "first_loss": first,
             "ratio_to_min": last / lmin, "factor": DIVERGENCE_FACTOR,
@@ -407,13 +547,23 @@ def _blown_up(view: RunView):
 
 
 @finding_spec("not_learning", severity="error", title="Not learning",
-              rank=30, subsumes=("underfitting", "plateau", "slow_convergence"))
+              rank=30, subsumes=("underfitting", "plateau", "slow_convergence", "converged",
+                                 "val_oscillation"))
 class NotLearning:
     @staticmethod
     def detect(view: RunView):
         chance = view.chance or view.inferred_chance
         if view.loss is None or view.n < 2:
             return None
+        if _is_slow(view):
+            # Loss and validation both falling at an undiminished pace: learning, too
+            # slowly (a rate far too low sits near chance for many epochs too).
+            return None
+        dead = dead_network(view)
+        if dead is not None:
+            # Frozen after a blow-up (or saturated): the most specific account of a stuck
+            # run, whatever its level says about a chance level.
+            return NotLearning._dead(view, dead, chance)
         evidence = None if chance is None else detect_not_learning(
             view.loss, view.acc, chance, val_loss=view.val_loss, val_accuracy=view.val_acc,
             grace_epochs=2,
@@ -459,7 +609,24 @@ class NotLearning:
         return view.epoch(start), evidence
 
     @staticmethod
+    def _dead(view: RunView, dead: dict, chance: ChanceLevel | None):
+        """The `not_learning` evidence of a dead network (`dead_network`)."""
+        start = int(dead.pop("frozen_since_position"))
+        t = min(3, view.n)
+        acc = None if view.acc is None else _nanmean(view.acc[-t:])
+        evidence = {**dead, "tail_loss": dead["frozen_level"], "tail_accuracy": acc,
+                    "stuck_since_epoch": _num(view, start),
+                    "early_max_loss": float(np.nanmax(view.loss[: max(1, start)])),
+                    "cause": "too_high" if dead["dead_kind"] in ("blown_up", "rose", "saturated")
+                    else "dead"}
+        if chance is not None:
+            evidence.update(chance.to_dict())
+        return view.epoch(start), evidence
+
+    @staticmethod
     def message(ev) -> str:
+        if ev.get("dead_kind") is not None:
+            return NotLearning._dead_message(ev)
         acc = ev.get("tail_accuracy")
         kind = ev.get("reference_kind", "classification")
         acc_txt = "" if acc is None or ev.get("chance_accuracy") is None else \
@@ -492,6 +659,27 @@ class NotLearning:
                 f"{ev['chance_loss']:.4g}. The model predicts the class prior and nothing else.")
 
     @staticmethod
+    def _dead_message(ev) -> str:
+        acc = "" if ev.get("tail_accuracy") is None else \
+            f" and the accuracy at {ev['tail_accuracy']:.4f}"
+        start = (f"Since epoch {ev['stuck_since_epoch']} the training loss is frozen at "
+                 f"{ev['tail_loss']:.4g}{acc} ({ev['frozen_epochs']} epochs without a change): ")
+        if ev["dead_kind"] == "blown_up":
+            return (start + f"it had blown up to {ev['peak_loss']:.3g} at epoch "
+                    f"{ev['peak_epoch']} first. The network is dead: its updates destroyed "
+                    "it and nothing moves it any more.")
+        if ev["dead_kind"] == "saturated":
+            return (start + f"{ev['tail_loss'] / ev['reference_loss']:.3g}x the loss of a model "
+                    f"that learned nothing ({ev['reference_loss']:.4g}). Its outputs are "
+                    "saturated, confidently wrong, and nothing moves them: the network is dead.")
+        if ev["dead_kind"] == "rose":
+            return (start + f"it had been down to {ev['best_loss']:.4g} at epoch "
+                    f"{ev['best_epoch']} and got worse before it froze. The network is dead: "
+                    "its updates destroyed what it had learned and nothing moves it any more.")
+        return (start + f"that is ln {ev['k']}, the loss of giving each of {ev['k']} classes "
+                "the same probability. The network outputs a constant: it is dead.")
+
+    @staticmethod
     def fix(ev) -> str:
         fix = NotLearning._fix(ev)
         if ev.get("chance_source") == "constant_predictor":
@@ -503,6 +691,20 @@ class NotLearning:
 
     @staticmethod
     def _fix(ev) -> str:
+        if ev["cause"] == "dead":
+            return ("Nothing updates the network any more: look for what killed it (a NaN in "
+                    "the inputs turns weights into NaN, which ReLU then hides as zeros; a "
+                    "learning rate far too high; a bias initialised far negative), fix it and "
+                    "start from fresh weights; `DivergenceGuard()` stops a run whose weights "
+                    "go non-finite.")
+        if ev["cause"] == "too_high" and ev.get("dead_kind") in ("blown_up", "rose",
+                                                                 "saturated"):
+            how = "far too high" if ev["dead_kind"] == "blown_up" else "too high"
+            return (f"The loss reached {ev['early_max_loss']:.3g} before the network froze: the "
+                    f"learning rate is {how} and its updates killed the network (dead ReLU "
+                    "units, saturated outputs). Divide it by 10-100 (try `keras_bestpractice."
+                    "tuning.lr_range_test`), clip gradients (`clipnorm=1.0`) and start from "
+                    "fresh weights; `DivergenceGuard(lr_backoff=0.1)` rolls such a run back.")
         if ev["cause"] == "too_high":
             ratio = ev["early_max_loss"] / ev["chance_loss"] if ev.get("chance_loss") else None
             above = f" ({ratio:.3g}x the reference level)" if ratio else ""
@@ -544,6 +746,23 @@ VAL_CHANCE_TRAIN_LOSS_FRACTION = 0.5
 VAL_CHANCE_TRAIN_ACCURACY_FRACTION = 0.5
 
 
+VAL_CHANCE_NEVER_ABOVE_EPOCHS = 5
+
+
+def _val_accuracy_never_above_chance(view: RunView) -> bool:
+    """Validation accuracy at its chance level on every epoch of a run of 5+ epochs (with
+    a known class chance level): whatever its loss does (it climbs as the model grows
+    confident on training data the validation labels do not match), nothing learned
+    reached validation."""
+    chance = view.chance
+    if chance is None or chance.kind != "classification" or chance.accuracy is None or \
+            view.val_acc is None or view.n < VAL_CHANCE_NEVER_ABOVE_EPOCHS:
+        return False
+    acc = view.val_acc[np.isfinite(view.val_acc)]
+    return acc.size >= VAL_CHANCE_NEVER_ABOVE_EPOCHS and all(
+        is_at_chance(chance.loss, float(a), chance) for a in acc)
+
+
 @finding_spec("val_at_chance", severity="error", title="Validation at chance while training "
               "learns", rank=38,
               subsumes=("overfitting", "val_oscillation", "generalization_gap", "underfitting",
@@ -564,7 +783,9 @@ class ValAtChance:
         # validation input (a constant accuracy share; its loss may still climb as the
         # answer grows more confident).
         constant_answer = val_acc is not None and float(np.ptp(val_acc)) <= INFER_CONSTANT_ACCURACY
-        if _rel_change(val_loss) >= VAL_CHANCE_MAX_REL_CHANGE and not constant_answer:
+        never_above = _val_accuracy_never_above_chance(view)
+        if _rel_change(val_loss) >= VAL_CHANCE_MAX_REL_CHANGE and not constant_answer and \
+                not never_above:
             return None
         chance = view.chance
         if chance is None or chance.kind != "classification":
@@ -581,7 +802,7 @@ class ValAtChance:
                 return None
         vl = float(np.mean(val_loss))
         va = None if val_acc is None else float(np.mean(val_acc))
-        if not is_at_chance(vl, va, chance):
+        if not is_at_chance(vl, va, chance) and not never_above:
             return None
         tl = float(np.mean(view.loss[-t:]))
         if tl >= VAL_CHANCE_TRAIN_LOSS_FRACTION * chance.loss:
@@ -774,7 +995,7 @@ class GeneralisationGap:
 
 
 @finding_spec("underfitting", severity="warning", title="Underfitting", rank=70,
-              subsumes=("plateau",))
+              subsumes=("plateau", "converged"))
 class Underfitting:
     @staticmethod
     def detect(view: RunView):
@@ -783,8 +1004,13 @@ class Underfitting:
         loss = view.loss
         t = min(3, view.n)
         tl = float(np.mean(loss[-t:]))
-        poor_loss = None if view.chance is None else \
-            tl >= UNDERFIT_MIN_LOSS_FRACTION * view.chance.loss
+        fraction = UNDERFIT_MIN_LOSS_FRACTION
+        if view.chance is not None and view.chance.kind == "regression" and \
+                frozen_since(loss) is not None and stall_at(loss) is None:
+            # A regression converged to a standstill (a convex fit's optimum): what it
+            # has not explained by then, it cannot.
+            fraction = UNDERFIT_CONVERGED_REGRESSION_FRACTION
+        poor_loss = None if view.chance is None else tl >= fraction * view.chance.loss
         acc = None if view.acc is None else _nanmean(view.acc[-t:])
         poor_acc = None
         if acc is not None and view.chance is not None and view.chance.accuracy is not None:
@@ -801,8 +1027,18 @@ class Underfitting:
             float(np.mean(window)), 1e-12)
         if slope >= UNDERFIT_MAX_REL_SLOPE or _max_step(window) > UNDERFIT_MAX_JITTER:
             return None
-        if _max_step(loss[-min(4, view.n):]) < FROZEN_REL_CHANGE:
-            return None  # frozen weights: a plateau, not a capacity problem
+        if view.has_val() and _nanmean(view.val_loss[-t:]) is not None and \
+                _nanmean(view.val_loss[-t:]) >= 0.9 * tl:
+            # (Validation well below training is regularisation holding training back:
+            # validation improving there is no sign that more epochs fix it.)
+            val_window = view.val_loss[-w:]
+            val_window = val_window[np.isfinite(val_window)]
+            if val_window.size >= 3 and -np.polyfit(
+                    np.arange(val_window.size, dtype=float), val_window, 1)[0] / max(
+                    float(np.mean(val_window)), 1e-12) >= UNDERFIT_MAX_VAL_REL_SLOPE:
+                return None  # validation still improving: train longer first
+        if stall_at(loss) is not None:
+            return None  # stopped dead while falling: a stall (plateau), not capacity
         if _is_slow(view):
             return None  # still learning at a steady pace: the learning rate, not capacity
         evidence: dict = {"train_loss": tl, "train_accuracy": acc, "rel_slope_per_epoch": slope,
@@ -822,7 +1058,8 @@ class Underfitting:
         start = int(np.argmax(loss <= tl * 1.05))
         first = float(loss[0])
         evidence.update({"inverted_gap": inverted, "levelled_since_epoch": _num(view, start),
-                         "max_over_first": float(np.max(loss)) / first if first > 0 else None})
+                         "max_over_first": float(np.max(loss)) / first if first > 0 else None,
+                         "standstill": frozen_since(loss) is not None})
         return view.epoch(start), evidence
 
     @staticmethod
@@ -841,6 +1078,12 @@ class Underfitting:
         if ev["inverted_gap"]:
             return ("Reduce Dropout (e.g. 0.5 -> 0.2) and L2 (e.g. 1e-2 -> 1e-4), then train "
                     "longer; if it still levels off, add units or layers.")
+        if ev.get("standstill"):
+            # Converged to a standstill: neither more epochs nor another rate moves it.
+            return ("Increase capacity (more units, e.g. Dense(128), or another (non-linear) "
+                    "layer) and reduce regularisation; check the features carry the signal. "
+                    "More epochs or another learning rate will not move a model that has "
+                    "converged.")
         rose = ev.get("max_over_first") is None or ev["max_over_first"] >= 10.0
         lr = "" if rose else ", or raise the learning rate"
         return ("Increase capacity (more units, e.g. Dense(128), or another layer), reduce "
@@ -911,6 +1154,17 @@ class ValOscillation:
                 "batches, raise the batch size.")
 
 
+def _creeping(view: RunView) -> bool:
+    """Falling on (nearly) every epoch, training and validation, at an undiminished
+    pace however small (issue #23: Adagrad at 2e-4 on digits, 0.07%/epoch): a rate far
+    too low, not a stuck model (whose loss wanders, or whose validation does not
+    follow)."""
+    curves = [view.loss] + ([view.val_loss[np.isfinite(view.val_loss)]] if view.has_val()
+                            else [])
+    return all(c.size >= SLOW_MIN_EPOCHS + 2 and np.mean(np.diff(c) < 0) >= CREEP_MIN_FRACTION
+               and float(c[-1]) < float(c[0]) and pace_kept(c) for c in curves)
+
+
 def _is_slow(view: RunView) -> bool:
     """Steady but slow: the slow_convergence condition (shared with underfitting)."""
     if view.loss is None or view.n < SLOW_MIN_EPOCHS:
@@ -919,14 +1173,14 @@ def _is_slow(view: RunView) -> bool:
     first, last = float(loss[0]), float(loss[-1])
     if first <= 0 or (first - last) / first >= SLOW_MAX_TOTAL_IMPROVEMENT:
         return False
+    if _creeping(view):
+        return not (view.chance is not None and
+                    last < SLOW_MIN_CHANCE_FRACTION * view.chance.loss)
     if not steadily_decreasing(loss):
         return False
     if view.has_val() and not steadily_decreasing(view.val_loss, min_fraction=0.6):
         return False
-    third = max(2, view.n // 3)
-    early = -np.polyfit(np.arange(third, dtype=float), loss[:third], 1)[0]
-    late = -np.polyfit(np.arange(third, dtype=float), loss[-third:], 1)[0]
-    if early > 0 and late < SLOW_MIN_PACE_RATIO * early:
+    if not pace_kept(loss):
         return False
     return not (view.chance is not None and last < SLOW_MIN_CHANCE_FRACTION * view.chance.loss)
 
@@ -980,9 +1234,9 @@ class Plateau:
         reference = view.chance.loss if view.chance is not None else float(loss[0])
         if level < PLATEAU_MIN_LEVEL * reference:
             return None  # converged near zero: nothing left to gain
-        start = view.n - 1
-        while start > 0 and abs(loss[start - 1] - level) <= PLATEAU_MAX_REL_CHANGE * level:
-            start -= 1
+        start = stall_at(loss)
+        if start is None:
+            return None  # slowed down gradually: converged (see `converged`), not a stall
         lr = view.curves.learning_rate
         lr_now = None
         if lr is not None and np.isfinite(lr[: view.n]).any():
@@ -991,13 +1245,16 @@ class Plateau:
             "level": level, "relative_change": change, "window_epochs": p,
             "frozen": _max_step(window) < FROZEN_REL_CHANGE, "since_epoch": _num(view, start),
             "final_learning_rate": lr_now, "max_relative_change": PLATEAU_MAX_REL_CHANGE,
+            "last_drop": float(loss[start - 1] - loss[start]) / level,
         }
 
     @staticmethod
     def message(ev) -> str:
-        text = (f"The training loss has not moved since epoch {ev['since_epoch']} (stuck at "
-                f"{ev['level']:.4g}, {ev['relative_change']:.2%} change over the last "
-                f"{ev['window_epochs']} epochs).")
+        drop = "" if ev.get("last_drop") is None else \
+            f", after falling {ev['last_drop']:.1%} in the epoch before"
+        text = (f"The training loss stopped dead at epoch {ev['since_epoch']} (stuck at "
+                f"{ev['level']:.4g}{drop}; {ev['relative_change']:.2%} change over the last "
+                f"{ev['window_epochs']} epochs): it was still improving when it stalled.")
         if ev["final_learning_rate"] is not None:
             text += f" The learning rate at the end was {ev['final_learning_rate']:.3g}."
         return text
@@ -1011,3 +1268,72 @@ class Plateau:
                     "min_lr=1e-5)`).")
         return ("Use `ReduceLROnPlateau(monitor='val_loss', factor=0.5, patience=3)` or a warm "
                 "restart schedule; if it stays flat, add capacity.")
+
+
+# A run that converged (issue #23): it reached its best validation loss at least
+# `CONVERGED_MIN_AFTER_BEST` epochs before its end and stayed within
+# `CONVERGED_MAX_REL_CHANGE` of it (or, without validation, its training loss moved
+# under that over the last epochs), having slowed down gradually (not a stall). Info:
+# the epochs EarlyStopping would have saved.
+CONVERGED_MIN_AFTER_BEST = 3
+CONVERGED_MAX_REL_CHANGE = 0.02
+CONVERGED_PATIENCE = 3
+CONVERGED_MIN_DELTA = 1e-3
+
+
+@finding_spec("converged", severity="info", title="Converged", rank=1001)
+class Converged:
+    @staticmethod
+    def detect(view: RunView):
+        if view.loss is None or view.n < PLATEAU_MIN_EPOCHS or stall_at(view.loss) is not None:
+            return None
+        lr = view.curves.learning_rate
+        reductions = 0
+        if lr is not None and np.isfinite(lr[: view.n]).all():
+            reductions = int(np.sum(np.diff(lr[: view.n]) < 0))
+        if view.has_val():
+            val = view.val_loss
+            lowest = float(np.nanmin(val))
+            # The first epoch within `CONVERGED_MIN_DELTA` of the lowest (EarlyStopping's
+            # min_delta): a curve creeping down by 1e-7 has converged before its last.
+            best = int(np.argmax(np.where(np.isfinite(val), val, np.inf)
+                                 <= lowest + CONVERGED_MIN_DELTA * abs(lowest)))
+            after = view.n - 1 - best
+            tail = val[best:][np.isfinite(val[best:])]
+            level = float(val[best])
+            if after < CONVERGED_MIN_AFTER_BEST or level <= 0 or \
+                    float(np.max(tail) - level) > CONVERGED_MAX_REL_CHANGE * level:
+                return None
+            stop = best + CONVERGED_PATIENCE  # position EarlyStopping stops at
+            return view.epoch(best), {
+                "monitor": "val_loss", "best": level, "best_epoch": _num(view, best),
+                "epochs_after_best": after, "patience": CONVERGED_PATIENCE,
+                "saved_epochs": max(0, view.n - 1 - stop), "lr_reductions": reductions,
+            }
+        window = view.loss[-(CONVERGED_MIN_AFTER_BEST + 1):]
+        if _rel_change(window) > CONVERGED_MAX_REL_CHANGE:
+            return None
+        return view.epoch(view.n - 1 - CONVERGED_MIN_AFTER_BEST), {
+            "monitor": "loss", "best": float(np.min(view.loss)),
+            "best_epoch": _num(view, int(np.argmin(view.loss))),
+            "epochs_after_best": CONVERGED_MIN_AFTER_BEST, "patience": CONVERGED_PATIENCE,
+            "saved_epochs": None, "lr_reductions": reductions,
+        }
+
+    @staticmethod
+    def message(ev) -> str:
+        lr = "" if not ev["lr_reductions"] else \
+            f" (the learning rate was reduced {ev['lr_reductions']} time(s) on the way)"
+        text = (f"The run converged: {ev['monitor']} reached {ev['best']:.4g} at epoch "
+                f"{ev['best_epoch']} and stayed there{lr}.")
+        if ev["saved_epochs"]:
+            text += (f" EarlyStopping(patience={ev['patience']}) would have stopped "
+                     f"{ev['saved_epochs']} epoch(s) earlier.")
+        return text
+
+    @staticmethod
+    def fix(ev) -> str:
+        return (f"Nothing to fix. To save the {ev['saved_epochs'] or 'flat'} epoch(s) after the "
+                f"best, add `keras.callbacks.EarlyStopping(monitor={ev['monitor']!r}, patience="
+                f"{ev['patience']}, restore_best_weights=True)`; to go lower, the model, not "
+                "the schedule, has to change.")
