@@ -205,3 +205,26 @@ def test_deepcopy_and_bad_arguments(tmp_path):
         HParamsLogger(tmp_path, {"a": 1}, metrics="val_loss")
     with pytest.raises(TypeError, match="logdir"):
         HParamsLogger(None, {"a": 1})
+
+
+def test_a_run_collapsed_onto_the_majority_class_ends_as_failure(tmp_path):
+    # Issue #26: SGD(5) on imbalanced data blew up, then predicted only the largest class
+    # (its accuracy the class's share, its loss frozen), and the session said Success.
+    rng = np.random.default_rng(0)
+    counts = [400, 120, 100, 60]
+    x = np.concatenate([rng.normal(i, 1.0, (c, 8)) for i, c in enumerate(counts)])
+    y = np.concatenate([[i] * c for i, c in enumerate(counts)])
+    keras.utils.set_random_seed(1)
+    model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(32, activation="relu"),
+                              keras.layers.Dense(32, activation="relu"),
+                              keras.layers.Dense(4, activation="softmax")])
+    model.compile(keras.optimizers.SGD(5.0), "sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    logger = HParamsLogger(tmp_path, {"learning_rate": 5.0}, trial_id="collapsed")
+    with pytest.warns(UserWarning, match="Failure"):
+        model.fit(x.astype("float32"), y, epochs=12, batch_size=32, validation_split=0.2,
+                  verbose=0, callbacks=[logger])
+    predicted = np.unique(model.predict(x.astype("float32"), verbose=0).argmax(1))
+    assert predicted.size == 1  # the collapse really happened
+    assert logger.status == "failure" and session_status(tmp_path / "collapsed") == 2
+    assert logger.outcome.startswith(("not_learning", "non-finite"))
