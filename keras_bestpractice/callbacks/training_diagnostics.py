@@ -128,8 +128,9 @@ class TrainingDiagnostics(CopyableCallback):
         self._skipped: list[str] = []
         self._probe = None
         self._extractor = None
-        self._relu_layers: list[str] = []
+        self._watched: list[tuple[str, str]] = []  # (layer name, "relu"|"tanh"|"sigmoid"|"")
         self._prev_kernels: dict[str, np.ndarray] | None = None
+        self._fingerprints: list[tuple[int, dict[str, float]]] = []
         self._batches = 0
         self._batches_at_probe = 0
         self._first_batch_loss: float | None = None
@@ -151,8 +152,10 @@ class TrainingDiagnostics(CopyableCallback):
         self._preflight_model()
         if self.probe_data is None:
             self._skipped.append(
-                "exploding_gradients, vanishing_gradients, dead_units, inputs_not_normalized: "
-                "need probe_data (a Keras callback cannot see the training data)"
+                "exploding_gradients, vanishing_gradients, dead_units, saturated_activations, "
+                "poor_initialization, weights_unchanged, class_imbalance, class_never_predicted, "
+                "inputs_not_normalized: need probe_data (a Keras callback cannot see the "
+                "training data)"
             )
             return
         try:
@@ -228,16 +231,15 @@ class TrainingDiagnostics(CopyableCallback):
         if found:
             findings.append(found)
         findings.extend(signals.gradient_findings(self._probes))
-        dead = signals.dead_units_finding(self._probes)
-        if dead:
-            findings.append(dead)
+        predicted = self._predicted_classes()
+        findings.extend(self._probe_findings(predicted))
         history = self._log.to_dict(with_epoch=True)
         self.report = diagnose(
             history,
             extra_findings=findings,
             skipped_checks=self._skipped,
             probes=[_flatten_probe(p) for p in self._probes],
-            predicted_classes=self._predicted_classes(),
+            predicted_classes=predicted,
             **self._reference_args(),
         )
         if self.report_path is not None:
@@ -257,6 +259,64 @@ class TrainingDiagnostics(CopyableCallback):
         self._probe = self._extractor = self._prev_kernels = None
 
     # ------------------------------------------------------------------ helpers
+    def _probe_findings(self, predicted: np.ndarray | None) -> list:
+        """The findings of the probe batch and the labels (issue #23: SageMaker
+        Debugger's rules): dead units, saturated activations, poor initialisation,
+        weights that do not change, class imbalance, a class never predicted."""
+        from keras_bestpractice.diagnostics import signals
+
+        found = [signals.dead_units_finding(self._probes),
+                 signals.saturated_activations_finding(self._probes),
+                 signals.poor_initialization_finding(self._probes)]
+        if len(self._fingerprints) >= 2:
+            (e0, first), (e1, last) = self._fingerprints[0], self._fingerprints[-1]
+            found.append(signals.weights_unchanged_finding(first, last, e0, e1))
+        counts, source = self._label_counts()
+        found.append(signals.class_imbalance_finding(counts, source))
+        labels = self._probe_labels()
+        if labels is not None and predicted is not None:
+            found.append(signals.class_never_predicted_finding(labels, predicted))
+        return [f for f in found if f is not None]
+
+    def _class_labels(self, y: Any) -> np.ndarray | None:
+        """Integer class ids of a single-output classifier's labels `y` (sparse ids,
+        one-hot rows, or 0/1 for a one-unit sigmoid), or `None` (regression,
+        multi-label, several outputs)."""
+        if self._chance is None or self._chance.kind not in ("classification", "binary"):
+            return None
+        leaves = _leaves(y)
+        if len(leaves) != 1:
+            return None
+        arr = np.asarray(leaves[0])
+        if arr.dtype.kind not in "iufb" or arr.size == 0:
+            return None
+        if arr.ndim == 2 and arr.shape[-1] >= 2:
+            if self._chance.kind != "classification":
+                return None  # several sigmoid labels: multi-label
+            arr = np.argmax(arr, axis=-1)
+        arr = arr.reshape(-1)
+        if not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr)) or np.any(arr < 0):
+            return None
+        return arr.astype(np.int64)
+
+    def _probe_labels(self) -> np.ndarray | None:
+        return None if self._probe is None else self._class_labels(self._probe[1])
+
+    def _label_counts(self) -> tuple[list[float] | None, str]:
+        """Class counts: `class_prior` when given, else every label of `probe_data`
+        when it holds arrays (counting is cheap), else the probe batch's."""
+        if self.class_prior is not None:
+            return list(self.class_prior), "class_prior"
+        data = self.probe_data
+        if data is not None and not _is_dataset(data):
+            labels = self._class_labels(tuple(data)[1])
+            where = f"the {'' if labels is None else len(labels)} labels of probe_data"
+        else:
+            labels, where = self._probe_labels(), "the probe batch's labels"
+        if labels is None:
+            return None, ""
+        return np.bincount(labels).astype(float).tolist(), where.replace("the  ", "the ")
+
     def _predicted_classes(self) -> np.ndarray | None:
         """The class the trained model predicts for each probe input (a single-output
         model with a softmax over 2+ classes), or `None`: a model that predicts one
@@ -398,12 +458,11 @@ class TrainingDiagnostics(CopyableCallback):
             self._skip_once("exploding_gradients, vanishing_gradients",
                             f"gradient probe failed ({type(exc).__name__}: {exc})")
         try:
-            dead = self._dead_units()
-            if dead is not None:
-                record["dead_fraction"] = dead
+            record.update(self._activations(with_spread=when == "start"))
         except Exception as exc:  # noqa: BLE001
-            self._skip_once("dead_units", f"activation probe failed ({type(exc).__name__}: {exc})")
-        record.update(self._update_ratios())
+            self._skip_once("dead_units, saturated_activations, poor_initialization",
+                            f"activation probe failed ({type(exc).__name__}: {exc})")
+        record.update(self._update_ratios(epoch + (0 if when == "start" else 1)))
         if when == "start" and "loss" in record:
             self._initial_loss = record["loss"]
         self._probes.append(record)
@@ -425,35 +484,64 @@ class TrainingDiagnostics(CopyableCallback):
             norms[variable.path] = float(np.linalg.norm(np.asarray(grad, dtype=np.float64)))
         return {"loss": loss, "grad_norms": norms}
 
-    def _dead_units(self) -> dict[str, float] | None:
+    def _activations(self, with_spread: bool) -> dict[str, Any]:
+        """One forward pass of the probe through the watched layers (ReLU, hidden
+        sigmoid/tanh, every layer with a kernel): the fraction of dead ReLU units, of
+        saturated sigmoid/tanh activations and (`with_spread`, before training) each
+        kernel layer's output spread."""
         import keras
 
         model = self.model
         if self._extractor is None:
-            layers = [layer for layer in model.layers if _is_relu(layer)]
-            if not layers or not getattr(model, "inputs", None):
-                self._skip_once("dead_units", "no ReLU layers, or a subclassed model")
+            self._watched = _watched_layers(model)
+            if not self._watched or not getattr(model, "inputs", None):
+                self._skip_once("dead_units, saturated_activations, poor_initialization",
+                                "no hidden layers to watch, or a subclassed model")
                 self._extractor = False
-                return None
-            self._relu_layers = [layer.name for layer in layers]
+                return {}
             inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
-            self._extractor = keras.Model(inputs, [layer.output for layer in layers])
+            self._extractor = keras.Model(
+                inputs, [model.get_layer(name).output for name, _, _ in self._watched])
         if self._extractor is False:
-            return None
+            return {}
         outputs = self._extractor(self._probe[0], training=False)
         if not isinstance(outputs, (list, tuple)):
             outputs = [outputs]
-        fractions = {}
-        for name, out in zip(self._relu_layers, outputs, strict=True):
-            # convert_to_numpy detaches (a PyTorch activation requires grad).
-            arr = np.asarray(keras.ops.convert_to_numpy(out))
-            units = arr.reshape(-1, arr.shape[-1])
-            fractions[name] = float(np.mean(np.max(units, axis=0) <= 0.0))
-        return fractions
+        dead, saturated, spread = {}, {}, {}
+        from keras_bestpractice.diagnostics.signals import SATURATION_MARGIN
 
-    def _update_ratios(self) -> dict[str, Any]:
+        for (name, kind, has_kernel), out in zip(self._watched, outputs, strict=True):
+            # convert_to_numpy detaches (a PyTorch activation requires grad).
+            arr = np.asarray(keras.ops.convert_to_numpy(out), dtype=np.float32)
+            if kind == "relu":
+                units = arr.reshape(-1, arr.shape[-1])
+                dead[name] = float(np.mean(np.max(units, axis=0) <= 0.0))
+            elif kind == "tanh":
+                saturated[name] = (kind, float(np.mean(np.abs(arr) >= 1.0 - SATURATION_MARGIN)))
+            elif kind == "sigmoid":
+                saturated[name] = (kind, float(np.mean((arr <= SATURATION_MARGIN)
+                                                       | (arr >= 1.0 - SATURATION_MARGIN))))
+            if with_spread and has_kernel:
+                # The spread across samples of each unit, averaged over units.
+                units = arr.reshape(arr.shape[0], -1)
+                spread[name] = float(np.mean(np.std(units, axis=0)))
+        out: dict[str, Any] = {}
+        if dead:
+            out["dead_fraction"] = dead
+        if saturated:
+            out["saturated"] = saturated
+        if spread:
+            out["activation_std"] = spread
+        return out
+
+    def _update_ratios(self, epoch: int) -> dict[str, Any]:
         kernels = {w.path: np.array(w.numpy(), copy=True)
                    for w in self.model.trainable_weights if len(w.shape) >= 2}
+        # A checksum per kernel, to tell a layer that never moves (`weights_unchanged`).
+        self._fingerprints.append((epoch, {name: _fingerprint(value)
+                                           for name, value in kernels.items()}))
+        if len(self._fingerprints) > 2:
+            del self._fingerprints[1]  # the first and the latest are compared
         out: dict[str, Any] = {}
         steps = self._batches - self._batches_at_probe
         if self._prev_kernels is not None and steps > 0:
@@ -492,16 +580,36 @@ def _flatten_probe(record: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-def _is_relu(layer: Any) -> bool:
+def _fingerprint(kernel: np.ndarray) -> float:
+    """A checksum of a kernel's values (float64): it moves when any weight moves."""
+    values = np.asarray(kernel, dtype=np.float64).ravel()
+    return float(np.sum(values) + 1.6180339887 * np.sum(values * values))
+
+
+def _activation_name(layer: Any) -> str | None:
     import keras
 
     if isinstance(layer, keras.layers.ReLU):
-        return True
+        return "relu"
     try:
         activation = layer.get_config().get("activation")
     except Exception:  # noqa: BLE001 - layers without a config
-        return False
-    return isinstance(activation, str) and activation in _RELU
+        return None
+    return activation if isinstance(activation, str) else None
+
+
+def _watched_layers(model: Any) -> list[tuple[str, str, bool]]:
+    """`(name, kind, has_kernel)` of the hidden layers the probe reads: kind "relu",
+    "tanh", "sigmoid" or "" (a kernel layer with another activation). The output
+    layer is left out (a sigmoid output near 0/1 is a confident answer)."""
+    out = []
+    for layer in model.layers[:-1]:
+        name = _activation_name(layer)
+        kind = "relu" if name in _RELU else name if name in ("tanh", "sigmoid") else ""
+        has_kernel = getattr(layer, "kernel", None) is not None
+        if kind or has_kernel:
+            out.append((layer.name, kind, has_kernel))
+    return out
 
 
 def _output_activation(model: Any) -> str | None:

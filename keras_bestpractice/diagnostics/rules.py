@@ -559,7 +559,9 @@ class NotLearning:
             # Loss and validation both falling at an undiminished pace: learning, too
             # slowly (a rate far too low sits near chance for many epochs too).
             return None
-        dead = dead_network(view)
+        # A run whose predictions show one class gets the class shares as evidence
+        # (the constant-predictor path below); another dead network, the freeze.
+        dead = None if view.single_class is not None else dead_network(view)
         if dead is not None:
             # Frozen after a blow-up (or saturated): the most specific account of a stuck
             # run, whatever its level says about a chance level.
@@ -588,7 +590,8 @@ class NotLearning:
                     evidence.update({"predicted_class": view.single_class[0],
                                      "predictions": view.single_class[1]})
         if evidence is None:
-            return None
+            dead = dead_network(view) if view.single_class is not None else None
+            return None if dead is None else NotLearning._dead(view, dead, chance)
         start = int(evidence.pop("stuck_since_position"))
         loss = view.loss
         early_max = float(np.max(loss[: max(1, min(3, view.n))]))

@@ -295,3 +295,209 @@ def logits_mismatch_finding(output_activation: str | None, from_logits: bool | N
 
 def _loss_class(name: str) -> str:
     return "".join(part.capitalize() for part in name.split("_"))
+
+
+# ------------------------------------------------- SageMaker Debugger's rules (issue #23)
+# Saturated sigmoid/tanh units: an activation within 1% of its limit (|tanh| >= 0.99,
+# sigmoid <= 0.01 or >= 0.99) has a gradient under ~2% of its maximum. A hidden layer
+# with half its activations there learns little (SageMaker Debugger's
+# `saturated_activation` checks the same share of tanh/sigmoid outputs).
+SATURATION_MARGIN = 0.01
+SATURATED_FRACTION = 0.5
+# Poor initialisation: before the first update, the activations' standard deviation
+# shrinks (or grows) by more than 10x per layer on average through the network, or
+# a layer outputs a constant (std 0): the signal dies out (or blows up) with depth
+# (Glorot & Bengio 2010; SageMaker Debugger's `poor_weight_initialization`).
+INIT_STD_RATIO_PER_LAYER = 10.0
+# Class imbalance: the largest class at least 3x the smallest in the training labels
+# (SageMaker Debugger's `class_imbalance` defaults to 10x; the handbook balances from 3x).
+CLASS_IMBALANCE_RATIO = 3.0
+# A class never predicted: present at least 3 times in the probe labels, predicted for
+# none of the probe inputs by the trained model.
+NEVER_PREDICTED_MIN_SAMPLES = 3
+# Weights unchanged: a trainable kernel whose values did not move between the first
+# and the last probe (relative change below 1e-7) while the others did.
+UNCHANGED_REL_CHANGE = 1e-7
+
+
+@finding_spec("saturated_activations", severity="warning", title="Saturated activations",
+              rank=115, source="probes")
+class SaturatedActivations:
+    @staticmethod
+    def message(ev) -> str:
+        return (f"{ev['saturated_fraction']:.0%} of the activations of `{ev['layer']}` "
+                f"({ev['activation']}) are pinned within {ev['margin']:.0%} of its limits on the "
+                "probe batch: their gradient is nearly zero, so those units barely learn.")
+
+    @staticmethod
+    def fix(ev) -> str:
+        return ("Normalise the inputs, use a smaller initial weight scale (Glorot: "
+                "`kernel_initializer='glorot_uniform'`), add BatchNormalization before the "
+                "activation, lower the learning rate, or use ReLU in hidden layers.")
+
+
+def saturated_activations_finding(probes: Sequence[Mapping[str, Any]]) -> Finding | None:
+    """`saturated_activations`: the worst hidden sigmoid/tanh layer over the probes."""
+    worst = None
+    for probe in probes:
+        for layer, (activation, fraction) in (probe.get("saturated") or {}).items():
+            if fraction >= SATURATED_FRACTION and (worst is None or fraction > worst[3]):
+                worst = (probe.get("epoch"), layer, activation, fraction)
+    if worst is None:
+        return None
+    epoch, layer, activation, fraction = worst
+    return make_finding("saturated_activations", epoch, {
+        "layer": layer, "activation": activation, "saturated_fraction": round(fraction, 4),
+        "margin": SATURATION_MARGIN, "threshold": SATURATED_FRACTION})
+
+
+@finding_spec("poor_initialization", severity="warning", title="Poor weight initialisation",
+              rank=125, source="probes")
+class PoorInitialization:
+    @staticmethod
+    def message(ev) -> str:
+        if ev["kind"] == "constant":
+            return (f"Before training, layer `{ev['layer']}` outputs the same value for every "
+                    "probe input (standard deviation 0): nothing it passes on can be learned from.")
+        way = "shrinks" if ev["kind"] == "vanishing" else "grows"
+        return (f"Before training, the activations' spread {way} through the network: "
+                f"standard deviation {ev['first_std']:.3g} after `{ev['first_layer']}`, "
+                f"{ev['last_std']:.3g} after `{ev['last_layer']}` ({ev['per_layer']:.3g}x per "
+                f"layer over {ev['layers']} layers).")
+
+    @staticmethod
+    def fix(ev) -> str:
+        return ("Use the initialiser that matches the activation: `he_normal` for ReLU, "
+                "`glorot_uniform` for tanh/sigmoid (Keras's default); check custom "
+                "initialisers and bias constants; BatchNormalization between layers also "
+                "keeps the scale.")
+
+
+def poor_initialization_finding(probes: Sequence[Mapping[str, Any]]) -> Finding | None:
+    """`poor_initialization`, from the activation spreads of the probe before training."""
+    start = next((p for p in probes if p.get("when") == "start"), None)
+    stds = list((start or {}).get("activation_std", {}).items())
+    if len(stds) < 2:
+        return None
+    for layer, std in stds[:-1]:  # the output layer may legitimately be constant-ish
+        if std == 0.0:
+            return make_finding("poor_initialization", None, {"kind": "constant", "layer": layer})
+    (first_layer, first), (last_layer, last) = stds[0], stds[-2] if len(stds) > 2 else stds[-1]
+    layers = max(1, (len(stds) - 2 if len(stds) > 2 else 1))
+    if not (first > 0 and last > 0 and math.isfinite(first) and math.isfinite(last)):
+        return None
+    per_layer = (last / first) ** (1.0 / layers)
+    if 1.0 / INIT_STD_RATIO_PER_LAYER < per_layer < INIT_STD_RATIO_PER_LAYER:
+        return None
+    return make_finding("poor_initialization", None, {
+        "kind": "vanishing" if per_layer < 1 else "exploding", "first_layer": first_layer,
+        "first_std": first, "last_layer": last_layer, "last_std": last,
+        "per_layer": per_layer, "layers": layers, "threshold": INIT_STD_RATIO_PER_LAYER})
+
+
+@finding_spec("class_imbalance", severity="info", title="Imbalanced classes", rank=1010,
+              source="probes")
+class ClassImbalance:
+    @staticmethod
+    def message(ev) -> str:
+        return (f"The training labels are imbalanced: class {ev['largest']} has "
+                f"{ev['largest_share']:.1%} of the samples, class {ev['smallest']} "
+                f"{ev['smallest_share']:.1%} ({ev['ratio']:.3g}:1), from {ev['source']}.")
+
+    @staticmethod
+    def fix(ev) -> str:
+        return ("If the rare classes matter, weight them (`fit(class_weight=...)`, e.g. "
+                "sklearn.utils.class_weight.compute_class_weight('balanced', ...)) or feed "
+                "balanced batches (`stratified_dataset(x, y, batch_size, balance=0.5)`), and "
+                "judge the model by macro F1 or recall per class, not accuracy.")
+
+
+def class_imbalance_finding(counts: Sequence[float] | None, source: str) -> Finding | None:
+    """`class_imbalance` from class counts (or shares); `None` when balanced enough."""
+    if counts is None or len(counts) < 2:
+        return None
+    total = float(sum(counts))
+    present = [(i, c) for i, c in enumerate(counts) if c > 0]
+    if total <= 0 or len(present) < 2:
+        return None
+    (large, lc), (small, sc) = max(present, key=lambda t: t[1]), min(present, key=lambda t: t[1])
+    ratio = lc / sc
+    if ratio < CLASS_IMBALANCE_RATIO:
+        return None
+    return make_finding("class_imbalance", None, {
+        "largest": large, "largest_share": lc / total, "smallest": small,
+        "smallest_share": sc / total, "ratio": ratio, "source": source,
+        "threshold": CLASS_IMBALANCE_RATIO})
+
+
+@finding_spec("class_never_predicted", severity="warning", title="A class is never predicted",
+              rank=112, source="probes")
+class ClassNeverPredicted:
+    @staticmethod
+    def message(ev) -> str:
+        classes = ", ".join(str(c) for c in ev["classes"])
+        return (f"The trained model predicts class(es) {classes} for none of the {ev['probes']} "
+                f"probe inputs, although the probe holds {ev['samples']} sample(s) of them: "
+                "every one of those is misclassified.")
+
+    @staticmethod
+    def fix(ev) -> str:
+        return ("Weight the missed classes (`fit(class_weight=...)`) or feed balanced batches "
+                "(`stratified_dataset(x, y, batch_size, balance=0.5)`); check that their labels "
+                "are right and that they have enough training samples.")
+
+
+def class_never_predicted_finding(labels: Sequence[int], predicted: Sequence[int]) -> \
+        Finding | None:
+    """`class_never_predicted`, from the probe's labels and the trained model's answers."""
+    labels, predicted = [int(v) for v in labels], {int(v) for v in predicted}
+    if not labels:
+        return None
+    counts: dict[int, int] = {}
+    for label in labels:
+        counts[label] = counts.get(label, 0) + 1
+    missed = sorted(c for c, n in counts.items()
+                    if n >= NEVER_PREDICTED_MIN_SAMPLES and c not in predicted)
+    if not missed:
+        return None
+    return make_finding("class_never_predicted", None, {
+        "classes": missed, "samples": sum(counts[c] for c in missed), "probes": len(labels),
+        "min_samples": NEVER_PREDICTED_MIN_SAMPLES})
+
+
+@finding_spec("weights_unchanged", severity="warning", title="Weights do not change",
+              rank=118, source="probes")
+class WeightsUnchanged:
+    @staticmethod
+    def message(ev) -> str:
+        layers = ", ".join(f"`{name}`" for name in ev["layers"])
+        return (f"The trainable weights of {layers} did not change between epoch "
+                f"{ev['first_epoch']} and epoch {ev['last_epoch']} while the other layers' did: "
+                "they get no gradient.")
+
+    @staticmethod
+    def fix(ev) -> str:
+        return ("Find what cuts their gradient: a dead layer after them (ReLU units that never "
+                "fire, a bias initialised far negative), an output that does not depend on them, "
+                "a stop-gradient; a layer meant to train but frozen (`trainable=False` set on "
+                "the wrong layer) shows here too.")
+
+
+def weights_unchanged_finding(first: Mapping[str, float], last: Mapping[str, float],
+                              first_epoch: int, last_epoch: int) -> Finding | None:
+    """`weights_unchanged`: kernels whose fingerprint (`first`, `last`: a checksum per
+    kernel) did not move while at least one other kernel's did."""
+    common = [k for k in first if k in last]
+    if len(common) < 2:
+        return None
+
+    def moved(key: str) -> bool:
+        a, b = first[key], last[key]
+        return abs(a - b) > UNCHANGED_REL_CHANGE * max(abs(a), abs(b), 1e-12)
+
+    still = [k for k in common if not moved(k)]
+    if not still or len(still) == len(common):
+        return None  # nothing frozen, or nothing moved at all (the rate: not_learning)
+    return make_finding("weights_unchanged", None, {
+        "layers": still, "first_epoch": first_epoch, "last_epoch": last_epoch,
+        "threshold": UNCHANGED_REL_CHANGE})

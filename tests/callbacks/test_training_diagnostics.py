@@ -243,3 +243,109 @@ def test_training_that_learns_while_validation_stays_at_chance_is_an_error():
 
 def test_the_same_network_on_centred_inputs_is_not_called_val_at_chance():
     assert "val_at_chance" not in batchnorm_run(offset=0.0).codes
+
+
+# ------------------------------------------- SageMaker Debugger's rules (issue #23)
+PROBE_CODES = ("saturated_activations", "poor_initialization", "class_imbalance",
+               "class_never_predicted", "weights_unchanged", "dead_units")
+
+
+def clusters(counts, seed=0, spread=1.0):
+    """Gaussian clusters, one per class, shuffled; `counts` samples per class."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(0, 3, (len(counts), 8))
+    x = np.concatenate([rng.normal(centres[i], spread, (c, 8)) for i, c in enumerate(counts)])
+    y = np.concatenate([[i] * c for i, c in enumerate(counts)])
+    order = rng.permutation(len(y))
+    return x[order].astype("float32"), y[order]
+
+
+def dense_net(widths, activation="relu", init="glorot_uniform", classes=3, lr=1e-2,
+              out_bias="zeros"):
+    keras.utils.set_random_seed(0)
+    layers = [keras.Input((8,))] + [keras.layers.Dense(w, activation=activation,
+                                                       kernel_initializer=init)
+                                    for w in widths]
+    model = keras.Sequential(layers + [keras.layers.Dense(classes, activation="softmax",
+                                                          bias_initializer=out_bias)])
+    model.compile(keras.optimizers.Adam(lr), "sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    return model
+
+
+def probe_report(model, x, y, epochs=3, probe_size=64):
+    diag = TrainingDiagnostics(probe_data=(x, y), verbose=0, probe_size=probe_size)
+    return fit(model, diag, x, y, epochs=epochs, validation_split=0.25)
+
+
+def new_codes(report):
+    return {c for c in report.codes if c in PROBE_CODES}
+
+
+def test_saturated_tanh_units_and_a_clean_tanh_net():
+    x, y = clusters([60, 60, 60])
+    pinned = probe_report(dense_net([32], "tanh", keras.initializers.RandomNormal(0, 5.0)), x, y)
+    finding = pinned.get("saturated_activations")
+    assert finding is not None and finding.evidence["saturated_fraction"] >= 0.5
+    assert finding.evidence["activation"] == "tanh"
+    clean = probe_report(dense_net([32], "tanh"), x, y)
+    assert not new_codes(clean), clean.codes
+
+
+def test_poor_initialisation_shrinks_the_signal_layer_by_layer():
+    x, y = clusters([60, 60, 60])
+    tiny = keras.initializers.RandomNormal(0, 0.01)
+    poor = probe_report(dense_net([32] * 5, init=tiny), x, y, epochs=1)
+    finding = poor.get("poor_initialization")
+    assert finding is not None and finding.evidence["kind"] == "vanishing"
+    assert finding.evidence["per_layer"] < 0.1
+    clean = probe_report(dense_net([32] * 5, init="he_normal"), x, y, epochs=1)
+    assert clean.get("poor_initialization") is None, clean.codes
+
+
+def test_class_imbalance_from_the_labels_is_info_with_the_handbook_remedies():
+    x, y = clusters([200, 20, 20])
+    report = probe_report(dense_net([16]), x, y)
+    finding = report.get("class_imbalance")
+    assert finding is not None and finding.severity == "info"
+    assert finding.evidence["ratio"] == pytest.approx(10.0)
+    assert "class_weight" in finding.suggestion and "balance=" in finding.suggestion
+    balanced = probe_report(dense_net([16]), *clusters([80, 80, 80]))
+    assert balanced.get("class_imbalance") is None
+
+
+def test_a_class_never_predicted_and_a_model_that_predicts_every_class():
+    # A rare class whose output starts far behind (an output bias set from the wrong
+    # prior) and a short, slow run: the model never answers it.
+    x, y = clusters([400, 300, 15], seed=1, spread=3.0)
+    behind = keras.initializers.Constant([0.0, 0.0, -30.0])
+    report = probe_report(dense_net([8], lr=3e-4, out_bias=behind), x, y, epochs=1,
+                          probe_size=256)
+    finding = report.get("class_never_predicted")
+    assert finding is not None and finding.evidence["classes"] == [2]
+    assert finding.evidence["samples"] >= 3
+    x, y = clusters([80, 80, 80], seed=1, spread=0.5)
+    clean = probe_report(dense_net([16], lr=3e-2), x, y, epochs=5, probe_size=256)
+    assert clean.get("class_never_predicted") is None, clean.codes
+
+
+def branches(dead_branch):
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((8,))
+    bias = keras.initializers.Constant(-100.0 if dead_branch else 0.0)
+    cut = keras.layers.Dense(8, activation="relu", bias_initializer=bias, name="cut")(inputs)
+    live = keras.layers.Dense(8, activation="relu", name="live")(inputs)
+    out = keras.layers.Dense(3, activation="softmax")(keras.layers.concatenate([cut, live]))
+    model = keras.Model(inputs, out)
+    model.compile(keras.optimizers.Adam(1e-2), "sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    return model
+
+
+def test_weights_that_never_move_and_a_net_whose_weights_all_move():
+    x, y = clusters([60, 60, 60])
+    report = probe_report(branches(dead_branch=True), x, y)
+    finding = report.get("weights_unchanged")
+    assert finding is not None and finding.evidence["layers"] == ["cut/kernel"]
+    clean = probe_report(branches(dead_branch=False), x, y)
+    assert clean.get("weights_unchanged") is None, clean.codes
