@@ -4,10 +4,12 @@ Same model and data, interleaved runs (benchmarks/_harness.py). The measured tim
 the training part of epochs 2..E (epoch 1 includes graph tracing), taken by a timing
 callback placed last so that the callbacks under test do their epoch-end work inside
 the window. Targets: DivergenceGuard (defaults) <= 1.03, TrainingDiagnostics
-(defaults) <= 1.05 on CPU, for a 2-layer MLP with batch 32.
+(defaults) <= 1.05 on CPU, for a 2-layer MLP with batch 32; TrainingDiagnostics with a
+probe batch of 64 <= 1.05 of a CNN epoch of 32 steps (issue #23; `--model cnn --only
+probe`).
 
     python benchmarks/bench_callbacks.py [--epochs 4] [--repeats 7] [--samples 8192]
-                                         [--backend tensorflow|jax|torch]
+                                         [--backend tensorflow|jax|torch] [--model mlp|cnn]
 
 `--backend` sets `KERAS_BACKEND` before Keras is imported (the bare `fit` it is compared
 with runs on the same backend, in the same process).
@@ -70,21 +72,47 @@ def mlp(features: int, classes: int) -> keras.Model:
     return model
 
 
+def cnn(classes: int) -> keras.Model:
+    """A small image CNN (32x32x3): the model the probe's overhead is judged on."""
+    model = keras.Sequential([
+        keras.Input((32, 32, 3)),
+        keras.layers.Conv2D(16, 3, padding="same", activation="relu"),
+        keras.layers.MaxPooling2D(),
+        keras.layers.Conv2D(32, 3, padding="same", activation="relu"),
+        keras.layers.MaxPooling2D(),
+        keras.layers.Flatten(),
+        keras.layers.Dense(64, activation="relu"),
+        keras.layers.Dense(classes, activation="softmax"),
+    ])
+    model.compile(keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    return model
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--samples", type=int, default=8192)
-    parser.add_argument("--only", default=None, help="guard | diagnostics")
+    parser.add_argument("--only", default=None, help="guard | diagnostics | probe")
+    parser.add_argument("--model", choices=("mlp", "cnn"), default="mlp",
+                        help="mlp: 2-layer MLP on 32 features; cnn: a small CNN on 32x32x3 "
+                             "images, 1024 samples (32 steps of 32 per epoch; issue #23's "
+                             "probe target: <= 1.05)")
     parser.add_argument("--backend", choices=BACKENDS, default=os.environ["KERAS_BACKEND"],
                         help="Keras backend (set before Keras is imported)")
     args = parser.parse_args(argv)
-    print_header("callback overhead on model.fit step time (2-layer MLP, batch 32), "
+    what = "2-layer MLP" if args.model == "mlp" else "CNN on 32x32x3, 32 steps per epoch"
+    print_header(f"callback overhead on model.fit step time ({what}, batch 32), "
                  f"backend {keras.backend.backend()}")
 
     rng = np.random.default_rng(0)
-    x = rng.random((args.samples, 32)).astype("float32")
-    y = rng.integers(0, 10, args.samples)
+    if args.model == "cnn":
+        x = rng.random((1024, 32, 32, 3)).astype("float32")
+        y = rng.integers(0, 10, 1024)
+    else:
+        x = rng.random((args.samples, 32)).astype("float32")
+        y = rng.integers(0, 10, args.samples)
     x_val, y_val = x[:512], y[:512]
 
     from keras_bestpractice.callbacks import DivergenceGuard
@@ -97,12 +125,16 @@ def main(argv=None) -> int:
             "TrainingDiagnostics(verbose=0)",
             lambda: [TrainingDiagnostics(verbose=0)],
         )
+        candidates["probe"] = (
+            "TrainingDiagnostics(probe_data=64 samples, verbose=0)",
+            lambda: [TrainingDiagnostics(probe_data=(x[:64], y[:64]), verbose=0)],
+        )
     except ImportError:
         pass
 
     keras.utils.set_random_seed(0)
     # One model for both sides, so that nothing but the callback differs.
-    bare_model = cand_model = mlp(32, 10)
+    bare_model = cand_model = mlp(32, 10) if args.model == "mlp" else cnn(10)
     results = []
     for key, (label, make) in candidates.items():
         if args.only and key != args.only:

@@ -9,9 +9,12 @@ BatchNorm statistics, no RNG state.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+
+ProbeFunction = Callable[[Any, Any, Any], tuple[float, list]]
 
 
 def loss_and_gradients(model: Any, x: Any, y: Any,
@@ -33,6 +36,58 @@ def loss_and_gradients(model: Any, x: Any, y: Any,
         return _torch(model, x, y, sample_weight)
     raise NotImplementedError(f"gradient probes do not support the {backend!r} backend "
                               "(TensorFlow, JAX and PyTorch are supported).")
+
+
+def compiled_loss_and_gradients(model: Any) -> ProbeFunction:
+    """`loss_and_gradients` for `model` as one compiled function (a `tf.function` on
+    TensorFlow, `jax.jit` on JAX): a probe run every epoch costs what a training step
+    costs, not an eager pass op by op (issue #23: the eager probe cost 8-11% of a
+    CNN epoch of 32 steps). Build it again when the trainable variables change.
+    Other backends get the eager function."""
+    import keras
+
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        @tf.function(reduce_retracing=True)
+        def step(x, y, sample_weight):
+            with tf.GradientTape() as tape:
+                y_pred = model(x, training=False)
+                loss = model.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight,
+                                          training=False)
+            variables = [v.value for v in model.trainable_variables]
+            grads = tape.gradient(loss, variables)
+            return loss, [tf.zeros_like(v) if g is None else g
+                          for v, g in zip(variables, grads, strict=True)], \
+                [g is None for g in grads]
+
+        def run(x, y, sample_weight=None):
+            loss, grads, missing = step(x, y, sample_weight)
+            return float(loss.numpy()), [None if m else np.asarray(g)
+                                         for g, m in zip(grads, missing, strict=True)]
+
+        return run
+    if backend == "jax":
+        import jax
+
+        def loss_fn(values, non_trainable, metrics, x, y, sample_weight):
+            y_pred, _ = model.stateless_call(values, non_trainable, x, training=False)
+            loss, _ = model.stateless_compute_loss(values, non_trainable, metrics, x=x, y=y,
+                                                   y_pred=y_pred, sample_weight=sample_weight,
+                                                   training=False)
+            return loss
+
+        step = jax.jit(jax.value_and_grad(loss_fn))
+
+        def run(x, y, sample_weight=None):
+            loss, grads = step([v.value for v in model.trainable_variables],
+                               [v.value for v in model.non_trainable_variables],
+                               [v.value for v in model.metrics_variables], x, y, sample_weight)
+            return float(loss), [np.asarray(g) for g in grads]
+
+        return run
+    return lambda x, y, sample_weight=None: loss_and_gradients(model, x, y, sample_weight)
 
 
 def _tensorflow(model, x, y, sample_weight):

@@ -114,7 +114,7 @@ class TrainingDiagnostics(CopyableCallback):
         self.report = None
         self._reset()
 
-    _NOT_COPIED = ("_model", "_probe", "_extractor", "_prev_kernels")
+    _NOT_COPIED = ("_model", "_probe", "_extractor", "_prev_kernels", "_grad_fn")
 
     @property
     def history(self) -> dict[str, list[float]]:
@@ -128,6 +128,7 @@ class TrainingDiagnostics(CopyableCallback):
         self._skipped: list[str] = []
         self._probe = None
         self._extractor = None
+        self._grad_fn = None
         self._watched: list[tuple[str, str]] = []  # (layer name, "relu"|"tanh"|"sigmoid"|"")
         self._prev_kernels: dict[str, np.ndarray] | None = None
         self._fingerprints: list[tuple[int, dict[str, float]]] = []
@@ -255,8 +256,8 @@ class TrainingDiagnostics(CopyableCallback):
             if self.report_path is not None:
                 lines.append(f"  Report: {self.report_path}")
             print_msg("\n".join(lines))
-        # Free the probe tensors and the activation model.
-        self._probe = self._extractor = self._prev_kernels = None
+        # Free the probe tensors, the activation model and the compiled probe.
+        self._probe = self._extractor = self._prev_kernels = self._grad_fn = None
 
     # ------------------------------------------------------------------ helpers
     def _probe_findings(self, predicted: np.ndarray | None) -> list:
@@ -473,10 +474,14 @@ class TrainingDiagnostics(CopyableCallback):
             self._skipped.append(line)
 
     def _gradients(self) -> dict[str, Any]:
-        from keras_bestpractice._gradients import loss_and_gradients
+        from keras_bestpractice._gradients import compiled_loss_and_gradients
 
         x, y, weight = self._probe
-        loss, grads = loss_and_gradients(self.model, x, y, weight)
+        key = tuple(id(v) for v in self.model.trainable_variables)
+        if self._grad_fn is None or self._grad_fn[0] != key:
+            # Compiled once per set of trainable variables (fine_tune unfreezes groups).
+            self._grad_fn = (key, compiled_loss_and_gradients(self.model))
+        loss, grads = self._grad_fn[1](x, y, weight)
         norms: dict[str, float] = {}
         for variable, grad in zip(self.model.trainable_variables, grads, strict=True):
             if grad is None or len(variable.shape) < 2:  # kernels only, not biases
@@ -504,7 +509,8 @@ class TrainingDiagnostics(CopyableCallback):
                 inputs, [model.get_layer(name).output for name, _, _ in self._watched])
         if self._extractor is False:
             return {}
-        outputs = self._extractor(self._probe[0], training=False)
+        # predict_on_batch runs the extractor's compiled predict function (traced once).
+        outputs = self._extractor.predict_on_batch(self._probe[0])
         if not isinstance(outputs, (list, tuple)):
             outputs = [outputs]
         dead, saturated, spread = {}, {}, {}
