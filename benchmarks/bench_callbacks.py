@@ -156,7 +156,34 @@ def main(argv=None) -> int:
     for r in results:
         print(f"RESULT {r.candidate.name}: median step-time ratio {r.ratio:.3f}, "
               f"min ratio {r.min_ratio:.3f}")
+    if "probe" in candidates and args.only in (None, "probe"):
+        # The step-time ratio of two fits moves by +-15% from fit to fit on 2 cores; the
+        # probe's own share of the epochs it runs in is measured inside one fit.
+        shares = [probe_share(cand_model, x, y, x_val, y_val, args.epochs)
+                  for _ in range(args.repeats)]
+        print(f"RESULT probe share of an epoch ({len(x) // 32} steps): median "
+              f"{float(np.median(shares)):.3f} (min {min(shares):.3f}, max {max(shares):.3f})")
     return 0
+
+
+def probe_share(model, x, y, x_val, y_val, epochs) -> float:
+    """Seconds in the probe / seconds of the epochs it ran in (epochs 2..E), one fit."""
+    from keras_bestpractice.callbacks import TrainingDiagnostics
+
+    class Timed(TrainingDiagnostics):
+        spent = 0.0
+
+        def _run_probe(self, epoch, when):
+            start = time.perf_counter()
+            super()._run_probe(epoch, when)
+            if when == "end" and epoch > 0:
+                Timed.spent += time.perf_counter() - start
+
+    Timed.spent = 0.0
+    timer = StepTimer()
+    model.fit(x, y, batch_size=32, epochs=epochs, verbose=0, validation_data=(x_val, y_val),
+              callbacks=[Timed(probe_data=(x[:64], y[:64]), verbose=0), timer])
+    return Timed.spent / timer.total
 
 
 if __name__ == "__main__":

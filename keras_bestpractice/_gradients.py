@@ -38,56 +38,85 @@ def loss_and_gradients(model: Any, x: Any, y: Any,
                               "(TensorFlow, JAX and PyTorch are supported).")
 
 
-def compiled_loss_and_gradients(model: Any) -> ProbeFunction:
+def compiled_loss_and_gradients(model: Any, probe_model: Any = None) -> ProbeFunction:
     """`loss_and_gradients` for `model` as one compiled function (a `tf.function` on
-    TensorFlow, `jax.jit` on JAX): a probe run every epoch costs what a training step
-    costs, not an eager pass op by op (issue #23: the eager probe cost 8-11% of a
-    CNN epoch of 32 steps). Build it again when the trainable variables change.
-    Other backends get the eager function."""
+    TensorFlow, `jax.jit` on JAX), returning `(loss, gradients, activations)`: a
+    probe run every epoch costs what a training step costs, not an eager pass op by
+    op (issue #23: the eager probe cost 8-11% of a CNN epoch of 32 steps).
+
+    `probe_model`: a `keras.Model` over the same layers whose outputs are `model`'s
+    output followed by hidden activations; its forward pass then serves the loss and
+    the activations at once (one pass, not two). Build it again when the trainable
+    variables change. Other backends get the eager function (no activations).
+    """
     import keras
 
     backend = keras.backend.backend()
+    forward = probe_model if probe_model is not None else model
+
+    def split(outs):
+        if probe_model is None:
+            return outs, []
+        return outs[0], list(outs[1:])
+
     if backend == "tensorflow":
         import tensorflow as tf
 
         @tf.function(reduce_retracing=True)
         def step(x, y, sample_weight):
             with tf.GradientTape() as tape:
-                y_pred = model(x, training=False)
+                y_pred, aux = split(forward(x, training=False))
                 loss = model.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight,
                                           training=False)
             variables = [v.value for v in model.trainable_variables]
             grads = tape.gradient(loss, variables)
             return loss, [tf.zeros_like(v) if g is None else g
                           for v, g in zip(variables, grads, strict=True)], \
-                [g is None for g in grads]
+                [g is None for g in grads], aux
 
         def run(x, y, sample_weight=None):
-            loss, grads, missing = step(x, y, sample_weight)
+            loss, grads, missing, aux = step(x, y, sample_weight)
             return float(loss.numpy()), [None if m else np.asarray(g)
-                                         for g, m in zip(grads, missing, strict=True)]
+                                         for g, m in zip(grads, missing, strict=True)], \
+                [np.asarray(a) for a in aux]
 
         return run
     if backend == "jax":
         import jax
 
-        def loss_fn(values, non_trainable, metrics, x, y, sample_weight):
-            y_pred, _ = model.stateless_call(values, non_trainable, x, training=False)
-            loss, _ = model.stateless_compute_loss(values, non_trainable, metrics, x=x, y=y,
-                                                   y_pred=y_pred, sample_weight=sample_weight,
-                                                   training=False)
-            return loss
+        # The forward model's variables are the model's (shared layers), maybe in
+        # another order: gradients are taken in its order and handed back in the model's.
+        position = {id(v): i for i, v in enumerate(forward.trainable_variables)}
+        order = [position.get(id(v)) for v in model.trainable_variables]
 
-        step = jax.jit(jax.value_and_grad(loss_fn))
+        def loss_fn(values, non_trainable, model_non_trainable, metrics, x, y, sample_weight):
+            outs, _ = forward.stateless_call(values, non_trainable, x, training=False)
+            y_pred, aux = split(outs)
+            model_values = [values[i] if i is not None else v.value
+                            for i, v in zip(order, model.trainable_variables, strict=True)]
+            loss, _ = model.stateless_compute_loss(model_values, model_non_trainable, metrics,
+                                                   x=x, y=y, y_pred=y_pred,
+                                                   sample_weight=sample_weight, training=False)
+            return loss, aux
+
+        step = jax.jit(jax.value_and_grad(loss_fn, has_aux=True))
 
         def run(x, y, sample_weight=None):
-            loss, grads = step([v.value for v in model.trainable_variables],
-                               [v.value for v in model.non_trainable_variables],
-                               [v.value for v in model.metrics_variables], x, y, sample_weight)
-            return float(loss), [np.asarray(g) for g in grads]
+            (loss, aux), grads = step(
+                [v.value for v in forward.trainable_variables],
+                [v.value for v in forward.non_trainable_variables],
+                [v.value for v in model.non_trainable_variables],
+                [v.value for v in model.metrics_variables], x, y, sample_weight)
+            return float(loss), [None if i is None else np.asarray(grads[i]) for i in order], \
+                [np.asarray(a) for a in aux]
 
         return run
-    return lambda x, y, sample_weight=None: loss_and_gradients(model, x, y, sample_weight)
+
+    def eager(x, y, sample_weight=None):
+        loss, grads = loss_and_gradients(model, x, y, sample_weight)
+        return loss, grads, []
+
+    return eager
 
 
 def _tensorflow(model, x, y, sample_weight):

@@ -114,7 +114,8 @@ class TrainingDiagnostics(CopyableCallback):
         self.report = None
         self._reset()
 
-    _NOT_COPIED = ("_model", "_probe", "_extractor", "_prev_kernels", "_grad_fn")
+    _NOT_COPIED = ("_model", "_probe", "_extractor", "_probe_model", "_prev_kernels",
+                   "_grad_fn")
 
     @property
     def history(self) -> dict[str, list[float]]:
@@ -128,6 +129,7 @@ class TrainingDiagnostics(CopyableCallback):
         self._skipped: list[str] = []
         self._probe = None
         self._extractor = None
+        self._probe_model = None
         self._grad_fn = None
         self._watched: list[tuple[str, str]] = []  # (layer name, "relu"|"tanh"|"sigmoid"|"")
         self._prev_kernels: dict[str, np.ndarray] | None = None
@@ -257,7 +259,8 @@ class TrainingDiagnostics(CopyableCallback):
                 lines.append(f"  Report: {self.report_path}")
             print_msg("\n".join(lines))
         # Free the probe tensors, the activation model and the compiled probe.
-        self._probe = self._extractor = self._prev_kernels = self._grad_fn = None
+        self._probe = self._extractor = self._probe_model = None
+        self._prev_kernels = self._grad_fn = None
 
     # ------------------------------------------------------------------ helpers
     def _probe_findings(self, predicted: np.ndarray | None) -> list:
@@ -453,13 +456,23 @@ class TrainingDiagnostics(CopyableCallback):
 
     def _run_probe(self, epoch: int, when: str) -> None:
         record: dict[str, Any] = {"epoch": epoch, "when": when}
+        activations = None
         try:
-            record.update(self._gradients())
+            self._build_extractor()
+            found, activations = self._gradients()
+            record.update(found)
         except Exception as exc:  # noqa: BLE001 - a probe failure must not stop training
             self._skip_once("exploding_gradients, vanishing_gradients",
                             f"gradient probe failed ({type(exc).__name__}: {exc})")
         try:
-            record.update(self._activations(with_spread=when == "start"))
+            if activations is None and self._extractor:
+                # No merged pass (another backend, or the gradient probe failed): the
+                # extractor's compiled predict function.
+                activations = self._extractor.predict_on_batch(self._probe[0])
+                if not isinstance(activations, (list, tuple)):
+                    activations = [activations]
+            if activations is not None:
+                record.update(self._activation_stats(activations, with_spread=when == "start"))
         except Exception as exc:  # noqa: BLE001
             self._skip_once("dead_units, saturated_activations, poor_initialization",
                             f"activation probe failed ({type(exc).__name__}: {exc})")
@@ -473,49 +486,55 @@ class TrainingDiagnostics(CopyableCallback):
         if line not in self._skipped:
             self._skipped.append(line)
 
-    def _gradients(self) -> dict[str, Any]:
+    def _build_extractor(self) -> None:
+        """The watched hidden layers (ReLU, sigmoid/tanh, every layer with a kernel), an
+        activation model over them, and, for a single-output graph model, a probe model
+        whose outputs are the model's output and those activations (one forward pass
+        serves the loss, the gradients and the activation statistics)."""
+        import keras
+
+        if self._extractor is not None:
+            return
+        model = self.model
+        self._watched = _watched_layers(model)
+        if not self._watched or not getattr(model, "inputs", None):
+            self._skip_once("dead_units, saturated_activations, poor_initialization",
+                            "no hidden layers to watch, or a subclassed model")
+            self._extractor = False
+            return
+        inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
+        hidden = [model.get_layer(name).output for name, _, _ in self._watched]
+        self._extractor = keras.Model(inputs, hidden)
+        outputs = getattr(model, "outputs", None) or []
+        self._probe_model = keras.Model(inputs, [outputs[0], *hidden]) \
+            if len(outputs) == 1 else None
+
+    def _gradients(self) -> tuple[dict[str, Any], list | None]:
+        """The probe's loss and per-kernel gradient norms, and the watched activations
+        when the same pass gave them."""
         from keras_bestpractice._gradients import compiled_loss_and_gradients
 
         x, y, weight = self._probe
         key = tuple(id(v) for v in self.model.trainable_variables)
         if self._grad_fn is None or self._grad_fn[0] != key:
             # Compiled once per set of trainable variables (fine_tune unfreezes groups).
-            self._grad_fn = (key, compiled_loss_and_gradients(self.model))
-        loss, grads = self._grad_fn[1](x, y, weight)
+            self._grad_fn = (key, compiled_loss_and_gradients(self.model, self._probe_model))
+        loss, grads, activations = self._grad_fn[1](x, y, weight)
         norms: dict[str, float] = {}
         for variable, grad in zip(self.model.trainable_variables, grads, strict=True):
             if grad is None or len(variable.shape) < 2:  # kernels only, not biases
                 continue
             norms[variable.path] = float(np.linalg.norm(np.asarray(grad, dtype=np.float64)))
-        return {"loss": loss, "grad_norms": norms}
+        return {"loss": loss, "grad_norms": norms}, (activations or None)
 
-    def _activations(self, with_spread: bool) -> dict[str, Any]:
-        """One forward pass of the probe through the watched layers (ReLU, hidden
-        sigmoid/tanh, every layer with a kernel): the fraction of dead ReLU units, of
-        saturated sigmoid/tanh activations and (`with_spread`, before training) each
-        kernel layer's output spread."""
+    def _activation_stats(self, outputs: Sequence[Any], with_spread: bool) -> dict[str, Any]:
+        """The fraction of dead ReLU units, of saturated sigmoid/tanh activations and
+        (`with_spread`, before training) each kernel layer's output spread."""
         import keras
 
-        model = self.model
-        if self._extractor is None:
-            self._watched = _watched_layers(model)
-            if not self._watched or not getattr(model, "inputs", None):
-                self._skip_once("dead_units, saturated_activations, poor_initialization",
-                                "no hidden layers to watch, or a subclassed model")
-                self._extractor = False
-                return {}
-            inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
-            self._extractor = keras.Model(
-                inputs, [model.get_layer(name).output for name, _, _ in self._watched])
-        if self._extractor is False:
-            return {}
-        # predict_on_batch runs the extractor's compiled predict function (traced once).
-        outputs = self._extractor.predict_on_batch(self._probe[0])
-        if not isinstance(outputs, (list, tuple)):
-            outputs = [outputs]
-        dead, saturated, spread = {}, {}, {}
         from keras_bestpractice.diagnostics.signals import SATURATION_MARGIN
 
+        dead, saturated, spread = {}, {}, {}
         for (name, kind, has_kernel), out in zip(self._watched, outputs, strict=True):
             # convert_to_numpy detaches (a PyTorch activation requires grad).
             arr = np.asarray(keras.ops.convert_to_numpy(out), dtype=np.float32)
