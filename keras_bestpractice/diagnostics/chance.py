@@ -293,9 +293,10 @@ def detect_not_learning(
         not finite_val
         # Validation coming down onto the reference level from above, slowing down as
         # it nears it, learns the prior (issue #23: shuffled multi-label targets);
-        # learning goes below it, or keeps its pace.
+        # learning goes below it (beyond the tolerance of `is_at_chance`), or keeps its
+        # pace.
         or (steadily_decreasing(val_window, min_fraction=0.6)
-            and (float(np.mean(finite_val[-t:])) < chance.loss
+            and (float(np.mean(finite_val[-t:])) < chance.loss * (1.0 - NOT_LEARNING_LOSS_TOLERANCE)
                  or pace_kept(np.asarray([v for v in val_loss if math.isfinite(v)],
                                          dtype=float))))
     ) and (acc_window is None or steadily_increasing(acc_window)):

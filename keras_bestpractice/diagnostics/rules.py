@@ -42,16 +42,23 @@ DIVERGENCE_FACTOR = DIAGNOSE_DIVERGENCE_FACTOR
 # ...and has given back at least a quarter of what it had learned (first - min).
 # This keeps a converged run whose loss wobbles between 0.001 and 0.004 healthy.
 DIVERGENCE_GIVEBACK = 0.25
-# "Climbing" (issue #23: a rate that grows every epoch): the training loss rises on every
-# epoch since its lowest value (2+ epochs) to >= 1.3x it, having given back >= 5% of
-# what it had learned, its first rise >= 2% of that and more than twice any rise before
-# its lowest point (a curve that was going down smoothly turns and keeps going up; a
-# noisy curve's last rises are more of its noise).
+# "Climbing" (issue #23: a rate that grows every epoch): the training loss rises on 75%+
+# of the epochs since its lowest value (2+ epochs; the first one a rise; Kendall's tau
+# >= 0.5 over 3+) to >= 1.3x it, having given back >= 5% of what it had learned, its
+# first rise >= 2% of that and more than twice any rise before its lowest point (a curve
+# that was going down smoothly turns and keeps going up; a noisy curve's last rises are
+# more of its noise).
 CLIMB_MIN_EPOCHS = 2
 CLIMB_MIN_RATIO = 1.3
 CLIMB_MIN_GIVEBACK = 0.05
 CLIMB_MIN_STEP = 0.02
 CLIMB_MAX_EARLIER_RISE = 0.5
+CLIMB_MIN_RISING_FRACTION = 0.75
+CLIMB_MIN_TREND = 0.5
+# A "rising" divergence trends up after its lowest point (Kendall's tau >= 0.4 over 4+
+# epochs): a noisy loss whose lowest epoch was an outlier ends "higher" without diverging
+# (issue #23: Adam 0.05 with Dropout 0.5 at batch 4, a loss jumping 1e-4 to 1.2).
+DIVERGENCE_MIN_TREND = 0.4
 
 # "Blown up": the training loss stays at >= 10x the loss of a model that learned
 # nothing (the reference level, when known). When it is not known, a classifier's
@@ -442,8 +449,11 @@ def _climbing(loss: np.ndarray, m: int) -> bool:
             last - lmin < CLIMB_MIN_GIVEBACK * learned:
         return False
     steps = np.diff(loss[m:])
-    if steps.size < CLIMB_MIN_EPOCHS or np.any(steps <= 0):
-        return False  # not rising on every epoch since its lowest point
+    if steps.size < CLIMB_MIN_EPOCHS or steps[0] <= 0 or \
+            float(np.mean(steps > 0)) < CLIMB_MIN_RISING_FRACTION:
+        return False  # not rising on (nearly) every epoch since its lowest point
+    if steps.size >= 3 and _kendall_tau(loss[m:]) < CLIMB_MIN_TREND:
+        return False
     if steps[0] < CLIMB_MIN_STEP * learned:
         return False  # too small to tell from noise
     earlier = np.diff(loss[: m + 1])
@@ -469,8 +479,12 @@ class Diverging:
         if m >= view.n - 1 or lmin <= 0:
             return None
         kind = "rising"
+        after = loss[m:]
         if last < DIVERGENCE_FACTOR * lmin or \
-                last - lmin < DIVERGENCE_GIVEBACK * max(first - lmin, 0.0):
+                last - lmin < DIVERGENCE_GIVEBACK * max(first - lmin, 0.0) or \
+                (after.size >= 4 and _kendall_tau(after) < DIVERGENCE_MIN_TREND):
+            # (A loss that ends high but does not trend up since its lowest point is a
+            # noisy one whose lowest value was an outlier, not a divergence.)
             if not _climbing(loss, m):
                 return None
             kind = "climbing"
