@@ -156,12 +156,14 @@ PLATEAU_MIN_EPOCHS = 5
 FROZEN_REL_CHANGE = 1e-4
 # A plateau worth a warning is a *stall* (issue #23): the loss was still falling when it
 # stopped dead, as when a schedule cuts the rate to ~0 (frozen: every step under 2e-4
-# of its level; the two epochs before it fell by >= 1% of its level). A run that
+# of its level, and after its first two epochs under 5e-6, float rounding; the two
+# epochs before it fell by >= 1% of its level). A run that
 # *converged* slows down gradually (each epoch's gain a fraction, 0.2-0.7, of the one
 # before) and then is flat: that is where the model ends, not a stall (`converged`,
 # info; underfitting when the level is poor).
 STALL_MIN_LAST_DROP = 0.01
 FROZEN_STALL_STEP = 2e-4
+STALL_TAIL_STEP = 5e-6
 # A dead network (issue #23): the loss frozen (every step under 1e-3 of its level, and a
 # constant accuracy where one is logged) for the last 3 epochs at least, after it had
 # blown up (>= 10x the frozen level) or risen from a better level (>= 1.25x its best):
@@ -291,7 +293,14 @@ def stall_at(loss: np.ndarray) -> int | None:
         return None
     level = abs(float(np.mean(x[f:]))) or 1e-12
     drop = float(x[max(0, f - 2)] - x[f])
-    return f if drop >= STALL_MIN_LAST_DROP * level else None
+    if drop < STALL_MIN_LAST_DROP * level:
+        return None
+    # Past its first two epochs (a rate cut inside an epoch leaves a half step) a stalled
+    # loss moves by float rounding only; an optimiser still running at its rate keeps
+    # wiggling a converged loss by 1e-5 to 1e-4.
+    steps = np.abs(np.diff(x[f:])) / level
+    tail = steps[2:] if steps.size > 2 else steps[1:]
+    return f if tail.size == 0 or float(np.max(tail)) <= STALL_TAIL_STEP else None
 
 
 def frozen_since(loss: np.ndarray, acc: np.ndarray | None = None,
