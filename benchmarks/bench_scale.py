@@ -1,0 +1,79 @@
+"""Cost at growing sizes (issue #24): time and peak memory at three sizes 10x apart.
+
+Each part runs against the plain alternative in the same process and prints the ratio;
+peak memory is the peak of NumPy's allocations during the call (`tracemalloc`, which
+NumPy reports to), above what was allocated before it.
+
+Parts measured so far:
+
+- `split`: `stratified_split` (train/val/test by class) against scikit-learn's
+  `train_test_split(stratify=y)` (one split, train/test), N labels x C classes.
+
+    python benchmarks/bench_scale.py [--part split] [--sizes 100000,1000000,10000000]
+                                     [--classes 1000] [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def measure(fn, repeats: int) -> tuple[float, float]:
+    """(median seconds over `repeats` untraced calls, peak MiB of allocations during one
+    more, traced, call) of `fn()` (tracing slows Python-heavy code, so it is timed apart)."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    tracemalloc.start()
+    fn()
+    peak = tracemalloc.get_traced_memory()[1] / 2**20
+    tracemalloc.stop()
+    return float(np.median(times)), peak
+
+
+def part_split(sizes: list[int], classes: int, repeats: int) -> None:
+    from sklearn.model_selection import train_test_split
+
+    from keras_bestpractice.data import stratified_split
+
+    print(f"## stratified_split vs sklearn train_test_split(stratify=y), {classes} classes")
+    print("| N | ours s | sklearn s | time ratio | ours peak MiB | sklearn peak MiB |")
+    print("|---|---|---|---|---|---|")
+    for n in sizes:
+        rng = np.random.default_rng(0)
+        y = rng.integers(0, classes, n)
+        idx = np.arange(n)
+        ours = measure(lambda y=y: stratified_split(
+            idx, y, val_size=0.1, test_size=0.1, seed=0, return_indices=True), repeats)
+        theirs = measure(lambda y=y: train_test_split(idx, y, test_size=0.2, stratify=y,
+                                                      random_state=0), repeats)
+        print(f"| {n:,} | {ours[0]:.3f} | {theirs[0]:.3f} | {ours[0] / theirs[0]:.2f} | "
+              f"{ours[1]:.0f} | {theirs[1]:.0f} |", flush=True)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--part", choices=("split",), default="split")
+    parser.add_argument("--sizes", default="100000,1000000,10000000")
+    parser.add_argument("--classes", type=int, default=1000)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args(argv)
+    sizes = [int(s) for s in args.sizes.split(",")]
+    if args.part == "split":
+        part_split(sizes, args.classes, args.repeats)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
