@@ -54,9 +54,9 @@ def part_split(sizes: list[int], classes: int, repeats: int) -> None:
         rng = np.random.default_rng(0)
         y = rng.integers(0, classes, n)
         idx = np.arange(n)
-        ours = measure(lambda y=y: stratified_split(
+        ours = measure(lambda y=y, idx=idx: stratified_split(
             idx, y, val_size=0.1, test_size=0.1, seed=0, return_indices=True), repeats)
-        theirs = measure(lambda y=y: train_test_split(idx, y, test_size=0.2, stratify=y,
+        theirs = measure(lambda y=y, idx=idx: train_test_split(idx, y, test_size=0.2, stratify=y,
                                                       random_state=0), repeats)
         print(f"| {n:,} | {ours[0]:.3f} | {theirs[0]:.3f} | {ours[0] / theirs[0]:.2f} | "
               f"{ours[1]:.0f} | {theirs[1]:.0f} |", flush=True)

@@ -67,8 +67,9 @@ def main() -> None:
     out.mkdir()
     me = [sys.executable, __file__, "--train"]
 
-    print("== 1. uninterrupted run")
-    subprocess.run([*me, str(out / "straight"), str(out / "straight.npz")], check=True)
+    print("== 1. uninterrupted run (in the background, beside runs 2 and 3)")
+    straight = subprocess.Popen([*me, str(out / "straight"), str(out / "straight.npz")],
+                                stdout=subprocess.DEVNULL)
 
     print("\n== 2. the same run, killed with SIGKILL once it has passed step 150 ...")
     from keras_bestpractice.checkpointing import checkpoint_info
@@ -100,10 +101,18 @@ def main() -> None:
             proc.kill()
             proc.wait()
     if proc.returncode == 0:
+        straight.kill()
         raise SystemExit("the run finished before it passed step 150: nothing was killed")
     print("\n== 3. ... and simply started again: it resumes where it was")
-    subprocess.run([*me, str(out / "crashy"), str(out / "crashy.npz")], check=True,
-                   env={**os.environ, "VERBOSE": "1"})
+    try:
+        subprocess.run([*me, str(out / "crashy"), str(out / "crashy.npz")], check=True,
+                       env={**os.environ, "VERBOSE": "1"})
+        if straight.wait() != 0:
+            raise SystemExit("the uninterrupted run failed")
+    finally:
+        if straight.poll() is None:  # never leave the child running
+            straight.kill()
+            straight.wait()
 
     a, b = np.load(out / "straight.npz"), np.load(out / "crashy.npz")
     same = all(np.array_equal(a[k], b[k]) for k in a.files)

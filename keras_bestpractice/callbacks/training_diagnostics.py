@@ -276,7 +276,8 @@ class TrainingDiagnostics(CopyableCallback):
             (e0, first), (e1, last) = self._fingerprints[0], self._fingerprints[-1]
             found.append(signals.weights_unchanged_finding(first, last, e0, e1))
         counts, source = self._label_counts()
-        found.append(signals.class_imbalance_finding(counts, source))
+        found.append(signals.class_imbalance_finding(counts, source,
+                                                     shares=source == "class_prior"))
         labels = self._probe_labels()
         if labels is not None and predicted is not None:
             found.append(signals.class_never_predicted_finding(labels, predicted))

@@ -312,6 +312,7 @@ INIT_STD_RATIO_PER_LAYER = 10.0
 # Class imbalance: the largest class at least 3x the smallest in the training labels
 # (SageMaker Debugger's `class_imbalance` defaults to 10x; the handbook balances from 3x).
 CLASS_IMBALANCE_RATIO = 3.0
+IMBALANCE_MIN_PER_CLASS = 20
 # A class never predicted: present at least 3 times in the probe labels, predicted for
 # none of the probe inputs by the trained model.
 NEVER_PREDICTED_MIN_SAMPLES = 3
@@ -412,9 +413,15 @@ class ClassImbalance:
                 "judge the model by macro F1 or recall per class, not accuracy.")
 
 
-def class_imbalance_finding(counts: Sequence[float] | None, source: str) -> Finding | None:
-    """`class_imbalance` from class counts (or shares); `None` when balanced enough."""
+def class_imbalance_finding(counts: Sequence[float] | None, source: str,
+                            shares: bool = False) -> Finding | None:
+    """`class_imbalance` from class counts (or, `shares=True`, a prior); `None` when
+    balanced enough, or when the counts are too few to tell (under
+    `IMBALANCE_MIN_PER_CLASS` samples per class on average: 64 probe samples of 10
+    balanced classes easily hold 11 of one and 3 of another)."""
     if counts is None or len(counts) < 2:
+        return None
+    if not shares and float(sum(counts)) < IMBALANCE_MIN_PER_CLASS * len(counts):
         return None
     total = float(sum(counts))
     present = [(i, c) for i, c in enumerate(counts) if c > 0]

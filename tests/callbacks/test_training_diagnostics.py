@@ -312,6 +312,15 @@ def test_class_imbalance_from_the_labels_is_info_with_the_handbook_remedies():
     assert "class_weight" in finding.suggestion and "balance=" in finding.suggestion
     balanced = probe_report(dense_net([16]), *clusters([80, 80, 80]))
     assert balanced.get("class_imbalance") is None
+    # 60 balanced samples of 10 classes can hold 11 of one and 3 of another: too few to
+    # call imbalanced.
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 10, 60)
+    counts = np.bincount(y, minlength=10)
+    assert counts.max() / counts.min() >= 3  # 11 of class 0, 3 of class 1
+    x = rng.normal(size=(60, 8)).astype("float32")
+    few = probe_report(dense_net([16], classes=10), x, y, epochs=1)
+    assert few.get("class_imbalance") is None
 
 
 def test_a_class_never_predicted_and_a_model_that_predicts_every_class():

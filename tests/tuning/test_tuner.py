@@ -19,6 +19,13 @@ from tests.tuning.helpers import build_mlp, digits_splits
 ROOT = Path(__file__).resolve().parents[2]
 
 
+# The tuner's bookkeeping (results table, failures, resuming a killed search, search
+# arguments) does not depend on the backend that trains the trials: these run on the
+# TensorFlow pass only; the JAX pass keeps the trials' training (same seed, same results;
+# the curve pruner; the step grace) and KerasTuner's conformance suite.
+BOOKKEEPING = pytest.mark.backend_independent
+
+
 @pytest.fixture(scope="module")
 def data():
     return digits_splits()
@@ -40,6 +47,7 @@ def test_handbook_space_has_the_four_hyperparameters():
                       "optimizer": ["adam", "adagrad", "rmsprop"]}
 
 
+@BOOKKEEPING
 def test_search_table_pruning_and_hparams_files(tmp_path, data):
     # grace_steps=0: judged from the first epoch (the 3-epoch trials are ~25-100 steps;
     # the default waits 50, tested below).
@@ -77,6 +85,7 @@ def test_same_seed_same_trials_same_results(tmp_path, data):
     np.testing.assert_array_equal(a["best_val_loss"].to_numpy(), b["best_val_loss"].to_numpy())
 
 
+@BOOKKEEPING
 def test_failed_trial_is_recorded_and_the_search_goes_on(tmp_path, data):
     def build(hp):
         if hp.get("optimizer") == "adagrad":
@@ -116,6 +125,7 @@ def summary_times(project):
     return {p.parent.name: p.stat().st_mtime for p in project.glob("trial_*/kbp_trial.json")}
 
 
+@BOOKKEEPING
 def test_killed_search_reruns_only_unfinished_trials(tmp_path, data):
     class Kill(keras.callbacks.Callback):
         def on_train_begin(self, logs=None):
@@ -149,6 +159,7 @@ def test_changed_search_space_is_refused_on_resume(tmp_path, data):
         RandomSearchTuner(build_mlp, hyperparameters=hp, directory=tmp_path, project_name="s")
 
 
+@BOOKKEEPING
 def test_callable_input_gets_the_batch_size_and_batched_dataset_is_refused(tmp_path, data):
     (xt, yt), (xv, yv) = data
     sizes = []
@@ -167,6 +178,7 @@ def test_callable_input_gets_the_batch_size_and_batched_dataset_is_refused(tmp_p
         tuner.search(ds, validation_data=(xv, yv))
 
 
+@BOOKKEEPING
 def test_search_epochs_override_and_bad_arguments(tmp_path, data):
     tuner = search(tmp_path, data, name="e", max_trials=1, epochs=5, prune=False)
     (xt, yt), (xv, yv) = data
