@@ -546,6 +546,9 @@ class DivergenceGuard(CopyableCallback):
             snapshot.restore(self.model)
             record_restore(self.model, self._epoch, snapshot.epoch, snapshot.batch,
                            snapshot.where)
+        else:
+            # The model holds what training made of it: nothing restored to name.
+            record_restore(self.model, None)
         # As Keras prints them: "Epoch 2/8", progress-bar step 11 (batch index 10).
         where = f"epoch {self._epoch + 1}" + (f", step {batch + 1}" if batch is not None
                                               else " (end)")
