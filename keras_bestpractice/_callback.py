@@ -239,6 +239,26 @@ class CopyableCallback(_callback_base()):
         return new
 
 
+def is_chief(model: Any) -> bool:
+    """False on a worker that must not write: a non-chief worker of a `tf.distribute`
+    multi-worker strategy, or a JAX process other than process 0 of a multi-process
+    run (`jax.distributed`). Files a run writes (checkpoints, HParams sessions) come
+    from the chief only; every worker still runs the callbacks' logic."""
+    strategy = getattr(model, "distribute_strategy", None)
+    extended = getattr(strategy, "extended", None)
+    if extended is not None and not bool(getattr(extended, "should_checkpoint", True)):
+        return False
+    if "jax" in sys.modules:
+        try:
+            import jax
+
+            if jax.process_count() > 1:
+                return jax.process_index() == 0
+        except Exception:  # noqa: BLE001 - no JAX runtime: a single process
+            return True
+    return True
+
+
 def cluster_strategy(model: Any) -> Any:
     """The model's `tf.distribute` strategy when it spans more than one worker, else `None`.
 

@@ -314,13 +314,12 @@ class TrainingDiagnostics(CopyableCallback):
             return list(self.class_prior), "class_prior"
         data = self.probe_data
         if data is not None and not _is_dataset(data):
-            labels = self._class_labels(tuple(data)[1])
-            where = f"the {'' if labels is None else len(labels)} labels of probe_data"
+            labels, where = self._class_labels(tuple(data)[1]), "labels of probe_data"
         else:
-            labels, where = self._probe_labels(), "the probe batch's labels"
+            labels, where = self._probe_labels(), "labels of the probe batch"
         if labels is None:
             return None, ""
-        return np.bincount(labels).astype(float).tolist(), where.replace("the  ", "the ")
+        return np.bincount(labels).astype(float).tolist(), f"the {len(labels)} {where}"
 
     def _predicted_classes(self) -> np.ndarray | None:
         """The class the trained model predicts for each probe input (a single-output

@@ -28,7 +28,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from keras_bestpractice._callback import cluster_strategy, cluster_sum, print_msg
+from keras_bestpractice._callback import cluster_strategy, cluster_sum, is_chief, print_msg
 from keras_bestpractice._core.compare import Direction
 from keras_bestpractice.checkpointing import state as state_mod
 from keras_bestpractice.checkpointing.store import (
@@ -43,15 +43,6 @@ from keras_bestpractice.checkpointing.store import (
 # takes its lock over (it cannot still be running); a fit in another live thread keeps it.
 _PROCESS_LOCKS: dict[str, tuple[WriterLock, int]] = {}
 _PROCESS_LOCKS_GUARD = threading.Lock()
-
-
-def is_chief(model: Any) -> bool:
-    """False on a non-chief worker of a multi-worker strategy (only the chief writes)."""
-    strategy = getattr(model, "distribute_strategy", None)
-    extended = getattr(strategy, "extended", None)
-    if extended is None:
-        return True
-    return bool(getattr(extended, "should_checkpoint", True))
 
 
 class CheckpointSession:

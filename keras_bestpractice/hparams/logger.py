@@ -11,7 +11,12 @@ from pathlib import Path
 from typing import Any
 
 from keras_bestpractice import _validation as v
-from keras_bestpractice._callback import CopyableCallback, record_stop, stop_reason_of
+from keras_bestpractice._callback import (
+    CopyableCallback,
+    is_chief,
+    record_stop,
+    stop_reason_of,
+)
 from keras_bestpractice._core.compare import Direction
 from keras_bestpractice._core.history import EpochHistory
 
@@ -64,6 +69,10 @@ class HParamsLogger(CopyableCallback):
     # tensorboard --logdir logs/hparams   -> HPARAMS tab
     ```
 
+    On a multi-worker run (`tf.distribute.MultiWorkerMirroredStrategy`, or a JAX
+    multi-process run) only the chief writes the session: one row in the dashboard
+    per run, not one per worker; every worker's logger still has `status`/`outcome`.
+
     Raises:
         TypeError: for a `hparams` that is not a dict or a `HyperParameters`.
         ValueError: for a value outside its `hp.HParam`'s domain, or a `trial_id`
@@ -88,6 +97,7 @@ class HParamsLogger(CopyableCallback):
         self._bad_keys: set[str] = set()
         self._history = EpochHistory()
         self._best: dict[str, float] = {}
+        self._writes = True
 
     _NOT_COPIED = ("_model", "_session")
 
@@ -102,9 +112,17 @@ class HParamsLogger(CopyableCallback):
         record_stop(self.model, None)  # a stop recorded by an earlier fit is not this one's
         self.status = self.outcome = None
         self._params_list, self._values = self._params()
+        # One session per run: on a multi-worker run only the chief writes (every worker
+        # still judges the run, so `status` and `outcome` are the same everywhere).
+        self._writes = is_chief(self.model)
 
     def on_epoch_begin(self, epoch, logs=None):
         if self._session is not None:
+            return
+        if not self._writes:
+            if self._history.is_new_run(epoch):
+                self._history = EpochHistory()
+                self._bad_keys = set()
             return
         from keras_bestpractice.hparams.writer import SessionWriter
 
@@ -162,6 +180,10 @@ class HParamsLogger(CopyableCallback):
             self._session.scalars(epoch, selected, best=best)
 
     def on_train_end(self, logs=None):
+        if not self._writes:
+            if len(self._history):
+                self.status, self.outcome = self._verdict()
+            return
         if self._session is None:  # no epoch ran
             return
         status, outcome = self._verdict()

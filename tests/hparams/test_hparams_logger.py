@@ -228,3 +228,45 @@ def test_a_run_collapsed_onto_the_majority_class_ends_as_failure(tmp_path):
     assert predicted.size == 1  # the collapse really happened
     assert logger.status == "failure" and session_status(tmp_path / "collapsed") == 2
     assert logger.outcome.startswith(("not_learning", "non-finite"))
+
+
+def test_only_the_chief_of_a_multi_worker_run_writes_a_session(tmp_path, monkeypatch):
+    # Issue #27: with MultiWorkerMirroredStrategy every worker wrote its own session
+    # (two dashboard rows for one run).
+    import keras_bestpractice.hparams.logger as logger_module
+
+    monkeypatch.setattr(logger_module, "is_chief", lambda model: False)
+    worker = HParamsLogger(tmp_path / "worker", {"learning_rate": 1e-3})
+    fit_with(worker, epochs=2)
+    assert not (tmp_path / "worker").exists() or not any((tmp_path / "worker").rglob("*"))
+    assert worker.status == "success" and worker.outcome == "completed"
+    monkeypatch.setattr(logger_module, "is_chief", lambda model: True)
+    chief = HParamsLogger(tmp_path / "chief", {"learning_rate": 1e-3})
+    fit_with(chief, epochs=2)
+    assert len([p for p in (tmp_path / "chief").iterdir() if p.is_dir()]) == 1
+
+
+def test_is_chief_reads_the_strategy_and_the_jax_process():
+    import sys
+    import types
+
+    from keras_bestpractice._callback import is_chief
+
+    class Model:
+        def __init__(self, should_checkpoint):
+            extended = types.SimpleNamespace(should_checkpoint=should_checkpoint)
+            self.distribute_strategy = types.SimpleNamespace(extended=extended)
+
+    assert is_chief(Model(True)) and not is_chief(Model(False))
+    fake = types.SimpleNamespace(process_count=lambda: 2, process_index=lambda: 1)
+    real = sys.modules.get("jax")
+    sys.modules["jax"] = fake
+    try:
+        assert not is_chief(object())
+        fake.process_index = lambda: 0
+        assert is_chief(object())
+    finally:
+        if real is None:
+            del sys.modules["jax"]
+        else:
+            sys.modules["jax"] = real
