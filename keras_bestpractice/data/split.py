@@ -76,6 +76,16 @@ def encode_labels(y: Any, name: str = "y") -> tuple[np.ndarray, np.ndarray]:
                                                              and math.isnan(v))]
         if bad:
             raise ValueError(f"`{name}` has missing (None/NaN) labels at positions {bad[:5]}.")
+    if arr.dtype.kind in "iu" and arr.size:
+        # Integer labels over a range no wider than the data: one counting pass instead
+        # of a sort (issue #24: 10M labels, 2.2 s in np.unique).
+        low, high = int(arr.min()), int(arr.max())
+        if high - low < max(arr.size, 1024):
+            offset = (arr - low).astype(np.intp, copy=False)
+            present = np.bincount(offset, minlength=high - low + 1) > 0
+            lookup = np.cumsum(present) - 1
+            classes = (np.nonzero(present)[0] + low).astype(arr.dtype)
+            return lookup[offset].astype(np.int64, copy=False), classes
     classes, ids = np.unique(arr, return_inverse=True)
     return ids.astype(np.int64).ravel(), classes
 
@@ -660,16 +670,22 @@ def _assign_by_class(ids: np.ndarray, counts: np.ndarray, table: np.ndarray,
     """Split 0 (val), 1 (test) or 2 (train) for every sample: class c's first
     `table[c, 0]` samples in a random order go to val, the next `table[c, 1]` to test.
 
-    One sort over all labels (random keys within each class), not one scan per class:
-    O(N log N) whatever the class count (issue #24: 1000 classes x 10M labels cost
-    1000 full scans, 2x scikit-learn's time)."""
-    order = np.lexsort((rng.random(ids.size), ids))  # grouped by class, shuffled within
-    starts = np.cumsum(counts) - counts
-    sorted_ids = ids[order]
-    rank = np.arange(ids.size, dtype=np.int64) - starts[sorted_ids]
-    val, test = table[sorted_ids, 0], table[sorted_ids, 1]
-    where = np.empty(ids.size, dtype=np.int64)
-    where[order] = np.where(rank < val, 0, np.where(rank < val + test, 1, 2))
+    One stable sort over all labels (in a random order), not one scan per class: O(N)
+    for up to 32767 classes (a radix sort), O(N log N) beyond, whatever the class count
+    (issue #24: 1000 classes x 10M labels cost 1000 full scans, 2x scikit-learn's time).
+    The split of each sorted position comes from the class's counts (an int8 array), so
+    the peak is about three index arrays."""
+    shuffled = rng.permutation(ids.size)
+    keys = ids[shuffled]
+    if counts.size <= np.iinfo(np.int16).max:
+        keys = keys.astype(np.int16)  # a radix sort
+    order = shuffled[np.argsort(keys, kind="stable")]  # by class, random within each
+    del shuffled, keys
+    val, test = table[:, 0].astype(np.int64), table[:, 1].astype(np.int64)
+    lengths = np.stack([val, test, counts - val - test], axis=1).ravel()
+    pattern = np.tile(np.arange(3, dtype=np.int8), counts.size)
+    where = np.empty(ids.size, dtype=np.int8)
+    where[order] = np.repeat(pattern, lengths)
     return where
 
 
