@@ -1,8 +1,9 @@
 """Resuming a KerasTuner project whose files were damaged (a kill mid-write, a full disk).
 
 KerasTuner's `reload` reads `oracle.json` and every `trial_*/trial.json`; one
-truncated file stops the whole search from resuming. Before it reads them,
-`repair_project_files` makes the project readable again, saying what it did:
+truncated file stops the whole search from resuming. When that reload fails, or
+`loaded_project_problem` finds what it read inconsistent, `repair_project_files`
+makes the project readable again, saying what it did, and the reload is run again:
 
 - a `trial.json` that does not load (or names another trial) is set aside as
   `trial.json.damaged` and replaced by a FAILED trial with the cause;
@@ -57,6 +58,25 @@ def repair_project_files(project_dir: str | os.PathLike, oracle: Any) -> dict[st
                  "from the trials (kept as oracle.json.damaged).")
             atomic_write_text(oracle_file, json.dumps(_rebuilt_state(oracle, good)))
     return good
+
+
+def loaded_project_problem(project_dir: str | os.PathLike, oracle: Any) -> str | None:
+    """What is wrong with a project KerasTuner's `reload` read without an error, or
+    `None`: a `trial_*` folder whose trial did not load under its own id (a file that
+    names another trial), or an oracle that orders trials it does not have. Reads no
+    file but the folder listing: in the common case (nothing damaged) the trials are
+    read once, by KerasTuner (issue #24: a repair pass that read every `trial.json`
+    before KerasTuner did made 1000 trials reload in 1.58 s instead of 0.58 s)."""
+    folders = {p.name[len("trial_"):] for p in Path(project_dir).glob("trial_*")
+               if (p / "trial.json").exists()}
+    loaded = {str(t) for t in oracle.trials}
+    if folders - loaded:
+        return f"trial folders {sorted(folders - loaded)[:5]} did not load under their ids"
+    for name in ("start_order", "end_order"):
+        unknown = [t for t in getattr(oracle, name, []) if str(t) not in loaded]
+        if unknown:
+            return f"{name} names trials that have no trial.json: {unknown[:5]}"
+    return None
 
 
 def _oracle_problem(oracle_file: Path, good: dict[str, Any], oracle: Any) -> str | None:

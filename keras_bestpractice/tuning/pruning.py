@@ -57,7 +57,10 @@ from keras_bestpractice._core.reasons import StopReason
 from keras_bestpractice._warnings import warn
 from keras_bestpractice.hparams.trial_sessions import TrialSessions
 from keras_bestpractice.tuning import results as results_mod
-from keras_bestpractice.tuning.project_repair import repair_project_files
+from keras_bestpractice.tuning.project_repair import (
+    loaded_project_problem,
+    repair_project_files,
+)
 from keras_bestpractice.tuning.space import HANDBOOK_HYPERPARAMETERS
 from keras_bestpractice.tuning.trial_callbacks import PeerPruning, TrialRecord, TrialRecorder
 
@@ -527,9 +530,20 @@ class PruningMixin:
     # ------------------------------------------------------- damaged files
     def reload(self):
         self._reloaded = True
-        if not self._is_worker():
-            repair_project_files(self.project_dir, self.oracle)
-        super().reload()
+        if self._is_worker():
+            super().reload()
+        else:
+            # KerasTuner's reload first (each trial.json read once); the repair pass and
+            # a second reload only when it failed or read something inconsistent.
+            try:
+                super().reload()
+                problem = loaded_project_problem(self.project_dir, self.oracle)
+            except Exception as exc:  # noqa: BLE001 - any damage: repair, then reload
+                problem = f"{type(exc).__name__}: {exc}"
+            if problem is not None:
+                self.oracle.trials = {}
+                repair_project_files(self.project_dir, self.oracle)
+                super().reload()
         if self.hypermodel is not None:
             self._tuner_compiles = self._compiles_itself(self.oracle.get_space()) is False
 

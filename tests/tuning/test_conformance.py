@@ -369,3 +369,38 @@ def test_results_file_records_the_run(tmp_path):
     summary = json.loads(next((tmp_path / "p").glob("trial_*/kbp_trial.json")).read_text())
     assert summary["status"] == "completed" and summary["executions"] == 1
     assert summary["hyperparameters"].keys() == {"units", "lr"}
+
+
+def test_an_undamaged_project_reloads_reading_each_trial_once(tmp_path, monkeypatch):
+    # Issue #24: the repair pass read every trial.json before KerasTuner's reload did.
+    first = tuner(tmp_path, max_trials=3)
+    first.search(X, Y, validation_data=(XV, YV), verbose=0)
+    loads = []
+    original = kt.engine.trial.Trial.load
+
+    def counting(fname):
+        loads.append(fname)
+        return original(fname)
+
+    monkeypatch.setattr(kt.engine.trial.Trial, "load", staticmethod(counting))
+    tuner(tmp_path, max_trials=3)
+    assert len(loads) == 3 and len(set(loads)) == 3
+
+
+def test_a_trial_file_naming_another_trial_and_an_oracle_naming_a_lost_trial(tmp_path):
+    first = tuner(tmp_path, max_trials=3)
+    first.search(X, Y, validation_data=(XV, YV), verbose=0)
+    project = tmp_path / "p"
+    # trial_1's file replaced by trial_0's (it loads, under the wrong id).
+    (project / "trial_1" / "trial.json").write_text((project / "trial_0" /
+                                                     "trial.json").read_text())
+    with pytest.warns(KerasBestPracticeWarning, match="trial_1/trial.json is damaged"):
+        again = tuner(tmp_path, max_trials=4)
+    again.search(X, Y, validation_data=(XV, YV), verbose=0)
+    assert again.results_frame().set_index("trial_id").loc["1", "status"] == "failed"
+    # A trial folder lost: the oracle names a trial that has no file.
+    import shutil
+
+    shutil.rmtree(project / "trial_2")
+    with pytest.warns(KerasBestPracticeWarning, match="oracle.json is damaged"):
+        tuner(tmp_path, max_trials=4)
