@@ -304,13 +304,14 @@ def stall_at(loss: np.ndarray) -> int | None:
 
 
 def frozen_since(loss: np.ndarray, acc: np.ndarray | None = None,
-                 max_step: float = DEAD_FROZEN_STEP) -> int | None:
+                 max_step: float = DEAD_FROZEN_STEP,
+                 min_len: int = DEAD_MIN_EPOCHS) -> int | None:
     """The first position of the frozen stretch at the end of `loss` (every step under
-    `max_step` of its level, and `acc` constant there), when it is at least
-    `DEAD_MIN_EPOCHS` long; else `None`."""
+    `max_step` of its level, and `acc` constant there), when it is at least `min_len`
+    epochs long; else `None`."""
     x = np.asarray(loss, dtype=float)
     n = x.size
-    if n < DEAD_MIN_EPOCHS or not np.isfinite(x[-DEAD_MIN_EPOCHS:]).all():
+    if n < min_len or not np.isfinite(x[-min_len:]).all():
         return None
     level = abs(float(x[-1])) or 1e-12
     a = None if acc is None else np.asarray(acc, dtype=float)
@@ -318,16 +319,21 @@ def frozen_since(loss: np.ndarray, acc: np.ndarray | None = None,
     while s > 0 and np.isfinite(x[s - 1]) and abs(x[s] - x[s - 1]) <= max_step * level and (
             a is None or not np.isfinite(a[s - 1]) or abs(a[s] - a[s - 1]) <= 1e-6):
         s -= 1
-    return s if n - s >= DEAD_MIN_EPOCHS else None
+    return s if n - s >= min_len else None
 
 
 def dead_network(view: RunView) -> dict | None:
     """Evidence that the network died (`DEAD_*`), whatever the class count: frozen after
     a blow-up or a rise, or frozen at ln k with an accuracy logged."""
     loss = view.loss
-    if loss is None or view.n < DEAD_MIN_EPOCHS + 1:
+    if loss is None or view.n < 3:
         return None
-    s = frozen_since(loss, view.acc)
+    s = frozen_since(loss, view.acc) if view.n >= DEAD_MIN_EPOCHS + 1 else None
+    if s is None and view.chance is not None and view.chance.loss > 0 and \
+            float(loss[-1]) >= DEAD_ABOVE_REFERENCE * view.chance.loss:
+        # Far above the reference level, two epochs the same to the float are enough
+        # (a 3-epoch sweep run of a dead network: 12.24, 12.98, 12.98 at ln 10 = 2.30).
+        s = frozen_since(loss, view.acc, max_step=1e-6, min_len=2)
     if s is None:
         return None
     level = float(np.mean(loss[s:]))
@@ -638,8 +644,7 @@ class NotLearning:
     def _dead(view: RunView, dead: dict, chance: ChanceLevel | None):
         """The `not_learning` evidence of a dead network (`dead_network`)."""
         start = int(dead.pop("frozen_since_position"))
-        t = min(3, view.n)
-        acc = None if view.acc is None else _nanmean(view.acc[-t:])
+        acc = None if view.acc is None else _nanmean(view.acc[start:])
         evidence = {**dead, "tail_loss": dead["frozen_level"], "tail_accuracy": acc,
                     "stuck_since_epoch": _num(view, start),
                     "early_max_loss": float(np.nanmax(view.loss[: max(1, start)])),
@@ -1036,6 +1041,8 @@ class Underfitting:
             # A regression converged to a standstill (a convex fit's optimum): what it
             # has not explained by then, it cannot.
             fraction = UNDERFIT_CONVERGED_REGRESSION_FRACTION
+        if view.chance is not None and tl >= DEAD_ABOVE_REFERENCE * view.chance.loss:
+            return None  # worse than a constant answer: broken, not short of capacity
         poor_loss = None if view.chance is None else tl >= fraction * view.chance.loss
         acc = None if view.acc is None else _nanmean(view.acc[-t:])
         poor_acc = None

@@ -108,3 +108,14 @@ def test_regression_underfitting_is_underfitting_with_capacity_advice():
         fix = report.primary.suggestion
         assert "capacity" in fix and "raise the learning rate" not in fix
         assert "train longer" not in fix
+
+
+def test_a_short_run_frozen_far_above_chance_is_dead_not_underfitting():
+    # A 3-epoch lr_sweep run at SGD(3) on JAX: worse than a constant answer and frozen is a
+    # broken network; underfitting (capacity advice) was the verdict.
+    history = {"loss": [12.2394, 12.9804, 12.9804], "accuracy": [0.176, 0.1947, 0.1947],
+               "val_loss": [12.8945, 12.8945, 12.8945], "val_accuracy": [0.2, 0.2, 0.2]}
+    report = diagnose(history, num_classes=10)
+    assert report.primary.code == "not_learning", report.codes
+    assert report.primary.evidence["dead_kind"] == "saturated"
+    assert report.get("underfitting") is None
