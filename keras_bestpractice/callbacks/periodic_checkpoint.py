@@ -443,6 +443,10 @@ class PeriodicCheckpoint(CopyableCallback):
             return False
         state_of = restored["epoch"] if restored["where"] == "end" else None
         if state_of is not None and state_of not in self._boundaries_saved:
+            # The weights, optimizer and seed variables are the restored epoch's; the
+            # Python/NumPy RNG and the callbacks' states are those of the stop (the run
+            # ended here: a resume continues from the restored weights, not bit for bit
+            # as an uninterrupted run that never stopped would).
             self._epoch, self._step = state_of, self._global_step()
             self._save(self._epoch_logs.get(state_of), epoch_boundary=True)
             said = f"saved as epoch {state_of + 1}"
