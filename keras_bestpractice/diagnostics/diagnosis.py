@@ -19,7 +19,7 @@ from keras_bestpractice.diagnostics.chance import ChanceLevel, chance_level
 from keras_bestpractice.diagnostics.curves import Curves
 from keras_bestpractice.diagnostics.diagnostics_report import DiagnosticsReport
 from keras_bestpractice.diagnostics.finding import Finding
-from keras_bestpractice.diagnostics.rules import CONVERGED_MIN_DELTA, RunView
+from keras_bestpractice.diagnostics.rules import RunView, first_best
 
 
 def diagnose(
@@ -341,11 +341,7 @@ def _healthy(view: RunView) -> Finding:
         evidence["final_loss"] = float(curves.loss[np.isfinite(curves.loss)][-1])
     if view.has_val():
         val = curves.val_loss
-        lowest = float(np.nanmin(val))
-        # The first epoch within EarlyStopping's min_delta of the lowest, as `converged`
-        # counts it (a curve creeping down by 1e-7 was at its best long before).
-        best = int(np.argmax(np.where(np.isfinite(val), val, np.inf)
-                             <= lowest + CONVERGED_MIN_DELTA * abs(lowest)))
+        best = first_best(val)  # as `converged` counts it
         evidence["best_val_loss"] = float(val[best])
         evidence["best_epoch"] = curves.epoch_at(best) + 1
     if curves.val_accuracy is not None and np.isfinite(curves.val_accuracy).any():

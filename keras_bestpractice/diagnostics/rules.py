@@ -1036,8 +1036,9 @@ class Underfitting:
         t = min(3, view.n)
         tl = float(np.mean(loss[-t:]))
         fraction = UNDERFIT_MIN_LOSS_FRACTION
+        stalled, standstill = stall_at(loss) is not None, frozen_since(loss) is not None
         if view.chance is not None and view.chance.kind == "regression" and \
-                frozen_since(loss) is not None and stall_at(loss) is None:
+                standstill and not stalled:
             # A regression converged to a standstill (a convex fit's optimum): what it
             # has not explained by then, it cannot.
             fraction = UNDERFIT_CONVERGED_REGRESSION_FRACTION
@@ -1070,7 +1071,7 @@ class Underfitting:
                     np.arange(val_window.size, dtype=float), val_window, 1)[0] / max(
                     float(np.mean(val_window)), 1e-12) >= UNDERFIT_MAX_VAL_REL_SLOPE:
                 return None  # validation still improving: train longer first
-        if stall_at(loss) is not None:
+        if stalled:
             return None  # stopped dead while falling: a stall (plateau), not capacity
         if _is_slow(view):
             return None  # still learning at a steady pace: the learning rate, not capacity
@@ -1092,7 +1093,7 @@ class Underfitting:
         first = float(loss[0])
         evidence.update({"inverted_gap": inverted, "levelled_since_epoch": _num(view, start),
                          "max_over_first": float(np.max(loss)) / first if first > 0 else None,
-                         "standstill": frozen_since(loss) is not None})
+                         "standstill": standstill})
         return view.epoch(start), evidence
 
     @staticmethod
@@ -1314,6 +1315,15 @@ CONVERGED_PATIENCE = 3
 CONVERGED_MIN_DELTA = 1e-3
 
 
+def first_best(val: np.ndarray) -> int:
+    """The position of the first epoch within `CONVERGED_MIN_DELTA` of the lowest value
+    of `val` (EarlyStopping's min_delta): a curve creeping down by 1e-7 was at its best
+    long before its last epoch. NaN epochs are skipped."""
+    lowest = float(np.nanmin(val))
+    return int(np.argmax(np.where(np.isfinite(val), val, np.inf)
+                         <= lowest + CONVERGED_MIN_DELTA * abs(lowest)))
+
+
 @finding_spec("converged", severity="info", title="Converged", rank=1001)
 class Converged:
     @staticmethod
@@ -1326,11 +1336,7 @@ class Converged:
             reductions = int(np.sum(np.diff(lr[: view.n]) < 0))
         if view.has_val():
             val = view.val_loss
-            lowest = float(np.nanmin(val))
-            # The first epoch within `CONVERGED_MIN_DELTA` of the lowest (EarlyStopping's
-            # min_delta): a curve creeping down by 1e-7 has converged before its last.
-            best = int(np.argmax(np.where(np.isfinite(val), val, np.inf)
-                                 <= lowest + CONVERGED_MIN_DELTA * abs(lowest)))
+            best = first_best(val)
             after = view.n - 1 - best
             tail = val[best:][np.isfinite(val[best:])]
             level = float(val[best])
