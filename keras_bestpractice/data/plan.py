@@ -22,6 +22,75 @@ def _ceil_div(a: np.ndarray | int, b: np.ndarray | int):
     return -((-a) // b)
 
 
+def pd2_choices(numerators: np.ndarray, denominator: int, slots: int,
+                processors: int) -> np.ndarray:
+    """The tasks a PD2 schedule runs in each slot: `[slots, processors]`, ascending per row.
+
+    Same schedule as `pfair_schedule` (weights `numerators / denominator`, each < 1, summing
+    to `processors`), kept sparse: memory O(slots x processors), never O(slots x tasks).
+    Every subtask's release and priority are computed at once, vectorised (at most
+    `slots x processors` + 2 per task of them); what remains per slot is one `argpartition`
+    of the eligible tasks' packed priorities and moving the chosen tasks to their next
+    subtask: a handful of O(C) vector operations.
+    """
+    a = np.asarray(numerators, dtype=np.int64)
+    n = int(denominator)
+    if a.size and (np.any(a < 0) or np.any(a >= n) or int(a.sum()) != processors * n):
+        raise ValueError("pfair_schedule needs 0 <= a_c < N and sum(a_c) == R * N")
+    r = int(processors)
+    out = np.zeros((slots, r), dtype=_index_dtype(a.size))
+    if slots == 0 or r == 0:
+        return out
+    tasks = np.nonzero(a > 0)[0]          # a task of weight 0 never runs
+    count = tasks.size
+    if r >= count:  # pragma: no cover - impossible: every weight is below one
+        raise AssertionError("PD2 needs more tasks than processors")
+    # Subtasks 1 .. J_c of every task: after t slots task c has run at most ceil(t w_c)
+    # times, so ceil(slots w_c) + 1 cover every subtask that can run or be next.
+    w = a[tasks]
+    per_task = _ceil_div(slots * w, n) + 1
+    first = np.concatenate([[0], np.cumsum(per_task)[:-1]])
+    owner = np.repeat(np.arange(count, dtype=np.int64), per_task)
+    j = np.arange(int(per_task.sum()), dtype=np.int64) - np.repeat(first, per_task) + 1
+    wj = w[owner]
+    release = ((j - 1) * n) // wj
+    deadline = _ceil_div(j * n, wj)
+    late = (j * n) % wj == 0              # b-bit 0: no overlap with the next window
+    heavy = 2 * wj >= n
+    del j
+    # Priority, highest first: earliest deadline, then b-bit 1, then larger group deadline
+    # (heavy tasks only; ceil(ceil(d (1-w)) / (1-w)) with 1-w = (N-a)/N), then lower task
+    # index. Packed into one int64: deadline <= slots + 2N + 1 <= 3N + 1 and the group
+    # deadline's excess over the deadline (+1) lies in 0 .. N + 2 for every subtask.
+    if (6 * n + 4) * (n + 4) * (count + 1) >= 2 ** 62:  # pragma: no cover - N > ~10^8
+        raise ValueError(f"a batch plan over {n} samples does not fit PD2's int64 keys")
+    rest = np.where(heavy, n - wj, 1)
+    group = _ceil_div(_ceil_div(deadline * rest, n) * n, rest)
+    lateness = np.where(heavy, group - deadline + 1, 0)
+    del group, rest, heavy, wj
+    key = ((2 * deadline + late) * (n + 4) + (n + 3 - lateness)) * count + owner
+    del deadline, late, lateness, owner
+
+    pointer = first.copy()                # each task's next subtask
+    now_release = release[pointer]
+    now_key = key[pointer]
+    never = np.iinfo(np.int64).max
+    eligible_key = np.empty(count, dtype=np.int64)
+    for t in range(slots):
+        np.copyto(eligible_key, now_key)
+        eligible_key[now_release > t] = never
+        chosen = np.argpartition(eligible_key, r - 1)[:r]
+        if eligible_key[chosen].max() == never:  # pragma: no cover - infeasible input
+            raise AssertionError("PD2 found too few eligible tasks")
+        out[t] = chosen
+        pointer[chosen] += 1
+        following = pointer[chosen]
+        now_release[chosen] = release[following]
+        now_key[chosen] = key[following]
+    out.sort(axis=1)
+    return tasks.astype(out.dtype)[out]
+
+
 def pfair_schedule(numerators: np.ndarray, denominator: int, slots: int,
                    processors: int) -> np.ndarray:
     """PD2 schedule of tasks with weights `numerators / denominator` (each < 1).
@@ -36,38 +105,18 @@ def pfair_schedule(numerators: np.ndarray, denominator: int, slots: int,
     Returns:
         A boolean `[slots, len(numerators)]` array: True where task c runs in slot t.
         Every task's cumulative count after t slots is within (-1, 1) of t * a_c / N.
+        (`pd2_choices` gives the same schedule without the dense array.)
     """
     a = np.asarray(numerators, dtype=np.int64)
-    n = int(denominator)
-    if a.size == 0 or slots == 0:
-        return np.zeros((slots, a.size), dtype=bool)
-    if np.any(a < 0) or np.any(a >= n) or int(a.sum()) != processors * n:
-        raise ValueError("pfair_schedule needs 0 <= a_c < N and sum(a_c) == R * N")
+    choices = pd2_choices(a, denominator, slots, processors)
     out = np.zeros((slots, a.size), dtype=bool)
-    if processors == 0:
-        return out
-    active = a > 0
-    heavy = 2 * a >= n
-    done = np.zeros(a.size, dtype=np.int64)  # subtasks completed per task
-    safe_a = np.where(active, a, 1)
-    rest = np.where(heavy, n - a, 1)
-    for t in range(slots):
-        j = done + 1  # the next subtask of every task
-        release = ((j - 1) * n) // safe_a
-        deadline = _ceil_div(j * n, safe_a)
-        bbit = (deadline != (j * n) // safe_a).astype(np.int64)
-        # Group deadline of heavy tasks: ceil(ceil(d (1-w)) / (1-w)), with 1-w = (N-a)/N.
-        group = np.where(heavy, _ceil_div(_ceil_div(deadline * rest, n) * n, rest), 0)
-        eligible = active & (release <= t)
-        # Highest priority first: earliest deadline, then b-bit 1, then larger group
-        # deadline, then lower task index (any fixed tie-break keeps PD2 optimal).
-        order = np.lexsort((np.arange(a.size), -group, -bbit, deadline))
-        chosen = order[eligible[order]][:processors]
-        if chosen.size != processors:  # pragma: no cover - impossible for feasible input
-            raise AssertionError("PD2 found too few eligible tasks")
-        out[t, chosen] = True
-        done[chosen] += 1
+    out[np.arange(slots)[:, None], choices] = True
     return out
+
+
+def _index_dtype(size: int):
+    """The smallest signed integer type that holds 0 .. size - 1 (int16 argsorts by radix)."""
+    return np.int16 if size <= np.iinfo(np.int16).max else np.int32
 
 
 def apportion(total: int, weights: np.ndarray) -> np.ndarray:
@@ -110,10 +159,10 @@ class BatchPlan:
         counts: samples of each class per epoch (`m_c`).
         batch_size: b.
         batch_starts: `[num_batches + 1]` offsets of each batch in the slot arrays.
-        slot_class: class of every slot, batch after batch.
+        slot_class: class of every slot, batch after batch (classes ascending within a
+            batch).
         slot_rank: rank of the slot's sample in its class's stream for the epoch
             (0 .. m_c - 1): the first slot of class c in the epoch has rank 0.
-        quotas: `[num_batches, C]` samples of each class in each batch.
     """
 
     counts: np.ndarray
@@ -121,7 +170,6 @@ class BatchPlan:
     batch_starts: np.ndarray
     slot_class: np.ndarray
     slot_rank: np.ndarray
-    quotas: np.ndarray
 
     @property
     def num_batches(self) -> int:
@@ -131,6 +179,15 @@ class BatchPlan:
     def samples_per_epoch(self) -> int:
         return int(self.batch_starts[-1])
 
+    @property
+    def quotas(self) -> np.ndarray:
+        """`[num_batches, C]` samples of each class in each batch (dense: for inspection
+        and tests; the plan itself never holds it)."""
+        batch = np.repeat(np.arange(self.num_batches), np.diff(self.batch_starts))
+        c = self.counts.size
+        flat = np.bincount(batch * c + self.slot_class, minlength=self.num_batches * c)
+        return flat.reshape(self.num_batches, c).astype(np.int64)
+
 
 def batch_plan(counts: np.ndarray, batch_size: int, drop_remainder: bool = False) -> BatchPlan:
     """Per-batch class quotas for one epoch of `sum(counts)` samples.
@@ -139,17 +196,44 @@ def batch_plan(counts: np.ndarray, batch_size: int, drop_remainder: bool = False
     p_c = counts_c / sum(counts), and after k full batches class c has had
     k b p_c samples, within one. With `drop_remainder=False` a last, smaller
     batch takes what is left, so the epoch uses every slot of `counts` once.
+
+    Time O(N + C) array work plus one O(C) vector step per batch (PD2 over the classes'
+    fractional shares); memory O(N + C): the slot arrays and the `[batches, R]` choices
+    of the R = b - sum floor(b p_c) spare slots, never a `[batches, C]` array.
     """
     m, total, b, full = _plan_sizes(counts, batch_size)
+    n_classes = m.size
     base = (b * m) // total  # floor(b p_c)
     spare = b - int(base.sum())  # R processors
     numer = (b * m) % total  # frac(b p_c) * N
-    plus = pfair_schedule(numer, total, full, spare)
-    quotas = np.repeat(base[None, :], full, axis=0) + plus
+    kind = _index_dtype(n_classes)
+    plus = pd2_choices(numer, total, full, spare)            # [full, R]
+    fixed = np.repeat(np.arange(n_classes, dtype=kind), base)  # the floor(b p_c) part
+    rows = np.empty((full, b), dtype=kind)
+    rows[:, :fixed.size] = fixed
+    rows[:, fixed.size:] = plus
+    rows.sort(axis=1)
+    parts = [rows.ravel()]
+    sizes = [np.full(full, b, dtype=np.int64)]
     if not drop_remainder and total - full * b > 0:
-        left = m - quotas.sum(axis=0)
-        quotas = np.vstack([quotas, left[None, :]])
-    return _plan_from_quotas(m, b, quotas)
+        used = full * base + np.bincount(plus.ravel().astype(np.int64), minlength=n_classes)
+        parts.append(np.repeat(np.arange(n_classes, dtype=kind), m - used))
+        sizes.append(np.array([total - full * b], dtype=np.int64))
+    slot_class = np.concatenate(parts)
+    starts = np.concatenate([[0], np.cumsum(np.concatenate(sizes))]).astype(np.int64)
+    return BatchPlan(counts=m, batch_size=b, batch_starts=starts, slot_class=slot_class,
+                     slot_rank=_ranks_within_class(slot_class, n_classes))
+
+
+def _ranks_within_class(slot_class: np.ndarray, n_classes: int) -> np.ndarray:
+    """For every slot, how many slots of its class come before it (one stable sort: a
+    radix sort for int16 class ids)."""
+    order = np.argsort(slot_class, kind="stable")
+    per_class = np.bincount(slot_class.astype(np.int64), minlength=n_classes)
+    first = np.concatenate([[0], np.cumsum(per_class)[:-1]])
+    ranks = np.empty(slot_class.size, dtype=np.int64)
+    ranks[order] = np.arange(slot_class.size, dtype=np.int64) - np.repeat(first, per_class)
+    return ranks
 
 
 def _plan_sizes(counts: np.ndarray, batch_size: int) -> tuple[np.ndarray, int, int, int]:
@@ -178,7 +262,7 @@ def _plan_from_quotas(counts: np.ndarray, b: int, quotas: np.ndarray) -> BatchPl
     within = np.arange(int(flat.sum()), dtype=np.int64) - np.repeat(group_start, flat)
     ranks = np.repeat(before.ravel(), flat) + within
     return BatchPlan(counts=counts, batch_size=b, batch_starts=starts,
-                     slot_class=slot_class.astype(np.int64), slot_rank=ranks, quotas=quotas)
+                     slot_class=slot_class.astype(np.int64), slot_rank=ranks)
 
 
 def multilabel_batch_plan(patterns: np.ndarray, counts: np.ndarray, batch_size: int,

@@ -71,3 +71,20 @@ def test_apportion_and_errors():
         apportion(3, np.array([0.0, 0.0]))
     with pytest.raises(ValueError, match="batch_size"):
         batch_plan(np.array([3]), 0)
+
+
+def test_the_plan_never_holds_a_batches_by_classes_array():
+    # 200,000 samples in 2000 classes at batch 32: a [6250, 2000] int64 array is 95 MiB
+    # (the plan before issue #24 held several); the slot arrays are 200,000 entries.
+    import tracemalloc
+
+    counts = np.random.default_rng(0).multinomial(198_000, np.full(2000, 1 / 2000)) + 1
+    tracemalloc.start()
+    plan = batch_plan(counts, 32)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 30 * 2**20, f"{peak / 2**20:.0f} MiB"
+    quotas = plan.quotas
+    assert quotas.shape == (6250, 2000) and quotas[:-1].sum(axis=1).tolist() == [32] * 6249
+    assert quotas.max() == 1  # b p_c = 0.016: every class at most once per batch
+    np.testing.assert_array_equal(quotas.sum(axis=0), counts)
