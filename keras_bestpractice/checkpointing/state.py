@@ -151,44 +151,57 @@ def restore_rng(state: dict[str, Any]) -> None:
             generator.reset(np.array(s["state"], dtype=np.int64))
 
 
-def _assign(variables: list[Any], values: list[np.ndarray], names: list[str], what: str) -> None:
-    if len(variables) != len(values):
+def _check_fits(variables: list[Any], shapes: list[tuple[int, ...]], names: list[str],
+                what: str) -> None:
+    if len(variables) != len(shapes):
         raise ValueError(
-            f"the checkpoint holds {len(values)} {what} but the model has {len(variables)}: it "
+            f"the checkpoint holds {len(shapes)} {what} but the model has {len(variables)}: it "
             "was saved from a different model. Use another directory or resume=False."
         )
-    for i, (variable, value) in enumerate(zip(variables, values, strict=True)):
-        if tuple(variable.shape) != tuple(value.shape):
+    for i, (variable, shape) in enumerate(zip(variables, shapes, strict=True)):
+        if tuple(variable.shape) != tuple(shape):
             raise ValueError(
                 f"{what} {i} ({names[i] if i < len(names) else '?'}) has shape "
-                f"{tuple(value.shape)} in the checkpoint but {tuple(variable.shape)} in the "
+                f"{tuple(shape)} in the checkpoint but {tuple(variable.shape)} in the "
                 "model: it was saved from a different model."
             )
-    for variable, value in zip(variables, values, strict=True):
+
+
+def _assign_group(variables: list[Any], checkpoint: Any, group: str, what: str) -> None:
+    """Assign `group`'s arrays to `variables`, read and assigned one at a time (every shape
+    is checked from the manifest first, so a wrong model changes nothing)."""
+    _check_fits(variables, checkpoint.array_shapes(group), checkpoint.array_names(group),
+                what)
+    for variable, value in zip(variables, checkpoint.iter_arrays(group), strict=True):
         variable.assign(value)
+        del value  # one array in memory at a time
 
 
 def restore_weights(model: Any, checkpoint: Any) -> None:
-    """Assign the saved `model.weights` (enough for inference)."""
-    _assign(list(model.weights), checkpoint.read_arrays("weights"),
-            checkpoint.array_names("weights"), "weights")
+    """Assign the saved `model.weights` (enough for inference): no other group is read."""
+    _assign_group(list(model.weights), checkpoint, "weights", "weights")
 
 
 def restore_training_state(model: Any, checkpoint: Any, optimizer: bool = True) -> None:
-    """Weights, seed-generator states and (unless `optimizer=False`) optimizer variables."""
-    restore_weights(model, checkpoint)
-    seeds = checkpoint.read_arrays("seeds")
-    if seeds:
-        _assign(seed_variables(model), seeds, checkpoint.array_names("seeds"),
-                "seed-generator states")
-    if not optimizer:
-        return
-    optimizer_values = checkpoint.read_arrays("optimizer")
-    optimizer = getattr(model, "optimizer", None)
-    if optimizer is not None and optimizer_values:
+    """Weights, seed-generator states and (unless `optimizer=False`) optimizer variables,
+    each array read from the file and assigned before the next is read."""
+    _check_fits(list(model.weights), checkpoint.array_shapes("weights"),
+                checkpoint.array_names("weights"), "weights")
+    seed_shapes = checkpoint.array_shapes("seeds")
+    optimizer_shapes = checkpoint.array_shapes("optimizer") if optimizer else []
+    opt = getattr(model, "optimizer", None)
+    if optimizer_shapes and opt is not None:
         ensure_optimizer_built(model)
-        _assign(list(optimizer.variables), optimizer_values,
-                checkpoint.array_names("optimizer"), "optimizer variables")
+        _check_fits(list(opt.variables), optimizer_shapes,
+                    checkpoint.array_names("optimizer"), "optimizer variables")
+    if seed_shapes:
+        _check_fits(seed_variables(model), seed_shapes, checkpoint.array_names("seeds"),
+                    "seed-generator states")
+    restore_weights(model, checkpoint)
+    if seed_shapes:
+        _assign_group(seed_variables(model), checkpoint, "seeds", "seed-generator states")
+    if optimizer_shapes and opt is not None:
+        _assign_group(list(opt.variables), checkpoint, "optimizer", "optimizer variables")
 
 
 def add_metric_totals(model: Any, names: list[str], values: list[np.ndarray]) -> int:

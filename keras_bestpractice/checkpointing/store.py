@@ -44,7 +44,7 @@ import threading
 import time
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +65,7 @@ POINTER = "latest"
 LOCK = ".lock"
 TMP = ".tmp-"
 CHUNK = 16 * 1024 * 1024
+READ_CHUNK = 4 * 1024 * 1024
 GROUPS = ("weights", "optimizer", "seeds", "metrics")
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _TMP_PID = re.compile(r"-(\d+)-[0-9a-f]{6,8}$")
@@ -200,7 +201,6 @@ class Checkpoint:
     path: Path
     manifest: dict[str, Any]
     manifest_sha256: str = ""
-    _cached: bytes | None = field(default=None, repr=False)
 
     @property
     def name(self) -> str:
@@ -283,23 +283,37 @@ class Checkpoint:
 
     def read_arrays(self, group: str) -> list[np.ndarray]:
         """The arrays of `group`, in the order they were written."""
-        layout = self.manifest["arrays"].get(group)
-        if layout is None:
-            return []
-        data = self._data()
-        out = []
-        for item in layout:
-            dtype = np.dtype(item["dtype"])
-            nbytes = int(item["nbytes"])
-            arr = np.frombuffer(data, dtype=dtype, count=nbytes // dtype.itemsize,
-                                offset=int(item["offset"])) if nbytes else np.zeros(0, dtype)
-            out.append(arr.reshape(item["shape"]).copy())
-        return out
+        return list(self.iter_arrays(group))
 
-    def _data(self) -> bytes:
-        if self._cached is None:
-            self._cached = (self.path / ARRAYS).read_bytes()
-        return self._cached
+    def array_shapes(self, group: str) -> list[tuple[int, ...]]:
+        """The shapes of `group`'s arrays, from the manifest (nothing is read)."""
+        return [tuple(item["shape"]) for item in self.manifest["arrays"].get(group, [])]
+
+    def iter_arrays(self, group: str):
+        """`group`'s arrays one at a time, each read from `arrays.bin` straight into its
+        own new array: holding one array at a time, a restore needs the memory of the
+        largest array, not of the file, and no other group's bytes are read."""
+        layout = self.manifest["arrays"].get(group) or []
+        if not layout:
+            return
+        with open(self.path / ARRAYS, "rb", buffering=0) as handle:
+            for item in layout:
+                dtype = np.dtype(item["dtype"])
+                nbytes = int(item["nbytes"])
+                arr = np.empty(item["shape"], dtype=dtype)
+                if nbytes:
+                    handle.seek(int(item["offset"]))
+                    view = memoryview(arr.reshape(-1)).cast("B")
+                    done = 0
+                    while done < nbytes:
+                        got = handle.readinto(view[done:])
+                        if not got:
+                            raise OSError(f"{ARRAYS} ends inside {item['name']!r} "
+                                          "(truncated after it was verified)")
+                        done += got
+                    del view
+                yield arr
+                del arr  # before the next one is allocated: one array alive at a time
 
     def array_names(self, group: str) -> list[str]:
         return [item["name"] for item in self.manifest["arrays"].get(group, [])]
@@ -310,13 +324,17 @@ class Checkpoint:
 
 
 def _sha256_file(path: Path) -> str:
+    """The file's sha256, read through one reused 4 MiB buffer (memory independent of the
+    file's size)."""
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
+    buffer = bytearray(READ_CHUNK)
+    view = memoryview(buffer)
+    with open(path, "rb", buffering=0) as handle:
         while True:
-            chunk = handle.read(CHUNK)
-            if not chunk:
+            got = handle.readinto(buffer)
+            if not got:
                 break
-            digest.update(chunk)
+            digest.update(view[:got])
     return digest.hexdigest()
 
 
