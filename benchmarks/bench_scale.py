@@ -14,8 +14,19 @@ Parts measured so far:
   above the process's state once the labels exist, from `getrusage`; TensorFlow's own
   allocations are invisible to `tracemalloc`); then the time of one more full epoch.
 
-    python benchmarks/bench_scale.py [--part split|dataset] [--sizes 100000,1000000,10000000]
-                                     [--classes 1000] [--repeats 3]
+- `restore`: a model of `Dense(w, w)` layers with Adam (state = 3x the weights) at three
+  state sizes; fresh processes each build the model and its optimizer, then restore:
+  Keras's `model.load_weights(.weights.h5)` against our `load_weights` (weights only) and
+  our full restore (weights, optimizer, seeds: what a resume reads), the checkpoint
+  verified first as a resume does. Peak resident memory above the built model.
+
+- `pruner`: one epoch end's pruning check of a running trial (the finished peers'
+  curves, then `MedianPruner.prune`) with 10, 100 and 1000 finished trials in the
+  project directory: the trial's first check (which scans the directory) and the
+  following ones.
+
+    python benchmarks/bench_scale.py [--part split|dataset|restore|pruner]
+        [--sizes 100000,1000000,10000000] [--classes 1000] [--repeats 3] [--state-mib 10,100,1000]
 """
 
 from __future__ import annotations
@@ -121,18 +132,158 @@ def part_dataset(sizes: list[int], classes: int, repeats: int) -> None:
               f"{ours[2]:.2f} | {plain[2]:.2f} |", flush=True)
 
 
+RESTORE_CHILD = '''
+import os, resource, sys, time
+os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+sys.path.insert(0, {root!r})
+import numpy as np
+import keras
+width, layers, which, work = {width}, {layers}, {which!r}, {work!r}
+
+
+def build():
+    model = keras.Sequential([keras.Input((width,))]
+                             + [keras.layers.Dense(width) for _ in range(layers)])
+    model.compile(keras.optimizers.Adam(1e-3), "mse")
+    model.optimizer.build(model.trainable_variables)
+    return model
+
+
+if which == "save":
+    from keras_bestpractice.callbacks import PeriodicCheckpoint
+    model = build()
+    x = np.ones((2, width), "float32")
+    model.fit(x, x, epochs=1, verbose=0, callbacks=[
+        PeriodicCheckpoint(os.path.join(work, "ours"), every_n_epochs=1, monitor="loss")])
+    model.save_weights(os.path.join(work, "keras.weights.h5"))
+    print("RESULT 0 0")
+    sys.exit()
+from keras_bestpractice.checkpointing import load_weights
+from keras_bestpractice.checkpointing.load import open_checkpoint
+from keras_bestpractice.checkpointing.state import restore_training_state
+
+model = build()
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+start = time.perf_counter()
+if which == "keras":
+    model.load_weights(os.path.join(work, "keras.weights.h5"))
+elif which == "weights":
+    load_weights(model, os.path.join(work, "ours"))
+else:
+    restore_training_state(model, open_checkpoint(os.path.join(work, "ours")))
+took = time.perf_counter() - start
+print("RESULT", took, (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024)
+'''
+
+
+def part_restore(sizes_mib: list[int], repeats: int) -> None:
+    import shutil
+    import subprocess
+    import tempfile
+
+    def child(code: str) -> tuple[float, float]:
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+        line = [ln for ln in done.stdout.splitlines() if ln.startswith("RESULT")]
+        if not line:
+            raise RuntimeError(done.stderr[-2000:])
+        return tuple(float(v) for v in line[0].split()[1:])
+
+    print(f"## checkpoint restore vs model.load_weights (median of {repeats} fresh processes)")
+    print("| state MiB (weights) | keras load_weights s | ours weights s | ratio | ours full s "
+          "| keras peak MiB | ours weights peak MiB (/ weights) | ours full peak MiB (/ state) |")
+    print("|---|---|---|---|---|---|---|---|")
+    for state_mib in sizes_mib:
+        width = 2048
+        layers = max(1, round(state_mib * 2**20 / (3 * 4 * width * width)))
+        weights_mib = layers * (width * width + width) * 4 / 2**20
+        work = tempfile.mkdtemp()
+        try:
+            fmt = dict(root=str(ROOT), width=width, layers=layers, work=work)
+            child(RESTORE_CHILD.format(which="save", **fmt))
+            rows = {which: np.median([child(RESTORE_CHILD.format(which=which, **fmt))
+                                      for _ in range(repeats)], axis=0)
+                    for which in ("keras", "weights", "full")}
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        keras_, ours, full = rows["keras"], rows["weights"], rows["full"]
+        print(f"| {3 * weights_mib:.0f} ({weights_mib:.0f}) | {keras_[0]:.3f} | {ours[0]:.3f} | "
+              f"{ours[0] / keras_[0]:.2f} | {full[0]:.3f} | {keras_[1]:.0f} | "
+              f"{ours[1]:.0f} ({ours[1] / weights_mib:.2f}) | "
+              f"{full[1]:.0f} ({full[1] / (3 * weights_mib):.2f}) |", flush=True)
+
+
+def part_pruner(counts: list[int], repeats: int) -> None:
+    import shutil
+    import tempfile
+
+    from keras_bestpractice.tuning import MedianPruner, pruning
+    from keras_bestpractice.tuning import results as results_mod
+
+    class Peers(pruning.PruningMixin):
+        def __init__(self, project_dir):
+            self.project_dir = project_dir
+            self._peer_cache, self._peer_snapshot = {}, None
+
+    print("## a pruning check at an epoch end vs finished trials (MedianPruner, 10 epochs)")
+    print("| finished trials | first check of the search ms | first check of a later trial ms "
+          "| later checks ms (median) | every check scanning (before) ms |")
+    print("|---|---|---|---|---|")
+    rng = np.random.default_rng(0)
+    for count in counts:
+        work = tempfile.mkdtemp()
+        try:
+            for i in range(count):
+                curve = list(np.cumsum(rng.random(10) / 20) + 0.3)
+                results_mod.write_summary(Path(work) / f"trial_{i:05d}", {
+                    "trial_id": f"{i:05d}", "status": "completed", "prune_reason": "",
+                    "objective_history": curve})
+            pruner = MedianPruner()
+            first, firsts, laters, rescans = None, [], [], []
+            tuner = Peers(work)
+            for r in range(repeats + 1):
+                mine = list(np.cumsum(rng.random(10) / 20) + 0.3)
+                for epoch in range(9):
+                    start = time.perf_counter()
+                    peers = tuner.peer_curves(f"new{r}")
+                    pruner.prune(mine[:epoch + 1], peers, direction="max", budget=10)
+                    took = (time.perf_counter() - start) * 1e3
+                    if r == 0 and epoch == 0:
+                        first = took
+                    elif epoch == 0:
+                        firsts.append(took)
+                    else:
+                        laters.append(took)
+                    # What every epoch end cost before: a directory scan (records cached).
+                    start = time.perf_counter()
+                    peers = tuner._scan_peer_curves(f"new{r}")
+                    pruner.prune(mine[:epoch + 1], peers, direction="max", budget=10)
+                    rescans.append((time.perf_counter() - start) * 1e3)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        print(f"| {count:,} | {first:.2f} | {np.median(firsts):.2f} | {np.median(laters):.3f} | "
+              f"{np.median(rescans):.2f} |", flush=True)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--part", choices=("split", "dataset"), default="split")
+    parser.add_argument("--part", choices=("split", "dataset", "restore", "pruner"),
+                        default="split")
     parser.add_argument("--sizes", default="100000,1000000,10000000")
     parser.add_argument("--classes", type=int, default=1000)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--state-mib", default=None,
+                        help="restore: checkpoint sizes in MiB (default 10,100,1000)")
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
     if args.part == "split":
         part_split(sizes, args.classes, args.repeats)
     elif args.part == "dataset":
         part_dataset(sizes, args.classes, args.repeats)
+    elif args.part == "pruner":
+        part_pruner([int(s) for s in args.sizes.split(",")], args.repeats)
+    elif args.part == "restore":
+        part_restore([int(s) for s in (args.state_mib or "10,100,1000").split(",")],
+                     args.repeats)
     return 0
 
 

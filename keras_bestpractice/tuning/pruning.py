@@ -71,6 +71,9 @@ def trial_seed(seed: int | None, trial_id: str) -> int:
     return int(hashlib.sha256(text.encode()).hexdigest()[:8], 16) % (2**31 - 1)
 
 
+PEER_RESCAN_S = 60.0  # how stale a trial's view of its finished peers may get
+
+
 class _SearchTimeUp(Exception):
     """Raised between trials when `max_time` has run out."""
 
@@ -143,6 +146,7 @@ class PruningMixin:
         self._deadline: float | None = None
         self._records: dict[str, TrialRecord] = {}
         self._peer_cache: dict[str, tuple[int, tuple]] = {}
+        self._peer_snapshot: tuple[str, float, list] | None = None
         self._building_trial: str | None = None
         self._reloaded = False
         self._tuner_compiles = False
@@ -307,7 +311,19 @@ class PruningMixin:
         """The objective per epoch of the finished trials other than `trial_id`, leaving
         out hopeless ones (a broken trial would drag the median down and let weak ones
         through). Read from their records in the project directory, which every worker
-        of a distributed search shares; each record is parsed once (`_peer_cache`)."""
+        of a distributed search shares: the directory is scanned when a trial asks first
+        and again only after `PEER_RESCAN_S` seconds (peers finished by other workers in
+        the meantime), each record parsed once (`_peer_cache`); every other epoch end gets
+        the kept list, so a pruning check costs the same after 10 or 1000 finished trials
+        (issue #24: it globbed and stat'ed every trial's record at every epoch end)."""
+        now = time.monotonic()
+        kept = self._peer_snapshot
+        if kept is None or kept[0] != str(trial_id) or now - kept[1] >= PEER_RESCAN_S:
+            kept = (str(trial_id), now, self._scan_peer_curves(str(trial_id)))
+            self._peer_snapshot = kept
+        return kept[2]
+
+    def _scan_peer_curves(self, trial_id: str) -> list[list[float | None]]:
         out = []
         for path in Path(self.project_dir).glob(f"trial_*/{results_mod.SUMMARY_FILE}"):
             try:
@@ -319,7 +335,7 @@ class PruningMixin:
                 cached = (stamp, _peer_curve(path))
                 self._peer_cache[path.parent.name] = cached
             peer_id, curve = cached[1]
-            if curve is not None and peer_id != str(trial_id):
+            if curve is not None and peer_id != trial_id:
                 out.append(curve)
         return out
 
