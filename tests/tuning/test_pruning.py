@@ -5,8 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from keras_bestpractice.tuning import pruning
 from keras_bestpractice.tuning import results as results_mod
+
+# Path arithmetic on JSON records: runs once, on the TensorFlow pass (see tests/conftest.py).
+pytestmark = pytest.mark.backend_independent
 
 
 class _Peers(pruning.PruningMixin):
