@@ -14,6 +14,7 @@ subpackages do, when they are first used:
 - `keras_bestpractice.hparams`: `HParamsLogger`.
 - `keras_bestpractice.metrics`: `MacroPrecision`, `MacroRecall`, `MacroF1`.
 - `keras_bestpractice.checkpointing`: `load_weights` and the storage layer.
+- `keras_bestpractice.deploy`: `ImagePreprocessing`, `export_for_serving`, `Predictor`.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ _SUBPACKAGES = (
     "callbacks",
     "checkpointing",
     "data",
+    "deploy",
     "diagnostics",
     "hparams",
     "metrics",

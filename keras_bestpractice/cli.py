@@ -4,17 +4,21 @@
                         [--class-prior N,N,...] [--targets labels.npy] [--loss NAME]
                                                  [--num-classes C] [--json]
     keras-bestpractice trials <tuner directory> [--csv out.csv] [--sort COLUMN]
+    keras-bestpractice predict <export directory> <images or folders> [--top K] [--csv out]
 
 `diagnose` reads a `CSVLogger` file (or a JSON dict of lists) and prints the
 findings. `trials` prints one row per trial, best first by the objective (or by
 `--sort COLUMN`, in that metric's own direction: lowest loss first, highest
-accuracy first).
+accuracy first). `predict` serves image files with a directory written by
+`keras_bestpractice.deploy.export_for_serving` (one row per image: top classes and
+probabilities).
 
 Exit status, so a script can gate on it:
 
 - 0: done; for `diagnose`, the run is healthy (notes only);
 - 1: `diagnose` found warnings and no errors;
-- 2: `diagnose` found errors (NaN, divergence, not learning, ...);
+- 2: `diagnose` found errors (NaN, divergence, not learning, ...); `predict`: the
+  export failed its self-test on load (it must not serve);
 - 64 (`EX_USAGE`): bad usage or input: an unknown option, a column that does not
   exist, a file that is not a training log, an output folder that does not exist;
 - 66 (`EX_NOINPUT`): the input cannot be read (a missing file or project);
@@ -50,7 +54,8 @@ class _Parser(argparse.ArgumentParser):
 def _build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="keras-bestpractice",
-        description="Keras training best practices: diagnose runs, inspect tuning trials.",
+        description="Keras training best practices: diagnose runs, inspect tuning trials, "
+                    "predict with an exported model.",
     )
     from keras_bestpractice import __version__
 
@@ -86,7 +91,63 @@ def _build_parser() -> argparse.ArgumentParser:
                    help="column to sort by, best first in the metric's own direction (lowest "
                         "loss, highest accuracy); other columns ascending (default: the "
                         "objective's best value)")
+
+    p = sub.add_parser("predict", help="predict on a folder of images with an exported model",
+                       description="Predict on image files (a folder, or files) with a "
+                                   "directory written by deploy.export_for_serving; prints "
+                                   "one row per image: file, top class, its probability.")
+    p.add_argument("export", help="the export directory (export_for_serving's path)")
+    p.add_argument("images", nargs="+", help="image files, or folders of them")
+    p.add_argument("--top", type=int, default=1, help="classes to show per image (default 1)")
+    p.add_argument("--csv", default=None, help="also write the table as CSV here")
     return parser
+
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
+
+
+def _predict(args: argparse.Namespace) -> int:
+    _check_outputs(args, ("csv",))
+    if args.top < 1:
+        raise _UsageError(f"--top {args.top}: must be at least 1.")
+    files: list[Path] = []
+    for name in args.images:
+        path = Path(name)
+        if path.is_dir():
+            files.extend(sorted(f for f in path.iterdir()
+                                if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES))
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise FileNotFoundError(f"{name!r}: no such file or folder")
+    if not files:
+        raise _UsageError(f"no image files ({', '.join(IMAGE_SUFFIXES)}) in "
+                          f"{', '.join(args.images)}")
+    import numpy as np
+    import pandas as pd
+
+    from keras_bestpractice.deploy import Predictor
+
+    predictions = np.asarray(Predictor(args.export).predict(files))
+    rows = []
+    for path, scores in zip(files, predictions.reshape(len(files), -1), strict=True):
+        row = {"file": str(path)}
+        if scores.size == 1:  # one sigmoid output: the probability of class 1
+            row.update({"class": int(scores[0] >= 0.5), "probability": float(scores[0])})
+        else:
+            order = np.argsort(-scores, kind="stable")[:args.top]
+            for rank, c in enumerate(order, start=1):
+                suffix = "" if args.top == 1 else f"_{rank}"
+                row.update({f"class{suffix}": int(c), f"probability{suffix}": float(scores[c])})
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    with pd.option_context("display.max_columns", None, "display.width", 200):
+        print(frame.to_string(index=False, float_format=lambda x: f"{x:.4f}"))
+    if args.csv:
+        from keras_bestpractice._atomic import atomic_write_text
+
+        atomic_write_text(args.csv, frame.to_csv(index=False))
+    return 0
 
 
 def _check_outputs(args: argparse.Namespace, options: Sequence[str]) -> None:
@@ -195,7 +256,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "diagnose":
             return _diagnose(args)
+        if args.command == "predict":
+            return _predict(args)
         return _trials(args)
+    except RuntimeError as exc:
+        from keras_bestpractice.deploy.export import DeploymentCheckError
+
+        if not isinstance(exc, DeploymentCheckError):
+            raise
+        print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
+        return EXIT_ERRORS
     except BrokenPipeError:
         # Point stdout at /dev/null so the interpreter's final flush cannot fail again.
         devnull = os.open(os.devnull, os.O_WRONLY)
