@@ -40,6 +40,7 @@ LAZY_PACKAGES = (
     "keras_bestpractice.callbacks",
     "keras_bestpractice.checkpointing",
     "keras_bestpractice.data",
+    "keras_bestpractice.deploy",
     "keras_bestpractice.hparams",
     "keras_bestpractice.metrics",
     "keras_bestpractice.transfer",

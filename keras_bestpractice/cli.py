@@ -260,7 +260,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _predict(args)
         return _trials(args)
     except RuntimeError as exc:
-        from keras_bestpractice.deploy.export import DeploymentCheckError
+        from keras_bestpractice.deploy import DeploymentCheckError
 
         if not isinstance(exc, DeploymentCheckError):
             raise

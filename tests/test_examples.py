@@ -25,6 +25,7 @@ EXPECTED = {
     "transfer_learning.py": "val_accuracy",
     "periodic_checkpoint.py": "final weights bitwise equal to the uninterrupted run: True",
     "quickstart.py": "test accuracy",
+    "deployment.py": "served accuracy on 20 files",
 }
 
 

@@ -1,6 +1,7 @@
 """The pure core works where Keras, TensorFlow, KerasTuner and TensorBoard cannot be imported.
 
 Issue #11: `diagnostics`, `data/split.py`, `data/plan.py`, `checkpointing/retention.py`,
+`_core/images.py` (issue #25),
 `tuning/results.py`, `tuning/lr_analysis.py` and the `diagnose` and `trials` commands
 run in a process whose import system refuses those four packages.
 """
@@ -71,6 +72,7 @@ def test_pure_core_runs_without_keras_tensorflow_keras_tuner_or_tensorboard(tmp_
         import numpy as np
 
         import keras_bestpractice
+        from keras_bestpractice._core.images import check_image, interpolation_for
         from keras_bestpractice.checkpointing.retention import Entry, select_retained
         from keras_bestpractice.cli import main
         from keras_bestpractice.data import stratified_split
@@ -90,6 +92,8 @@ def test_pure_core_runs_without_keras_tensorflow_keras_tuner_or_tensorboard(tmp_
         print("split", np.bincount(yt).tolist(), np.bincount(yv).tolist(),
               np.bincount(ye).tolist())
         print("plan", batch_plan(np.array([25, 75]), 32).quotas[0].tolist())
+        print("images", interpolation_for((90, 30), (24, 24)),
+              check_image(np.zeros((4, 6, 4), np.uint16)).shape)
         keep = select_retained([Entry(f"c{{i}}", i, float(i), True) for i in range(5)], 2, 1,
                                "min")
         print("retained", sorted(keep))
@@ -105,13 +109,14 @@ def test_pure_core_runs_without_keras_tensorflow_keras_tuner_or_tensorboard(tmp_
     """, tmp_path)
     lines = dict(line.split(" ", 1) for line in out.splitlines()
                  if line.split(" ", 1)[0] in {"history", "csv", "split", "plan", "retained",
-                                               "plan-epochs",
+                                               "images", "plan-epochs",
                                                "lr", "trials", "cli-diagnose", "cli-trials",
                                                "heavy"})
     assert lines["history"] == "healthy"
     assert lines["csv"] == "healthy"
     assert lines["split"] == "[49, 21] [14, 6] [7, 3]"
     assert lines["plan"] == "[8, 24]"
+    assert lines["images"] == "area (4, 6, 4)"
     assert lines["retained"] == "['c0', 'c3', 'c4']"
     assert lines["lr"] == "True"
     assert lines["trials"] == "2 ['completed']"

@@ -173,3 +173,23 @@ def test_export_checks_its_arguments_and_leaves_nothing_half_written(exported, t
     assert not list(tmp_path.iterdir())  # no directory and no temporary left
     manifest = json.loads((path / "manifest.json").read_text())
     assert manifest["image_size"] == list(SIZE) and manifest["export_difference"] < 1e-4
+
+
+def test_the_predict_command_prints_a_table_for_a_folder(exported, tmp_path, capsys):
+    from keras_bestpractice.cli import main
+
+    model, prep, path = exported
+    folder = tmp_path / "incoming"
+    folder.mkdir()
+    for i, image in enumerate(images(9, 3, (30, 12, 3))):
+        (folder / f"{i}.png").write_bytes(tf.io.encode_png(image).numpy())
+    (folder / "notes.txt").write_text("not an image")  # not an image suffix: skipped
+    table = tmp_path / "out.csv"
+    assert main(["predict", str(path), str(folder), "--top", "2", "--csv", str(table)]) == 0
+    printed = capsys.readouterr().out
+    assert printed.count(".png") == 3 and "probability_2" in printed
+    rows = table.read_text().splitlines()
+    assert len(rows) == 4 and rows[0] == "file,class_1,probability_1,class_2,probability_2"
+    first = training_path(model, prep, read_image(folder / "0.png", "x"))
+    assert rows[1].split(",")[1] == str(int(np.argmax(first)))
+    assert main(["predict", str(path), str(tmp_path / "nothing")]) == 66
