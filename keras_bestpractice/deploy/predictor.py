@@ -181,15 +181,20 @@ class Predictor:
 
     # -------------------------------------------------------------------- skew
     def _observe(self, results: list[dict[str, np.ndarray]]) -> None:
+        if not results:
+            return
         h, w = self.manifest["image_size"]
         pixels = float(h * w)
-        for r in results:
-            mean = np.asarray(r["channel_mean"], np.float64)
-            std = np.asarray(r["channel_std"], np.float64)
-            self._moments.add(pixels, mean, std ** 2 * pixels)
-            self._inputs["channels"].add(int(r["input_channels"]))
-            self._inputs["dtypes"].add(str(r["dtype"]))
-            self._inputs["max"] = max(self._inputs["max"], float(r["input_max"]))
+        means = np.stack([r["channel_mean"] for r in results]).astype(np.float64)
+        variances = np.square(np.stack([r["channel_std"] for r in results]).astype(np.float64))
+        # The call's images as one group of moments (within-image plus between-image).
+        centre = means.mean(axis=0)
+        self._moments.add(pixels * len(results), centre,
+                          pixels * (variances.sum(axis=0) + np.square(means - centre).sum(0)))
+        self._inputs["channels"].update(int(r["input_channels"]) for r in results)
+        self._inputs["dtypes"].update(str(r["dtype"]) for r in results)
+        self._inputs["max"] = max(self._inputs["max"],
+                                  max(float(r["input_max"]) for r in results))
         self.served_images += len(results)
         if self.served_images < self.skew_after:
             return

@@ -193,3 +193,17 @@ def test_the_predict_command_prints_a_table_for_a_folder(exported, tmp_path, cap
     first = training_path(model, prep, read_image(folder / "0.png", "x"))
     assert rows[1].split(",")[1] == str(int(np.argmax(first)))
     assert main(["predict", str(path), str(tmp_path / "nothing")]) == 66
+
+
+def test_the_running_statistics_are_those_of_every_served_image(exported):
+    _, prep, path = exported
+    predictor = Predictor(path)
+    first, second = images(11, 5, (30, 26, 3)), images(12, 3, (12, 40, 3))
+    predictor.predict(first)
+    predictor.predict(list(second))
+    resized = ImagePreprocessing(SIZE, normalize=None)
+    pixels = np.concatenate([resized.batch(first).numpy().reshape(-1, 3),
+                             resized.batch(second).numpy().reshape(-1, 3)])
+    np.testing.assert_allclose(predictor._moments.mean, pixels.mean(axis=0), rtol=1e-5)
+    np.testing.assert_allclose(predictor._moments.std, pixels.std(axis=0), rtol=1e-4)
+    assert predictor.served_images == 8
