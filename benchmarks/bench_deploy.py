@@ -20,8 +20,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-import _harness  # noqa: F401  (sets up sys.path and the TensorFlow log level)
 import numpy as np
+
+import _harness  # noqa: F401  (sets up sys.path and the TensorFlow log level)
 
 
 def build(size: int):
@@ -86,9 +87,9 @@ def hand_written(prep, model, files: list[bytes], batch: int = 32) -> np.ndarray
 
 
 def main(argv=None) -> int:
-    from _harness import compare
-
     from keras_bestpractice.deploy import Predictor, export_for_serving
+
+    from _harness import compare
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=256)

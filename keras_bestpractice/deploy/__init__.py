@@ -7,7 +7,11 @@ prep = ImagePreprocessing((64, 64)).fit(x_train)         # statistics of the tra
 model.fit(train.map(prep.map_fn()).batch(32), epochs=10)  # the same transform for training
 export_for_serving(model, prep, "served")                 # SavedModel + .keras + self-test
 Predictor("served").predict(["cat.png", raw_uint16_array])
+raw_model = prep.attach(model)    # TensorFlow backend: one Keras model taking raw images
 ```
+
+A `.keras` file of an attached model holds a `RawImageInput` layer: import it
+(`from keras_bestpractice.deploy import RawImageInput`) before `keras.saving.load_model`.
 """
 
 from keras_bestpractice._lazy import lazy_exports
@@ -16,6 +20,7 @@ _EXPORTS = {
     "DeploymentCheckError": "export",
     "ImagePreprocessing": "image_preprocessing",
     "Predictor": "predictor",
+    "RawImageInput": "raw_image_input",
     "export_for_serving": "export",
 }
 __all__ = sorted(_EXPORTS)
