@@ -7,7 +7,7 @@ prep = ImagePreprocessing((64, 64)).fit(x_train)         # statistics of the tra
 model.fit(train.map(prep.map_fn()).batch(32), epochs=10)  # the same transform for training
 export_for_serving(model, prep, "served")                 # SavedModel + .keras + self-test
 Predictor("served").predict(["cat.png", raw_uint16_array])
-raw_model = prep.attach(model)    # TensorFlow backend: one Keras model taking raw images
+raw_model = attach(model, prep)   # TensorFlow backend: one Keras model taking raw images
 ```
 
 A `.keras` file of an attached model holds a `RawImageInput` layer: import it
@@ -21,6 +21,7 @@ _EXPORTS = {
     "ImagePreprocessing": "image_preprocessing",
     "Predictor": "predictor",
     "RawImageInput": "raw_image_input",
+    "attach": "raw_image_input",
     "export_for_serving": "export",
 }
 __all__ = sorted(_EXPORTS)

@@ -219,31 +219,6 @@ class ImagePreprocessing:
             return (x - self.mean) / self.std
         return x
 
-    def attach(self, model: Any, dtype: str = "uint8") -> Any:
-        """`model` behind this transform: a Keras model that takes a batch of raw images
-        (`dtype` pixels, 1-4 channels, any height and width, one size per batch) and
-        returns `model`'s predictions. Its `.keras` file carries the statistics (the
-        layer `RawImageInput`, loaded with `keras_bestpractice` importable). TensorFlow
-        backend only; `export_for_serving` serves on every backend and needs nothing of
-        ours to run.
-
-        Raises:
-            RuntimeError: on another Keras backend than TensorFlow, or before `fit` when
-                the transform standardises.
-            ValueError: `dtype` not uint8, uint16 or float32.
-        """
-        import keras
-
-        from keras_bestpractice.deploy.raw_image_input import RawImageInput
-
-        if dtype not in ("uint8", "uint16", "float32"):
-            raise ValueError(f"`dtype` must be 'uint8', 'uint16' or 'float32', got {dtype!r}.")
-        if self.normalize == "standardize":
-            self._require_fit("attach")
-        raw = keras.Input((None, None, None), dtype=dtype, name="raw_images")
-        return keras.Model(raw, model(RawImageInput(self.get_config())(raw)),
-                           name=f"{model.name}_raw_images")
-
     # ------------------------------------------------------------------ config
     def get_config(self) -> dict[str, Any]:
         """Everything the transform needs, as JSON-able data (statistics included)."""
