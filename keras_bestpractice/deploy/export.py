@@ -3,7 +3,8 @@
 Layout of `<path>/`:
 
 - `saved_model/`: a TensorFlow SavedModel that takes raw images and needs neither Keras
-  nor keras_bestpractice to run. Signatures (each returns `predictions`, and per image
+  nor keras_bestpractice to run; `loaded.preprocessing_json` holds the preprocessing
+  config with the training statistics. Signatures (each returns `predictions`, and per image
   `channel_mean` / `channel_std` of the resized image on the 8-bit scale, `input_channels`,
   `input_max` for the skew check):
   `serving_default` (a `[None]` string tensor of encoded PNG / JPEG / BMP / GIF bytes, any
@@ -210,6 +211,9 @@ def _serving_module(inner: Any, prep: ImagePreprocessing) -> Any:
         def __init__(self):
             super().__init__()
             self.inner = inner
+            # The spec and the training statistics, inside the SavedModel itself.
+            self.preprocessing_json = tf.Variable(json.dumps(prep.get_config()),
+                                                  trainable=False, name="preprocessing")
 
         @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="images")])
         def serving_default(self, images):

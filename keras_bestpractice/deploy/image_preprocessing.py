@@ -142,11 +142,14 @@ class ImagePreprocessing:
         """The model inputs for a `[B, H, W, C]` batch of same-size raw images."""
         return self._normalize(self._resize_batch(images))
 
-    def map_fn(self):
-        """A function for `tf.data.Dataset.map` over `(image, label)` (or `image`) pairs
-        of single, unbatched images."""
+    def map_fn(self, batched: bool = False):
+        """A function for `tf.data.Dataset.map` over `(image, label)` pairs (or images)
+        of single images; with `batched=True`, over batches of same-size images, e.g.
+        `stratified_dataset(x_raw, y, 32, augment=prep.map_fn(batched=True))`."""
+        transform = self.batch if batched else self
+
         def fn(image, *rest):
-            out = self(image)
+            out = transform(image)
             return (out, *rest) if rest else out
         return fn
 

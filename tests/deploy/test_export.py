@@ -106,6 +106,9 @@ def test_the_saved_model_serves_in_a_process_without_keras_bestpractice(exported
         out = served.signatures["serving_default"](images=tf.constant([data]))
         expected = np.load({str(tmp_path / "expected.npy")!r})
         assert np.abs(out["predictions"].numpy()[0] - expected).max() < 1e-5
+        import json
+        config = json.loads(served.preprocessing_json.numpy())
+        assert config["image_size"] == [16, 16] and config["moments"]["count"] > 0
         print("SERVED-OK")
     """)
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,

@@ -128,3 +128,20 @@ def test_bad_arguments_are_named():
         ImagePreprocessing((8, 8)).mean  # noqa: B018
     with pytest.raises(ValueError, match=r"images\[1\].*2-D"):
         ImagePreprocessing((8, 8)).fit([np.zeros((4, 4, 3), np.uint8), np.zeros((4, 4))])
+
+
+def test_the_batch_transform_feeds_stratified_dataset():
+    from keras_bestpractice.data import stratified_dataset
+
+    rng = np.random.default_rng(5)
+    x = rng.integers(0, 256, (24, 30, 20, 3), dtype=np.uint8)
+    y = np.repeat([0, 1, 2], 8)
+    prep = ImagePreprocessing((16, 16)).fit(x)
+    batches = list(stratified_dataset(x, y, 6, seed=0, augment=prep.map_fn(batched=True)))
+    assert len(batches) == 4
+    for xb, yb in batches:
+        assert xb.shape == (6, 16, 16, 3) and xb.dtype == tf.float32
+        assert np.bincount(yb.numpy(), minlength=3).tolist() == [2, 2, 2]
+    everything = np.concatenate([xb.numpy() for xb, _ in batches])
+    np.testing.assert_allclose(np.sort(everything.ravel()),
+                               np.sort(prep.batch(x).numpy().ravel()), atol=1e-5)
