@@ -25,6 +25,9 @@ from keras_bestpractice.deploy import (
 from keras_bestpractice.deploy.image_preprocessing import read_image
 
 SIZE = (16, 16)
+# What the Predictor and the SavedModel do is TensorFlow whatever the Keras backend: these
+# run once, on the TensorFlow pass; the JAX pass checks the export itself (jax2tf).
+SERVING_ONLY = pytest.mark.backend_independent
 
 
 def images(seed, n, shape=(24, 20, 3)):
@@ -120,6 +123,7 @@ def test_the_saved_model_serves_in_a_process_without_keras_bestpractice(exported
                                atol=1e-6)
 
 
+@SERVING_ONLY
 def test_a_changed_export_refuses_to_serve(exported, tmp_path):
     _, _, path = exported
     import shutil
@@ -134,6 +138,7 @@ def test_a_changed_export_refuses_to_serve(exported, tmp_path):
         Predictor(copy)
 
 
+@SERVING_ONLY
 def test_bad_inputs_are_named_and_nothing_is_served(exported, tmp_path):
     _, _, path = exported
     predictor = Predictor(path)
@@ -152,6 +157,7 @@ def test_bad_inputs_are_named_and_nothing_is_served(exported, tmp_path):
     assert predictor.served_images == 0
 
 
+@SERVING_ONLY
 def test_served_images_unlike_the_training_images_warn_with_numbers(exported):
     _, _, path = exported
     predictor = Predictor(path, skew_after=8)
@@ -164,6 +170,7 @@ def test_served_images_unlike_the_training_images_warn_with_numbers(exported):
     assert {s.kind for s in predictor.skew()} >= {"mean"}
 
 
+@SERVING_ONLY
 def test_export_checks_its_arguments_and_leaves_nothing_half_written(exported, tmp_path):
     model, prep, path = exported
     with pytest.raises(ValueError, match="exists; pass overwrite=True"):
@@ -178,6 +185,7 @@ def test_export_checks_its_arguments_and_leaves_nothing_half_written(exported, t
     assert manifest["image_size"] == list(SIZE) and manifest["export_difference"] < 1e-4
 
 
+@SERVING_ONLY
 def test_the_predict_command_prints_a_table_for_a_folder(exported, tmp_path, capsys):
     from keras_bestpractice.cli import main
 
@@ -198,6 +206,7 @@ def test_the_predict_command_prints_a_table_for_a_folder(exported, tmp_path, cap
     assert main(["predict", str(path), str(tmp_path / "nothing")]) == 66
 
 
+@SERVING_ONLY
 def test_the_running_statistics_are_those_of_every_served_image(exported):
     _, prep, path = exported
     predictor = Predictor(path)
