@@ -1,13 +1,13 @@
 """
 Title: Deploy: the training preprocessing saved with the model, served from image files
 Description: The handbook's last step on scikit-learn's digits. The 8x8 digits become
-uint8 images; ImagePreprocessing is fitted on the training images (per-channel mean and
-standard deviation after resizing to 24x24) and is the tf.data map the model trains
-through. export_for_serving writes a SavedModel that takes raw images (and the .keras
-file, the statistics and reference outputs it re-checks on load). Test digits are
-written as PNG and JPEG files of other sizes and shapes (enlarged, portrait, 16-bit,
-RGBA) and served in a fresh process with the `keras-bestpractice predict` command.
-Outputs go to deployment_outputs/.
+uint8 images scanned at 32x32; ImagePreprocessing is fitted on the training images
+(per-channel mean and standard deviation after resizing to 24x24) and is the tf.data
+map the model trains through. export_for_serving writes a SavedModel that takes raw
+images (and the .keras file, the statistics and reference outputs it re-checks on
+load). Test digits are written as PNG and JPEG files of other sizes and kinds (48x48
+and 72x72, 8- and 16-bit, gray, RGB and RGBA) and served in a fresh process with the
+`keras-bestpractice predict` command. Outputs go to deployment_outputs/.
 
     python examples/deployment.py
 """
@@ -37,7 +37,8 @@ SIZE = (24, 24)
 def main() -> None:
     shutil.rmtree(OUT, ignore_errors=True)
     digits = load_digits()
-    images = (digits.images / 16 * 255).round().astype(np.uint8)[..., None]  # [N, 8, 8, 1]
+    pixels = (digits.images / 16 * 255).round().astype(np.uint8)[..., None]  # [N, 8, 8, 1]
+    images = np.kron(pixels, np.ones((1, 4, 4, 1), np.uint8))      # scanned at 32x32
     (x_tr, y_tr), (x_val, y_val), (x_te, y_te) = stratified_split(
         images, digits.target, val_size=0.15, test_size=0.1, seed=0)
 
@@ -49,24 +50,23 @@ def main() -> None:
     model = keras.Sequential([
         keras.Input((*SIZE, 1)),
         keras.layers.Conv2D(16, 3, activation="relu"), keras.layers.MaxPooling2D(),
-        keras.layers.Conv2D(32, 3, activation="relu"), keras.layers.GlobalAveragePooling2D(),
-        keras.layers.Dense(10, activation="softmax"),
+        keras.layers.Conv2D(32, 3, activation="relu"), keras.layers.MaxPooling2D(),
+        keras.layers.Flatten(), keras.layers.Dense(10, activation="softmax"),
     ])
     model.compile(keras.optimizers.Adam(3e-3), "sparse_categorical_crossentropy",
                   metrics=["accuracy"])
-    model.fit(train.map(prep.map_fn()).batch(32), epochs=12, verbose=0,
+    model.fit(train.map(prep.map_fn()).batch(32), epochs=8, verbose=0,
               validation_data=val.map(prep.map_fn()).batch(64))
     served_dir = export_for_serving(model, prep, OUT / "served")
     print(f"exported to {served_dir}: {sorted(p.name for p in served_dir.iterdir())}")
 
-    # Test digits as the files a service receives: other sizes, shapes and formats.
+    # Test digits as the files a service receives: other sizes, bit depths and formats.
     files = OUT / "incoming"
     files.mkdir(parents=True)
     for i, (image, label) in enumerate(zip(x_te[:20], y_te[:20], strict=True)):
-        big = np.kron(image, np.ones((6, 6, 1), np.uint8))          # 48x48
         kind = i % 4
-        if kind == 1:   # portrait: padded to a square when served
-            big = np.pad(big, ((10, 10), (0, 0), (0, 0)))
+        scale = 9 if kind == 1 else 6          # scanned at 72x72 or 48x48
+        big = np.kron(image[::4, ::4], np.ones((scale, scale, 1), np.uint8))
         if kind == 2:   # 16 bits per channel
             data = tf.io.encode_png(big.astype(np.uint16) * 257)
         elif kind == 3:  # RGB with an alpha channel
