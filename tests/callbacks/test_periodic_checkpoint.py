@@ -430,6 +430,8 @@ def damage_all(directory):
         (path / "arrays.bin").write_bytes(b"damaged")
 
 
+# Retention over damaged files: backend-neutral, checked once (TensorFlow pass).
+@pytest.mark.backend_independent
 @pytest.mark.parametrize(("kwargs", "crash_after", "expected_steps"), [
     ({"every_n_epochs": None, "every_n_steps": 6, "keep_last": 1, "keep_best": 0}, 15, [12]),
     ({"every_n_epochs": None, "every_n_steps": 2, "keep_last": 2, "keep_best": 0}, 15,

@@ -252,6 +252,8 @@ def test_best_models_for_subclassed_models_and_several_objectives(tmp_path):
     assert len(best) == 2 and all(isinstance(m, Subclassed) for m in best)
 
 
+# Project-file repair and labelling: backend-neutral logic, checked once (TensorFlow pass).
+@pytest.mark.backend_independent
 def test_pruned_trials_and_full_trials_are_labelled_honestly(tmp_path):
     t = tuner(tmp_path, build=uncompiled_build, max_trials=6, epochs_per_trial=3,
               min_trials_for_median=1, seed=3)
@@ -338,6 +340,8 @@ def damage(path: Path, how: str) -> None:
         path.write_text("{}")
 
 
+# Project-file repair and labelling: backend-neutral logic, checked once (TensorFlow pass).
+@pytest.mark.backend_independent
 @pytest.mark.parametrize("how", ["truncated", "empty"])
 def test_resuming_over_damaged_files_warns_and_goes_on(tmp_path, how):
     first = tuner(tmp_path, max_trials=3)
@@ -387,6 +391,8 @@ def test_an_undamaged_project_reloads_reading_each_trial_once(tmp_path, monkeypa
     assert len(loads) == 3 and len(set(loads)) == 3
 
 
+# Project-file repair and labelling: backend-neutral logic, checked once (TensorFlow pass).
+@pytest.mark.backend_independent
 def test_a_trial_file_naming_another_trial_and_an_oracle_naming_a_lost_trial(tmp_path):
     first = tuner(tmp_path, max_trials=3)
     first.search(X, Y, validation_data=(XV, YV), verbose=0)
