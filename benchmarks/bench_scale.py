@@ -25,7 +25,12 @@ Parts measured so far:
   project directory: the trial's first check (which scans the directory) and the
   following ones.
 
-    python benchmarks/bench_scale.py [--part split|dataset|restore|pruner]
+- `async`: what a checkpoint save every epoch adds to `fit`, at three state sizes: the same
+  training (Dense(2048) layers, Adam, fixed steps per epoch) with no checkpoint, with
+  synchronous saves and with `async_write=True`; per-epoch time and the share of the
+  synchronous saves' cost that the background writer hides.
+
+    python benchmarks/bench_scale.py [--part split|dataset|restore|pruner|async]
         [--sizes 100000,1000000,10000000] [--classes 1000] [--repeats 3] [--state-mib 10,100,1000]
 """
 
@@ -264,9 +269,71 @@ def part_pruner(counts: list[int], repeats: int) -> None:
               f"{np.median(rescans):.2f} |", flush=True)
 
 
+def part_async(sizes_mib: list[int], repeats: int) -> None:
+    import shutil
+    import tempfile
+
+    import keras
+
+    from keras_bestpractice.callbacks import PeriodicCheckpoint
+
+    width, epochs, steps = 2048, 5, 24
+
+    class EpochClock(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.marks = [time.perf_counter()]
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.marks.append(time.perf_counter())
+
+    print("## a checkpoint every epoch inside fit: none vs synchronous vs async_write=True "
+          f"({epochs} epochs x {steps} steps of batch 32; medians of {repeats} runs)")
+    print("| state MiB | epoch s, no checkpoint | sync: epoch with its save | async: epoch during "
+          "the previous save's write | async: wait at the end of fit s |")
+    print("|---|---|---|---|---|")
+    rng = np.random.default_rng(0)
+    x = rng.random((32 * steps, width), dtype=np.float32)
+    for state_mib in sizes_mib:
+        layers = max(1, round(state_mib * 2**20 / (3 * 4 * width * width)))
+
+        def build(layers=layers):
+            keras.utils.set_random_seed(0)
+            model = keras.Sequential([keras.Input((width,))]
+                                     + [keras.layers.Dense(width) for _ in range(layers)])
+            model.compile(keras.optimizers.Adam(1e-4), "mse")
+            return model
+
+        def run(mode: str, build=build) -> tuple[float, float]:
+            """(median epoch time over epochs 2.., the wait after the last epoch)."""
+            work = tempfile.mkdtemp(dir=ROOT)
+            try:
+                model = build()
+                model.fit(x[:32], x[:32], epochs=1, verbose=0)  # trace and build first
+                clock = EpochClock()
+                callbacks = [] if mode == "none" else [PeriodicCheckpoint(
+                    work, every_n_epochs=1, monitor="loss", keep_last=1, keep_best=0,
+                    async_write=mode == "async")]
+                model.fit(x, x, batch_size=32, epochs=epochs, verbose=0, shuffle=False,
+                          callbacks=[*callbacks, clock])
+                end = time.perf_counter()
+                return float(np.median(np.diff(clock.marks)[1:])), end - clock.marks[-1]
+            finally:
+                shutil.rmtree(work, ignore_errors=True)
+
+        got = {mode: [] for mode in ("none", "sync", "async")}
+        for _ in range(repeats):
+            for mode in got:
+                got[mode].append(run(mode))
+        none, sync, asyn = (np.median(np.array(got[m]), axis=0) for m in ("none", "sync",
+                                                                           "async"))
+        print(f"| {3 * layers * width * width * 4 / 2**20:.0f} | {none[0]:.2f} | "
+              f"{sync[0]:.2f} ({sync[0] / none[0] - 1:+.0%}) | "
+              f"{asyn[0]:.2f} ({asyn[0] / none[0] - 1:+.0%}) | {asyn[1]:.2f} |", flush=True)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--part", choices=("split", "dataset", "restore", "pruner"),
+    parser.add_argument("--part", choices=("split", "dataset", "restore", "pruner", "async"),
                         default="split")
     parser.add_argument("--sizes", default="100000,1000000,10000000")
     parser.add_argument("--classes", type=int, default=1000)
@@ -279,6 +346,9 @@ def main(argv=None) -> int:
         part_split(sizes, args.classes, args.repeats)
     elif args.part == "dataset":
         part_dataset(sizes, args.classes, args.repeats)
+    elif args.part == "async":
+        part_async([int(s) for s in (args.state_mib or "10,100,1000").split(",")],
+                   args.repeats)
     elif args.part == "pruner":
         part_pruner([int(s) for s in args.sizes.split(",")], args.repeats)
     elif args.part == "restore":

@@ -167,7 +167,8 @@ class CheckpointSession:
         if self.async_write:
             if self._executor is None:
                 self._executor = concurrent.futures.ThreadPoolExecutor(
-                    max_workers=1, thread_name_prefix="periodic-checkpoint")
+                    max_workers=1, thread_name_prefix="periodic-checkpoint",
+                    initializer=_lower_this_thread_priority)
             self._future = self._executor.submit(self._commit, name, arrays, state, manifest,
                                                  started, True)
         else:
@@ -240,3 +241,23 @@ class CheckpointSession:
             + (" (background)" if background else "")
             + (f"; deleted {len(deleted)} old" if deleted else "")
         )
+
+
+#: The background writer's niceness (Linux): training's threads get the cores first and
+#: the write, hash and fsync fill the gaps (issue #24: at nice 0 they competed with the
+#: training step for the same two cores).
+WRITER_NICENESS = 10
+
+
+def _lower_this_thread_priority() -> None:
+    """Lower the calling thread's scheduling priority (on Linux a thread is a task with its
+    own nice value; threads it starts inherit it). Elsewhere, or when refused, nothing."""
+    import os
+    import threading
+
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, os.getpriority(os.PRIO_PROCESS, tid)
+                       + WRITER_NICENESS)
+    except (AttributeError, OSError):  # pragma: no cover - not Linux, or not permitted
+        pass
