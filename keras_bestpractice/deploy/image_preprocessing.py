@@ -97,8 +97,10 @@ class ImagePreprocessing:
                 seen["channels"].add(int(image.shape[-1]))
                 seen["dtypes"].add(_dtype_name(image))
                 seen["max"] = max(seen["max"], float(to_byte_range(image).max()))
+            # One graph call for a group of one shape, pixel type and (floats) scale.
             batch = tf.convert_to_tensor(np.stack(group)) if all(
-                g.shape == first.shape and g.dtype == first.dtype for g in group) else None
+                g.shape == first.shape and g.dtype == first.dtype
+                and _float_scale(g) == _float_scale(first) for g in group) else None
             resized = (self._resize_batch(batch) if batch is not None else
                        tf.stack([self._resize_one(tf.convert_to_tensor(g)) for g in group]))
             moments.add_pixels(resized.numpy())
@@ -268,6 +270,12 @@ class ImagePreprocessing:
                  f" over {self.seen['images']} images")
         return (f"ImagePreprocessing(image_size={self.image_size}, channels={self.channels}, "
                 f"normalize={self.normalize!r}, {stats})")
+
+
+def _float_scale(image: np.ndarray) -> bool | None:
+    """For float pixels, whether they are on the [0, 1] scale (the graph decides per call)."""
+    return bool(image.max(initial=0) <= 1.0) if np.issubdtype(image.dtype, np.floating) \
+        else None
 
 
 def _dtype_name(image: np.ndarray) -> str:

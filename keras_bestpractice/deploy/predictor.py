@@ -230,8 +230,13 @@ class Predictor:
 
 
 def _same_shape_groups(arrays: list[tuple[int, np.ndarray]]) -> dict[tuple, list]:
+    """Images that can share one SavedModel call: same shape and pixel type, and for floats
+    the same scale (the graph reads a float batch as [0, 1] when its largest value is at
+    most 1, so a [0, 1] and a [0, 255] image must not share a batch)."""
     groups: dict[tuple, list] = {}
     for i, arr in arrays:
-        kind = "float" if np.issubdtype(arr.dtype, np.floating) else str(arr.dtype)
-        groups.setdefault((arr.shape, kind), []).append((i, arr))
+        floating = np.issubdtype(arr.dtype, np.floating)
+        kind = "float" if floating else str(arr.dtype)
+        scale = bool(arr.max(initial=0) <= 1.0) if floating else None
+        groups.setdefault((arr.shape, kind, scale), []).append((i, arr))
     return groups

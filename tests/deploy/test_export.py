@@ -219,3 +219,13 @@ def test_the_running_statistics_are_those_of_every_served_image(exported):
     np.testing.assert_allclose(predictor._moments.mean, pixels.mean(axis=0), rtol=1e-5)
     np.testing.assert_allclose(predictor._moments.std, pixels.std(axis=0), rtol=1e-4)
     assert predictor.served_images == 8
+
+
+@SERVING_ONLY
+def test_float_images_of_both_scales_in_one_call_are_each_read_right(exported):
+    model, prep, path = exported
+    image = images(13, 1)[0]
+    unit, byte = image.astype(np.float32) / 255, image.astype(np.float32)
+    served = Predictor(path).predict([unit, byte])
+    expected = training_path(model, prep, image)
+    np.testing.assert_allclose(served, np.stack([expected, expected]), atol=1e-5)
