@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +25,21 @@ def fsync_dir(path: str | os.PathLike) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def commit_dir(tmp: Path, final: Path, aside: Path) -> None:
+    """Rename the finished directory `tmp` to `final` so a reader sees all of it or none:
+    `tmp` is fsynced; an existing `final` is first moved to `aside` (a name its readers
+    skip) and removed only after the rename, whose parent directory is fsynced."""
+    fsync_dir(tmp)
+    replaced = None
+    if final.exists():
+        os.replace(final, aside)
+        replaced = aside
+    os.replace(tmp, final)
+    fsync_dir(final.parent)
+    if replaced is not None:
+        shutil.rmtree(replaced, ignore_errors=True)
 
 
 def temp_sibling(path: str | os.PathLike) -> Path:

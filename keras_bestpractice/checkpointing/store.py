@@ -50,7 +50,7 @@ from typing import Any
 
 import numpy as np
 
-from keras_bestpractice._atomic import atomic_write_text, fsync_dir
+from keras_bestpractice._atomic import atomic_write_text, commit_dir
 from keras_bestpractice._core.compare import Direction
 from keras_bestpractice._warnings import warn
 from keras_bestpractice.checkpointing.retention import Entry, best_entry, select_retained
@@ -592,15 +592,8 @@ class CheckpointStore:
                         "manifest": full}
             _write_buffers(tmp / MANIFEST, [memoryview(json.dumps(
                 envelope, indent=1, sort_keys=True, default=_json_default).encode())])
-            fsync_dir(tmp)
-            replaced = None
-            if final.exists():  # the same name twice: move the old one aside first
-                replaced = self.root / f"{TMP}delete-{name}-{token}"
-                os.replace(final, replaced)
-            os.replace(tmp, final)
-            fsync_dir(self.root)
-            if replaced is not None:
-                shutil.rmtree(replaced, ignore_errors=True)
+            # The same name twice: the old one is moved aside (a temporary name) first.
+            commit_dir(tmp, final, self.root / f"{TMP}delete-{name}-{token}")
         except BaseException as exc:
             shutil.rmtree(tmp, ignore_errors=True)
             if isinstance(exc, (KeyboardInterrupt, SystemExit)):

@@ -25,7 +25,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -33,7 +32,8 @@ from typing import Any
 
 import numpy as np
 
-from keras_bestpractice._atomic import fsync_dir
+from keras_bestpractice._atomic import commit_dir
+from keras_bestpractice.checkpointing.store import versions
 from keras_bestpractice.deploy.image_preprocessing import (
     ImagePreprocessing,
     decode_to_byte_scale,
@@ -167,18 +167,10 @@ def export_for_serving(model: Any, preprocessing: ImagePreprocessing, path: str 
             "format": FORMAT, "created": time.time(), "image_size": list(expected[:2]),
             "channels": expected[2], "signatures": list(SIGNATURES),
             "references": len(references), "tolerance": TOLERANCE,
-            "export_difference": worst, "versions": _versions(),
+            "export_difference": worst, "versions": versions(),
         }
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1))
-        fsync_dir(tmp)
-        old = None
-        if path.exists():
-            old = path.parent / f".{path.name}.old-{uuid.uuid4().hex[:8]}"
-            os.replace(path, old)
-        os.replace(tmp, path)
-        fsync_dir(path.parent)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+        commit_dir(tmp, path, path.parent / f".{path.name}.old-{uuid.uuid4().hex[:8]}")
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -255,12 +247,3 @@ def run_array_signature(served: Any, image: np.ndarray) -> dict[str, np.ndarray]
         fn = served.signatures["serve_float"]
         batch = batch.astype(np.float32)
     return {k: t.numpy() for k, t in fn(images=batch).items()}
-
-
-def _versions() -> dict[str, str]:
-    out = {"python": sys.version.split()[0], "numpy": np.__version__}
-    for name in ("tensorflow", "keras", "keras_bestpractice"):
-        mod = sys.modules.get(name)
-        if mod is not None and hasattr(mod, "__version__"):
-            out[name] = str(mod.__version__)
-    return out
