@@ -37,6 +37,12 @@ def diagnose_args(run: dict, use_num_classes: bool = True) -> dict:
             kwargs["num_classes"] = None  # a sigmoid's reference comes from the prevalence
     if run.get("targets") is not None:
         kwargs["targets"] = TargetSummary(run["targets"])
+    # What TrainingDiagnostics reads off the model and its probe batch, where the corpus
+    # recorded it (the independent corpora; see make_independent_corpus.py --backfill).
+    if run.get("model_facts") is not None:
+        kwargs["model"] = run["model_facts"]
+    if run.get("predicted_classes") is not None:
+        kwargs["predicted_classes"] = run["predicted_classes"]
     return kwargs
 
 

@@ -343,6 +343,38 @@ def issue_scenarios() -> list[Scenario]:
 
 
 # ----------------------------------------------------------------------- training
+def facts_of(model, first_rate: float | None) -> dict:
+    """The model facts diagnose(model=...) reads, as TrainingDiagnostics passes them."""
+    from keras_bestpractice.diagnostics.model_facts import ModelFacts
+
+    facts = ModelFacts.from_any(model).to_dict()
+    if first_rate is not None:
+        facts["learning_rate"] = max(first_rate, facts["learning_rate"] or 0.0)
+    return facts
+
+
+class RateLog:
+    """Records the optimizer's learning rate at the start and at each epoch end."""
+
+    def __new__(cls):
+        import keras
+
+        from keras_bestpractice.diagnostics.model_facts import current_rate
+
+        class _RateLog(keras.callbacks.Callback):
+            def __init__(self):
+                super().__init__()
+                self.rates, self.first = [], None
+
+            def on_train_begin(self, logs=None):
+                self.first = current_rate(self.model.optimizer)
+
+            def on_epoch_end(self, epoch, logs=None):
+                self.rates.append(current_rate(self.model.optimizer))
+
+        return _RateLog()
+
+
 def train(s: Scenario, seed: int) -> dict:
     import keras
 
@@ -372,22 +404,63 @@ def train(s: Scenario, seed: int) -> dict:
     metrics = {"multiclass": ["accuracy"], "binary": ["binary_accuracy"],
                "multilabel": ["binary_accuracy"], "regression": ["mae"]}[kind]
     model.compile(make_optimizer(s.opt, lr), loss, metrics=metrics)
-    callbacks = []
+    rates = RateLog()
+    callbacks = [rates]
     if s.sched == "plateau":
         callbacks.append(keras.callbacks.ReduceLROnPlateau("val_loss", factor=0.3,
                                                            patience=3, min_lr=1e-6))
     history = model.fit(x_tr, y_tr, validation_data=(x_va, y_va), epochs=s.epochs,
                         batch_size=s.batch, verbose=0, callbacks=callbacks)
     hist = {k: [float(v) for v in vals] for k, vals in history.history.items()}
+    if "learning_rate" not in hist:
+        # What TrainingDiagnostics logs when no callback does: the rate at each epoch end.
+        hist["learning_rate"] = rates.rates
     entry = {"name": s.name, "label": s.label, "loss": loss, "epoch": list(history.epoch),
              "history": hist, "kind": kind,
-             "num_classes": classes if kind == "multiclass" else None}
+             "num_classes": classes if kind == "multiclass" else None,
+             # What TrainingDiagnostics reads off the model (diagnose(model=...)), and the
+             # classes it predicts for a probe batch of 64 training samples at the end.
+             "model_facts": facts_of(model, first_rate=rates.first)}
+    if kind == "multiclass":
+        probs = model.predict(x_tr[:64], verbose=0)
+        entry["predicted_classes"] = np.argmax(probs, axis=-1).astype(int).tolist()
     if kind != "multiclass":
         entry["targets"] = dict(target_summary(y_tr))
     else:
         entry["class_prior"] = (np.bincount(y_tr.astype(int), minlength=classes)
                                 / len(y_tr)).tolist()
     return entry
+
+
+def backfill(path: Path) -> int:
+    """Model facts and learning-rate curves for a corpus made before they were recorded:
+    both follow from the scenario (the model it builds, the optimizer and schedule it
+    sets), so they are what the generator would have recorded."""
+    from keras_bestpractice._atomic import atomic_write_text
+
+    corpus = json.loads(path.read_text())
+    known = {s.name: s for s in scenarios() + issue_scenarios()}
+    for entry in corpus["runs"]:
+        s = known[entry["name"]]
+        seed = (zlib.crc32(s.name.encode()) + 104729 * corpus["seed"]) % (2**31)
+        (x_tr, y_tr), _, info = load(s.data, s.val, seed, s.n)
+        n_train = min(len(x_tr), s.train_subset or len(x_tr))
+        kind, classes = info["kind"], info["classes"]
+        outputs = classes if kind != "regression" else (1 if y_tr.ndim == 1 else y_tr.shape[1])
+        model = build(s.arch, x_tr.shape[1:], outputs, kind, s.width, s.depth, s.dropout,
+                      s.batchnorm)
+        steps = math.ceil(n_train / s.batch)
+        lr = schedule(s.sched, s.lr, steps, s.epochs, **s.extra)
+        model.compile(make_optimizer(s.opt, lr), "mse")
+        at = (lambda step: float(lr)) if isinstance(lr, float) else \
+            (lambda step: float(np.asarray(lr(step))))
+        facts = facts_of(model, first_rate=at(0))
+        entry["model_facts"] = facts
+        if "learning_rate" not in entry["history"]:
+            entry["history"]["learning_rate"] = [at((e + 1) * steps) for e in entry["epoch"]]
+    atomic_write_text(path, json.dumps(corpus, indent=1, allow_nan=True))
+    print(f"backfilled {len(corpus['runs'])} runs in {path}")
+    return 0
 
 
 def main(argv=None) -> int:
@@ -398,11 +471,19 @@ def main(argv=None) -> int:
     parser.add_argument("--set", choices=("corpus", "issue23"), default="corpus",
                         help="corpus: the independent corpus; issue23: the runs of the "
                              "classes issue #23 names (tests/fixtures/issue23_runs.json)")
+    parser.add_argument("--backfill", default=None, metavar="CORPUS",
+                        help="add to an existing corpus what a later generator records "
+                             "without training again: the model facts and, where no "
+                             "callback logged it, the learning rate at each epoch end (from "
+                             "the run's own schedule)")
     args = parser.parse_args(argv)
 
     import keras
 
     from keras_bestpractice._atomic import atomic_write_text
+
+    if args.backfill:
+        return backfill(Path(args.backfill))
 
     runs, t0 = [], time.perf_counter()
     if args.set == "issue23" and args.out == str(DEFAULT_OUT):

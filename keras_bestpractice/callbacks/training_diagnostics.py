@@ -20,6 +20,8 @@ from keras_bestpractice._callback import (
     reference_for,
 )
 from keras_bestpractice._core.history import EpochHistory
+from keras_bestpractice.diagnostics.curves import LEARNING_RATE_KEYS
+from keras_bestpractice.diagnostics.model_facts import ModelFacts, current_rate
 from keras_bestpractice._core.inputs import is_dataset as _is_dataset
 
 REPORT_SUFFIXES = (".html", ".htm", ".md", ".json", ".png")
@@ -216,6 +218,13 @@ class TrainingDiagnostics(CopyableCallback):
                 self._first_batch_loss = math.nan
 
     def on_epoch_end(self, epoch, logs=None):
+        if not any(key in (logs or {}) for key in LEARNING_RATE_KEYS):
+            # The rate each epoch ended at (a schedule's value), as ReduceLROnPlateau logs
+            # it: a stall with a collapsed rate is the schedule's (`plateau`), and a slow
+            # run at its optimizer's customary rate is not "raise the rate".
+            rate = current_rate(getattr(self.model, "optimizer", None))
+            if rate is not None:
+                logs = {**(logs or {}), "learning_rate": rate}
         self._log.append(epoch, logs)
         if self._probe is not None and (len(self._log) % self.every_n_epochs == 0):
             self._run_probe(epoch=int(epoch), when="end")
@@ -243,6 +252,7 @@ class TrainingDiagnostics(CopyableCallback):
             skipped_checks=self._skipped,
             probes=[_flatten_probe(p) for p in self._probes],
             predicted_classes=predicted,
+            model=ModelFacts.from_any(self.model),
             **self._reference_args(),
         )
         if self.report_path is not None:

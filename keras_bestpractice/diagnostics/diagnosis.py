@@ -19,6 +19,7 @@ from keras_bestpractice.diagnostics.chance import ChanceLevel, chance_level
 from keras_bestpractice.diagnostics.curves import Curves
 from keras_bestpractice.diagnostics.diagnostics_report import DiagnosticsReport
 from keras_bestpractice.diagnostics.finding import Finding
+from keras_bestpractice.diagnostics.model_facts import ModelFacts
 from keras_bestpractice.diagnostics.rules import RunView, first_best
 
 
@@ -34,6 +35,7 @@ def diagnose(
     probes: Iterable[dict] = (),
     reference: Any = None,
     predicted_classes: Sequence[int] | None = None,
+    model: Any = None,
 ) -> DiagnosticsReport:
     """Diagnose a training run from its learning curves.
 
@@ -83,6 +85,14 @@ def diagnose(
             a uniform `num_classes` says. Defaults to `None` (the curves alone
             cannot tell such a collapse from a model whose learning rate went to
             zero).
+        model: the trained Keras model (`TrainingDiagnostics` passes its own), a
+            `ModelFacts`, or a mapping of its facts (`optimizer`, `learning_rate`,
+            `hidden_nonlinear`; `keras_bestpractice.diagnostics.model_facts`). A
+            model with no non-linear hidden layer stuck at the chance level is
+            `underfitting` (capacity), not `not_learning`; a steady but slow loss
+            at the optimizer's customary rate is `still_improving` (a note: train
+            longer), not `slow_convergence` ("raise the rate"). Defaults to `None`
+            (judged from the curves).
 
     Returns:
         A `DiagnosticsReport`; `report.primary` is the most serious finding and
@@ -129,7 +139,8 @@ def diagnose(
                                None if all_classes is not None else num_classes, class_prior,
                                skipped, multi_output=bool(outputs))
     single = _single_class(predicted_classes)
-    findings, view = _curve_findings(curves, chance, infer, single)
+    facts = ModelFacts.from_any(model)
+    findings, view = _curve_findings(curves, chance, infer, single, facts)
     if view.chance is None and view.inferred_chance is None and not any(
             s.startswith("not_learning") for s in skipped):
         skipped.append(
@@ -230,10 +241,11 @@ MIN_PREDICTIONS = 16
 
 
 def _curve_findings(curves: Curves, chance: ChanceLevel | None, infer: bool,
-                    single_class: tuple[int, int] | None = None
-                    ) -> tuple[list[Finding], RunView]:
+                    single_class: tuple[int, int] | None = None,
+                    facts: ModelFacts | None = None) -> tuple[list[Finding], RunView]:
     view = RunView.build(curves, chance, infer=infer)
     view.single_class = single_class
+    view.facts = facts
     findings: list[Finding] = []
     for spec in catalog.curve_specs():
         found = spec.detect(view)
