@@ -432,6 +432,11 @@ def train(s: Scenario, seed: int) -> dict:
     return entry
 
 
+def _rate_at(lr, step: int) -> float:
+    """A rate or schedule's value at optimizer step `step`."""
+    return float(lr) if isinstance(lr, float) else float(np.asarray(lr(step)))
+
+
 def backfill(path: Path) -> int:
     """Model facts and learning-rate curves for a corpus made before they were recorded:
     both follow from the scenario (the model it builds, the optimizer and schedule it
@@ -452,12 +457,10 @@ def backfill(path: Path) -> int:
         steps = math.ceil(n_train / s.batch)
         lr = schedule(s.sched, s.lr, steps, s.epochs, **s.extra)
         model.compile(make_optimizer(s.opt, lr), "mse")
-        at = (lambda step: float(lr)) if isinstance(lr, float) else \
-            (lambda step: float(np.asarray(lr(step))))
-        facts = facts_of(model, first_rate=at(0))
-        entry["model_facts"] = facts
+        entry["model_facts"] = facts_of(model, first_rate=_rate_at(lr, 0))
         if "learning_rate" not in entry["history"]:
-            entry["history"]["learning_rate"] = [at((e + 1) * steps) for e in entry["epoch"]]
+            entry["history"]["learning_rate"] = [_rate_at(lr, (e + 1) * steps)
+                                                 for e in entry["epoch"]]
     atomic_write_text(path, json.dumps(corpus, indent=1, allow_nan=True))
     print(f"backfilled {len(corpus['runs'])} runs in {path}")
     return 0

@@ -20,9 +20,9 @@ from keras_bestpractice._callback import (
     reference_for,
 )
 from keras_bestpractice._core.history import EpochHistory
+from keras_bestpractice._core.inputs import is_dataset as _is_dataset
 from keras_bestpractice.diagnostics.curves import LEARNING_RATE_KEYS
 from keras_bestpractice.diagnostics.model_facts import ModelFacts, current_rate
-from keras_bestpractice._core.inputs import is_dataset as _is_dataset
 
 REPORT_SUFFIXES = (".html", ".htm", ".md", ".json", ".png")
 _RELU = ("relu", "relu6")
