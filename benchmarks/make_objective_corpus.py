@@ -46,12 +46,13 @@ def datasets(split_seed: int = 0):
                                         random_state=split_seed)
 
 
-def train(data, width, optimizer, lr, dropout, epochs, seed):
+def train(data, width, optimizer, lr, dropout, epochs, seed, depth=1, activation="relu"):
     import keras
 
     (x_tr, x_va, y_tr, y_va) = data
     keras.utils.set_random_seed(seed)
-    layers = [keras.Input((x_tr.shape[1],)), keras.layers.Dense(width, activation="relu")]
+    layers = [keras.Input((x_tr.shape[1],))] + [
+        keras.layers.Dense(width, activation=activation) for _ in range(depth)]
     if dropout:
         layers.append(keras.layers.Dropout(dropout))
     layers.append(keras.layers.Dense(int(y_tr.max()) + 1, activation="softmax"))
@@ -70,7 +71,13 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default=str(DEFAULT_OUT))
     parser.add_argument("--seed", type=int, default=0,
                         help="seed of the splits and of the runs (a held-out corpus: 100)")
+    parser.add_argument("--late", action="store_true",
+                        help="late starters (issue #26): deep sigmoid networks trained with "
+                             "plain SGD sit at chance for epochs (vanishing gradients at "
+                             "their start) before they learn")
     args = parser.parse_args(argv)
+    if args.late:
+        return main_late(args)
     grid = list(itertools.product([4, 32], ["adam", "sgd", "rmsprop"], [1e-1, 1e-2, 1e-3],
                                   [0.0, 0.3]))
     runs = []
@@ -88,6 +95,34 @@ def main(argv=None) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     payload = {"about": "Full-budget runs (no stopping) for the TrainingObjective benchmark; "
                         "made by benchmarks/make_objective_corpus.py",
+               "epochs": args.epochs, "runs": runs}
+    tmp = out.with_suffix(".tmp")
+    tmp.write_text(json.dumps(payload, separators=(",", ":")))
+    tmp.replace(out)
+    print(f"{len(runs)} runs in {time.perf_counter() - start:.0f} s -> {out}")
+    return 0
+
+
+def main_late(args) -> int:
+    """Late starters: flat heads of varying length, then a rise (or none in the budget)."""
+    grid = list(itertools.product([3, 4], [0.5, 1.0, 2.0]))
+    runs = []
+    start = time.perf_counter()
+    for name, data in datasets(args.seed):
+        for i, (depth, lr) in enumerate(grid):
+            history = train(data, 32, "sgd", lr, 0.0, args.epochs, seed=args.seed + i,
+                            depth=depth, activation="sigmoid")
+            runs.append({"name": f"{name}_sigmoid{depth}_sgd_lr{lr:g}", "data": name,
+                         "width": 32, "depth": depth, "optimizer": "sgd", "lr": lr,
+                         "dropout": 0.0, "history": history})
+            acc = history["val_accuracy"]
+            flat = next((e for e, a in enumerate(acc) if a >= acc[0] + 0.1), None)
+            print(f"{runs[-1]['name']:32s} best val_accuracy {max(acc):.3f}, first +0.1 at "
+                  f"epoch {flat}", flush=True)
+    out = Path(args.out)
+    payload = {"about": "Late starters (flat first epochs, then learning) for the "
+                        "TrainingObjective benchmark; made by benchmarks/make_objective_corpus.py "
+                        "--late after the late-start rules (issue #26), measured only",
                "epochs": args.epochs, "runs": runs}
     tmp = out.with_suffix(".tmp")
     tmp.write_text(json.dumps(payload, separators=(",", ":")))

@@ -28,18 +28,145 @@ def issue_run(name):
 
 
 @pytest.mark.parametrize("name, given, floor", [
-    ("independent_runs.json", True, 0.93), ("independent_runs.json", False, 0.85),
-    ("independent_runs_heldout.json", True, 0.90), ("independent_runs_heldout.json", False, 0.83),
-    ("independent_runs_heldout2.json", True, 0.85), ("independent_runs_heldout2.json", False, 0.78),
+    ("independent_runs.json", True, 1.0), ("independent_runs.json", False, 0.93),
+    ("independent_runs_heldout.json", True, 1.0), ("independent_runs_heldout.json", False, 0.93),
+    ("independent_runs_heldout2.json", True, 0.97), ("independent_runs_heldout2.json", False, 0.91),
+    # Seed 3: made after the third round of rule changes and only measured.
+    ("independent_runs_heldout3.json", True, 0.91), ("independent_runs_heldout3.json", False, 0.87),
 ])
-def test_independent_corpus_accuracy_and_no_healthy_error(name, given, floor):
+def test_independent_corpus_accuracy_and_no_healthy_warning(name, given, floor):
     result = score(corpus(name), use_num_classes=given)
     # RESULTS.md records the figures; these floors guard against a regression.
     assert result["accuracy"] >= floor, result["misses"]
-    # One healthy run (Hastie's set at Adam 1e-3 with Dropout) is called slow: its
-    # curve is that of the slow runs (a straight 25% descent in 25 epochs); none gets an
-    # error.
-    assert [name for name, _ in result["healthy_flagged"]] in ([], ["hastie_mlp_dropout"])
+    assert result["healthy_flagged"] == []
+
+
+def test_model_facts_from_real_keras_models():
+    keras = pytest.importorskip("keras")
+    from keras_bestpractice.diagnostics.model_facts import ModelFacts
+
+    def facts(*layers, optimizer=None):
+        model = keras.Sequential([keras.Input((8, 8, 1)), *layers])
+        if optimizer is not None:
+            model.compile(optimizer, "mse")
+        return ModelFacts.from_any(model)
+
+    linear = facts(keras.layers.Flatten(), keras.layers.Dropout(0.2),
+                   keras.layers.Dense(3, activation="softmax"),
+                   optimizer=keras.optimizers.Adam(1e-3))
+    assert linear.hidden_nonlinear is False
+    assert linear.optimizer == "adam" and linear.learning_rate == pytest.approx(1e-3)
+    assert linear.rate_is_low is False
+    assert facts(keras.layers.Flatten(), keras.layers.Dense(4, activation="relu"),
+                 keras.layers.Dense(3)).hidden_nonlinear is True
+    # A non-linearity as its own layer, and max pooling, count; a linear Activation not.
+    assert facts(keras.layers.Conv2D(2, 3), keras.layers.Activation("relu"),
+                 keras.layers.Flatten(), keras.layers.Dense(3)).hidden_nonlinear is True
+    assert facts(keras.layers.Conv2D(2, 3), keras.layers.MaxPooling2D(),
+                 keras.layers.Flatten(), keras.layers.Dense(3)).hidden_nonlinear is True
+    assert facts(keras.layers.Conv2D(2, 3), keras.layers.Activation("linear"),
+                 keras.layers.Flatten(), keras.layers.Dense(3)).hidden_nonlinear is False
+    # A layer it does not know: unknown, never a guess.
+    assert facts(keras.layers.Lambda(lambda t: t * t), keras.layers.Flatten(),
+                 keras.layers.Dense(3)).hidden_nonlinear is None
+    low = facts(keras.layers.Flatten(), keras.layers.Dense(3),
+                optimizer=keras.optimizers.SGD(1e-3))
+    assert low.optimizer == "sgd" and low.rate_is_low is True
+
+
+def test_model_facts_bad_input_names_the_argument():
+    from keras_bestpractice.diagnostics.model_facts import ModelFacts
+
+    history = {"loss": [1.0, 0.9, 0.8]}
+    with pytest.raises(TypeError, match="`model`"):
+        diagnose(history, model=3)
+    with pytest.raises(ValueError, match="optimiser"):
+        diagnose(history, model={"optimiser": "adam"})
+    with pytest.raises(TypeError, match="learning_rate"):
+        ModelFacts.from_any({"learning_rate": "fast"})
+
+
+def _without_facts(run):
+    return {k: v for k, v in run.items() if k != "model_facts"}
+
+
+@pytest.mark.parametrize("name", ["quantiles_linear", "hastie_linear"])
+@pytest.mark.parametrize("file", ["independent_runs.json", "independent_runs_heldout.json"])
+def test_a_linear_model_at_chance_is_underfitting_when_the_model_says_it_is_linear(name, file):
+    # Issue #23: a linear model on radially symmetric classes converges to the prior and
+    # was called not_learning ("check the labels"); the cause is capacity. Without the
+    # model's facts the curves cannot tell it from shuffled labels, and it stays so.
+    run = next(r for r in corpus(file)["runs"] if r["name"] == name)
+    assert run["model_facts"]["hidden_nonlinear"] is False
+    report = diagnose(run["history"], **diagnose_args(run))
+    assert report.primary.code == "underfitting", report.codes
+    assert report.primary.evidence["linear_model"] is True
+    assert "hidden non-linear layer" in report.primary.suggestion
+    assert "learning rate" not in report.primary.suggestion.split("More epochs")[0]
+    assert diagnose(run["history"], **diagnose_args(_without_facts(run))).primary.code == \
+        "not_learning"
+    # A network (facts say non-linear) at chance is still not_learning.
+    net = {**run, "model_facts": {**run["model_facts"], "hidden_nonlinear": True}}
+    assert diagnose(net["history"], **diagnose_args(net)).primary.code == "not_learning"
+
+
+@pytest.mark.parametrize("file", ["independent_runs.json", "independent_runs_heldout.json",
+                                  "independent_runs_heldout2.json"])
+def test_slow_progress_at_the_customary_rate_is_a_note_and_at_a_tiny_rate_a_warning(file):
+    # Issue #23: Hastie's set at Adam 1e-3 (healthy, by construction) falls 25% in 25
+    # epochs, the same straight line as the runs whose rate is far too low; the advice
+    # "multiply the learning rate by 10" contradicted the rate it ran at.
+    runs = {r["name"]: r for r in corpus(file)["runs"]}
+    healthy = runs["hastie_mlp_dropout"]
+    report = diagnose(healthy["history"], **diagnose_args(healthy))
+    assert report.is_healthy and report.primary.code == "healthy", report.codes
+    note = report.get("still_improving")
+    assert note is not None and note.severity == "info"
+    assert "adam" in note.message and "Train for more epochs" in note.suggestion
+    # Without the model's facts it is the slow run it looks like.
+    assert diagnose(healthy["history"], **diagnose_args(_without_facts(healthy))
+                    ).primary.code == "slow_convergence"
+    for name in ("blobs_sgd_tiny_lr", "friedman3_sgd_tiny_lr"):
+        slow = runs[name]
+        found = diagnose(slow["history"], **diagnose_args(slow))
+        assert found.primary.code == "slow_convergence", (name, found.codes)
+        assert "Multiply the learning rate by 10" in found.primary.suggestion
+
+
+def test_a_schedule_that_stops_a_run_at_chance_is_a_plateau_when_its_rate_is_logged():
+    # Issue #23 (held-out seed 2): the rate cut x1e-5 at epoch 2, the loss stopped dead at
+    # 1.081, near ln 3: `not_learning` ("check the labels") where the schedule is the cause.
+    run = next(r for r in corpus("independent_runs_heldout2.json")["runs"]
+               if r["name"] == "quantiles_collapsed_schedule")
+    report = diagnose(run["history"], **diagnose_args(run))
+    assert report.primary.code == "plateau", report.codes
+    assert report.primary.evidence["final_learning_rate"] < 1e-7
+    unlogged = {**run, "history": {k: v for k, v in run["history"].items()
+                                   if k != "learning_rate"}}
+    assert diagnose(unlogged["history"], **diagnose_args(unlogged)).primary.code == \
+        "not_learning"
+
+
+def test_overfitting_needs_a_rise_out_of_the_validation_noise():
+    # Issue #23 (held-out): a high-rate run judged on 50 validation samples bounces by a
+    # quarter of its level; its rise "since the best epoch" (25-32%) was 1.4-2 jumps and
+    # was called overfitting before its oscillation.
+    for file in ("independent_runs_heldout.json", "independent_runs_heldout2.json"):
+        run = next(r for r in corpus(file)["runs"]
+                   if r["name"] == "hastie_momentum_high_lr_small_val")
+        report = diagnose(run["history"], **diagnose_args(run))
+        assert report.primary.code == "val_oscillation", report.codes
+        assert "overfitting" not in report.codes
+
+
+def test_a_memorised_set_whose_smooth_validation_loss_rose_is_overfitting():
+    # Issue #23 (held-out seed 2): 24 samples memorised to a loss of 1e-5, validation loss
+    # up 8.5% from its best on a curve that moves by 1e-4 an epoch: it was `healthy`.
+    run = next(r for r in corpus("independent_runs_heldout2.json")["runs"]
+               if r["name"] == "wine_tiny_train_wide")
+    report = diagnose(run["history"], **diagnose_args(run))
+    assert report.primary.code == "overfitting", report.codes
+    assert report.primary.evidence["memorised"] is True
 
 
 @pytest.mark.parametrize("name", ["dead_3class_after_spike", "dead_binary_after_spike",

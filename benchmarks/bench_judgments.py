@@ -1,0 +1,200 @@
+"""The issue-#26 judgments on fresh runs, made after the rules and only measured.
+
+Each part trains small real runs with the callbacks a user adds, on seeds, data and
+settings the tests do not use, and compares the judgment with a truth that does not
+come from the rule:
+
+- `collapse`: 4-class data at several imbalances, a ReLU MLP on SGD at rates from
+  sensible to far too high. Truth: the trained model gives one class to at least 99% of
+  the *whole* validation set (the rule sees 64 probe samples and the curves). Judgment:
+  `TrainingDiagnostics`' primary finding is `not_learning`.
+- `val_at_chance`: Dense -> BatchNormalization(momentum=0.999) -> ReLU -> softmax on
+  digits or generated blobs, inputs offset far from zero (the fault: inference sees other
+  statistics than training) or centred. Truth: validation accuracy never more than 0.1
+  above the majority share while training accuracy ends above 0.8. Judgment: primary
+  `val_at_chance`.
+- `guard`: `DivergenceGuard(lr_backoff=0.5)` on runs that converge near zero loss with
+  noisy batches (they must never be stopped as diverged) and on runs whose rate grows
+  1.6x per epoch (they diverge). Truth: the loss of the same run without the guard ends
+  above 3x its lowest value. Judgment: the guard recorded a divergence.
+
+Prints precision and recall per part.
+
+    python benchmarks/bench_judgments.py [--part collapse|val_at_chance|guard|all] [--seed 500]
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def _pr(rows: list[tuple[bool, bool]]) -> str:
+    tp = sum(1 for truth, said in rows if truth and said)
+    fp = sum(1 for truth, said in rows if not truth and said)
+    fn = sum(1 for truth, said in rows if truth and not said)
+    precision = tp / (tp + fp) if tp + fp else float("nan")
+    recall = tp / (tp + fn) if tp + fn else float("nan")
+    return (f"{len(rows)} runs, {tp + fn} with the fault: precision {precision:.2f}, "
+            f"recall {recall:.2f} (false alarms {fp}, missed {fn})")
+
+
+def _imbalanced(shares, seed):
+    rng = np.random.default_rng(seed)
+    counts = [int(1000 * s) for s in shares]
+    x = np.concatenate([rng.normal(c * 0.6, 1.0, (n, 12)) for c, n in enumerate(counts)])
+    x = (1.0 / (1.0 + np.exp(-x))).astype("float32")
+    y = np.concatenate([[c] * n for c, n in enumerate(counts)])
+    order = rng.permutation(len(y))
+    return x[order], y[order]
+
+
+def part_collapse(seed: int) -> list[tuple[bool, bool]]:
+    import keras
+
+    from keras_bestpractice.callbacks import TrainingDiagnostics
+
+    rows = []
+    grid = itertools.product([(0.6, 0.2, 0.12, 0.08), (0.45, 0.25, 0.2, 0.1),
+                              (0.7, 0.1, 0.1, 0.1)], [0.03, 0.3, 3.0, 8.0])
+    for i, (shares, lr) in enumerate(grid):
+        x, y = _imbalanced(shares, seed + i)
+        n_tr = int(0.7 * len(y))
+        keras.utils.set_random_seed(seed + i)
+        model = keras.Sequential([keras.Input((12,)),
+                                  keras.layers.Dense(32, activation="relu"),
+                                  keras.layers.Dense(32, activation="relu"),
+                                  keras.layers.Dense(4, activation="softmax")])
+        model.compile(keras.optimizers.SGD(lr), "sparse_categorical_crossentropy",
+                      metrics=["accuracy"])
+        diag = TrainingDiagnostics(probe_data=(x[:64], y[:64]), verbose=0)
+        model.fit(x[:n_tr], y[:n_tr], validation_data=(x[n_tr:], y[n_tr:]), epochs=10,
+                  batch_size=32, verbose=0, callbacks=[diag])
+        predicted = np.argmax(model.predict(x[n_tr:], verbose=0), axis=-1)
+        truth = bool(np.bincount(predicted, minlength=4).max() >= 0.99 * predicted.size)
+        said = diag.report.primary.code == "not_learning"
+        rows.append((truth, said))
+        print(f"  shares {shares} SGD({lr:g}): one class for {truth}, "
+              f"primary {diag.report.primary.code}", flush=True)
+    return rows
+
+
+def part_val_at_chance(seed: int) -> list[tuple[bool, bool]]:
+    import keras
+    from sklearn.datasets import load_digits, make_blobs
+
+    from keras_bestpractice.callbacks import TrainingDiagnostics
+
+    digits = load_digits(return_X_y=True)
+    blobs = make_blobs(n_samples=1500, centers=6, n_features=20, cluster_std=3.0,
+                       random_state=seed)
+    rows = []
+    for i, ((name, (x, y)), offset) in enumerate(itertools.product(
+            [("digits", digits), ("blobs", blobs)], [0.0, 5.0, 20.0, 80.0])):
+        x = x.astype("float32")
+        x = (x - x.mean(0)) / (x.std(0) + 1e-6) + offset
+        y = y.astype(int)
+        k = int(y.max()) + 1
+        rng = np.random.default_rng(seed + i)
+        order = rng.permutation(len(y))
+        x, y = x[order], y[order]
+        n_tr = int(0.7 * len(y))
+        keras.utils.set_random_seed(seed + i)
+        model = keras.Sequential([keras.Input((x.shape[1],)), keras.layers.Dense(64),
+                                  keras.layers.BatchNormalization(momentum=0.999),
+                                  keras.layers.Activation("relu"),
+                                  keras.layers.Dense(k, activation="softmax")])
+        model.compile(keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy",
+                      metrics=["accuracy"])
+        diag = TrainingDiagnostics(verbose=0)
+        history = model.fit(x[:n_tr], y[:n_tr], validation_data=(x[n_tr:], y[n_tr:]),
+                            epochs=8, batch_size=64, verbose=0, callbacks=[diag]).history
+        majority = np.bincount(y[n_tr:]).max() / (len(y) - n_tr)
+        truth = bool(max(history["val_accuracy"]) <= majority + 0.1
+                     and history["accuracy"][-1] > 0.8)
+        said = diag.report.primary.code == "val_at_chance"
+        rows.append((truth, said))
+        print(f"  {name} offset {offset:g}: train {history['accuracy'][-1]:.2f}, val max "
+              f"{max(history['val_accuracy']):.2f}: at chance {truth}, primary "
+              f"{diag.report.primary.code}", flush=True)
+    return rows
+
+
+def part_guard(seed: int) -> list[tuple[bool, bool]]:
+    import keras
+    from sklearn.datasets import load_digits, make_blobs
+
+    from keras_bestpractice.callbacks import DivergenceGuard
+
+    digits = load_digits(return_X_y=True)
+    blobs = make_blobs(n_samples=1200, centers=4, n_features=10, cluster_std=1.0,
+                       random_state=seed)
+    rows = []
+    cases = itertools.product([("digits", digits), ("blobs", blobs)],
+                              [("adam", 3e-3, None), ("adam", 1e-2, None),
+                               ("sgd", 0.1, None), ("adam", 1e-3, 1.6), ("sgd", 0.01, 1.6)])
+    for i, ((name, (x, y)), (opt, lr, growth)) in enumerate(cases):
+        x = ((x - x.mean(0)) / (x.std(0) + 1e-6)).astype("float32")
+        steps = int(np.ceil(len(y) / 16))
+
+        def run(with_guard):
+            keras.utils.set_random_seed(seed + i)
+            model = keras.Sequential([keras.Input((x.shape[1],)),
+                                      keras.layers.Dense(64, activation="relu"),
+                                      keras.layers.Dense(int(y.max()) + 1,
+                                                         activation="softmax")])
+            rate = lr if growth is None else keras.optimizers.schedules.ExponentialDecay(
+                lr, steps, growth)
+            optimizer = (keras.optimizers.Adam if opt == "adam" else keras.optimizers.SGD)(rate)
+            model.compile(optimizer, "sparse_categorical_crossentropy")
+            guard = DivergenceGuard(lr_backoff=0.5) if with_guard else None
+            history = model.fit(x, y, epochs=30, batch_size=16, verbose=0,
+                                callbacks=[guard] if guard else []).history
+            return history, guard
+
+        plain, _ = run(False)
+        loss = np.asarray(plain["loss"], dtype=float)
+        finite = loss[np.isfinite(loss)]
+        truth = bool(not np.isfinite(loss).all() or finite[-1] > 3 * finite.min())
+        _, guard = run(True)
+        said = any(e["reason"] in ("diverged", "non_finite") for e in guard.events)
+        rows.append((truth, said))
+        print(f"  {name} {opt}({lr:g}{'' if growth is None else f', x{growth}/epoch'}): "
+              f"plain loss {finite.min():.3g} -> {loss[-1]:.3g}, diverged {truth}; guard "
+              f"events {[e['reason'] for e in guard.events]}", flush=True)
+    return rows
+
+
+PARTS = {"collapse": part_collapse, "val_at_chance": part_val_at_chance, "guard": part_guard}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--part", choices=(*PARTS, "all"), default="all")
+    parser.add_argument("--seed", type=int, default=500)
+    args = parser.parse_args(argv)
+    names = list(PARTS) if args.part == "all" else [args.part]
+    summary = []
+    for name in names:
+        start = time.perf_counter()
+        print(f"# {name}", flush=True)
+        rows = PARTS[name](args.seed)
+        line = f"{name}: {_pr(rows)} ({time.perf_counter() - start:.0f} s)"
+        summary.append(line)
+        print(line, flush=True)
+    print("\n".join(["", "## summary", *summary]))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
