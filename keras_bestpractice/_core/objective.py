@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from keras_bestpractice._core.compare import Direction, is_finite_number
-from keras_bestpractice._core.projection import Projection, learning_start, project
+from keras_bestpractice._core.projection import Projection, improved, learning_start, project
 from keras_bestpractice._core.reasons import StopReason
 
 # Epochs before a projection may terminate a run: on the real runs of
@@ -57,12 +57,33 @@ def training_learns(history: Mapping[str, Sequence[float]], key: str,
         return False
     train = history.get(key[len("val_"):])
     train_start = learning_start(train, mode) if train else None
-    if train_start is None:
-        return False
+    if train_start is None or not improved(train, mode):
+        return False  # flat, or only got worse: it has not learned
     # A late starter starts on both curves at once; a ceiling stays flat (or wobbles into
-    # a "start" of noise much later) while training learns.
+    # a "start" of noise much later) while training learns, for more than a lag's epochs.
     val_start = learning_start(history.get(key) or [], mode)
-    return val_start is None or val_start > train_start + CEILING_LAG
+    if val_start is None:
+        return len(train) - 1 - train_start > CEILING_LAG
+    return val_start > train_start + CEILING_LAG
+
+
+# A training loss falling faster over its last `ACCELERATION_WINDOW` epochs than over
+# the same number before (by at least 5% of its level) is a run starting to learn, not one
+# at its ceiling: no "unreachable" from the fitted curves then (issue #26: a deep sigmoid
+# net whose loss went 2.31, 2.30, 2.16, 1.90, 1.77 was stopped at epoch 8 with its
+# validation accuracy at 0.21; it met 0.61 at epoch 11 and 0.96 at epoch 33).
+ACCELERATION_WINDOW = 3
+ACCELERATION_MIN_DROP = 0.05
+
+
+def loss_accelerating(loss: Sequence[float]) -> bool:
+    """Is the training loss's latest fall steeper than the one before it?"""
+    x = [float(v) for v in loss if is_finite_number(v)]
+    w = ACCELERATION_WINDOW
+    if len(x) < 2 * w + 1:
+        return False
+    recent, before = x[-1 - w] - x[-1], x[-1 - 2 * w] - x[-1 - w]
+    return recent > max(before, 0.0) and recent >= ACCELERATION_MIN_DROP * abs(x[-1 - w])
 
 
 def check_objective(history: Mapping[str, Sequence[float]], targets: Mapping[str, float],
@@ -98,7 +119,7 @@ def check_objective(history: Mapping[str, Sequence[float]], targets: Mapping[str
     check = ObjectiveCheck(None, projections=projections, met=met)
     if epochs >= budget:
         return check
-    if epochs >= min_epochs:
+    if epochs >= min_epochs and not loss_accelerating(history.get(progress_key) or []):
         for key, p in projections.items():
             if p.probability < 1.0 - confidence:
                 check.reason = StopReason.OBJECTIVE_UNREACHABLE

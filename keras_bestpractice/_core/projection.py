@@ -121,6 +121,12 @@ def _fits(t: np.ndarray, z: np.ndarray):
 # noise has not started at all: nothing can be projected from it ("uncertain").
 LATE_START_FRACTION = 0.1
 NOISE_FACTOR = 3.0
+# ...and beyond `MIN_START_CHANGE` of the curve's level: a flat accuracy moves in steps of
+# one sample (0.102, 0.102, 0.100) and its second differences are 0, so "three times the
+# noise" is 0 and one sample lost read as "clearly worse", one gained as a start (issue
+# #26, late starters made after the first late-start rule: a deep sigmoid net at 0.100 for
+# 8 epochs was projected, and stopped, at 0.098).
+MIN_START_CHANGE = 0.05
 # A flat head is at least 3 epochs whose mean step is at most a quarter of the mean step
 # after it (a slow, steady start is a curve, not a plateau: on the objective corpora,
 # trimming a slow start cost a correct projection).
@@ -130,6 +136,19 @@ FLAT_HEAD_STEP_RATIO = 0.25
 # saturation: six epochs of the rise before projecting it (four made a held-out digits
 # run that met 0.84 at epoch 37 look capped at epoch 8).
 LATE_START_MIN_POINTS = 6
+
+
+def improved(values: Sequence[float], mode: Direction | str) -> bool:
+    """Has the curve's best so far moved past its first value by more than
+    `MIN_START_CHANGE` of its level (and its noise)?"""
+    z = Direction.of(mode).sign * np.asarray(values, dtype=np.float64)
+    z = z[np.isfinite(z)]
+    if z.size < 2:
+        return False
+    bends = np.abs(np.diff(z, n=2))
+    noise = float(np.median(bends)) / 1.65 if bends.size else 0.0
+    gain = float(np.max(z) - z[0])
+    return gain > max(NOISE_FACTOR * noise, MIN_START_CHANGE * abs(float(z[0])))
 
 
 def learning_start(values: Sequence[float], mode: Direction | str) -> int | None:
@@ -147,6 +166,7 @@ def learning_start(values: Sequence[float], mode: Direction | str) -> int | None
     # none; iid noise of scale s gives a median |second difference| of 1.65 s).
     bends = np.abs(np.diff(z[finite], n=2))
     noise = float(np.median(bends)) / 1.65 if bends.size else 0.0
+    noise = max(noise, MIN_START_CHANGE * abs(float(first)) / NOISE_FACTOR)
     if total <= NOISE_FACTOR * noise:
         # No improvement beyond noise: a flat curve has not started (None); one that got
         # clearly worse is projected as it is (it starts at its first epoch).

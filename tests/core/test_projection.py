@@ -5,6 +5,7 @@ import math
 import numpy as np
 import pytest
 
+from keras_bestpractice._core.compare import Direction
 from keras_bestpractice._core.objective import check_objective, first_epoch_meeting
 from keras_bestpractice._core.projection import project
 from keras_bestpractice._core.pruners import CurvePruner, best_of
@@ -141,3 +142,42 @@ def test_plan_epochs_on_a_flat_start_says_uncertain():
     plan = plan_epochs({"loss": FLAT_TRAIN[:6], "val_accuracy": LATE[:6]},
                        {"val_accuracy": 0.95}, max_epochs=40)
     assert plan.verdict.startswith("uncertain") and "change the model" not in plan.verdict
+
+
+def _late(name):
+    import json
+    from pathlib import Path
+
+    corpus = json.loads((Path(__file__).resolve().parents[1] / "fixtures" /
+                         "objective_runs_late.json").read_text())
+    return next(r for r in corpus["runs"] if r["name"] == name)["history"]
+
+
+@pytest.mark.parametrize("name, target, epochs", [
+    # Validation accuracy at 0.102, 0.102, 0.102, 0.100, ...: one sample lost read as
+    # "clearly worse" (a zero noise estimate) and was projected to 0.098; met 0.2 at 26.
+    ("digits_sigmoid4_sgd_lr0.5", 0.2, 8),
+    # Training loss 2.31, 2.30, 2.16, 1.90, 1.77: the run is starting to learn; its
+    # validation accuracy (0.21) met 0.61 at epoch 11.
+    ("digits_sigmoid3_sgd_lr2", 0.61, 8),
+    # Training accuracy started two epochs before validation: a lag, not a ceiling; met
+    # 0.67 at epoch 38.
+    ("synthetic_sigmoid4_sgd_lr2", 0.67, 15),
+])
+def test_late_starters_made_after_the_first_rule_are_not_stopped(name, target, epochs):
+    # Issue #26, measured on deep sigmoid nets trained with plain SGD after the first
+    # late-start rule (objective_runs_late.json): each was stopped as unreachable.
+    history = {k: v[:epochs] for k, v in _late(name).items()}
+    check = check_objective(history, {"val_accuracy": target}, {"val_accuracy": "max"}, 40)
+    assert check.reason is None, check.message
+    assert max(_late(name)["val_accuracy"]) >= target  # it does get there
+
+
+def test_a_training_curve_that_only_got_worse_is_no_ceiling_evidence():
+    from keras_bestpractice._core.objective import training_learns
+
+    history = {"accuracy": [0.100, 0.099, 0.098, 0.097, 0.096, 0.095, 0.094, 0.093],
+               "val_accuracy": [0.10] * 8}
+    assert not training_learns(history, "val_accuracy", Direction.MAX)
+    history["accuracy"] = [0.10, 0.3, 0.5, 0.6, 0.7, 0.75, 0.8, 0.82]
+    assert training_learns(history, "val_accuracy", Direction.MAX)
