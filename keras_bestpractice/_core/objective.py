@@ -23,7 +23,7 @@ from keras_bestpractice._core.reasons import StopReason
 # of the runs that never met it.
 DEFAULT_MIN_EPOCHS = 8
 # Training learning this many epochs before validation moves: validation is at a ceiling.
-CEILING_LAG = 2
+CEILING_LAG = 3
 
 
 @dataclass

@@ -173,7 +173,12 @@ def learning_start(values: Sequence[float], mode: Direction | str) -> int | None
         last = z[finite][-1]
         worse = float(first - last)
         return 0 if worse > 0 and worse >= NOISE_FACTOR * noise else None
-    i = int(np.argmax(best > LATE_START_FRACTION * total))
+    # The rise starts where the curve crosses `LATE_START_FRACTION` of the way for good: a
+    # flat head's noise that pokes above the line once (0.088, 0.099, 0.095, 0.095, ...
+    # before a rise from epoch 7) is part of the head.
+    above = np.where(finite, z - first > LATE_START_FRACTION * total, True)
+    below = np.where(~above)[0]
+    i = int(below[-1] + 1) if below.size else 0
     # A plateau, not a slow start: at least `MIN_FLAT_HEAD` epochs whose steps are a
     # small fraction of the steps after them.
     head, rest = z[:i][finite[:i]], z[i - 1:][finite[i - 1:]] if i else z[:0]
