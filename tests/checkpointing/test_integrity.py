@@ -265,3 +265,43 @@ def test_copying_a_checkpoint_elsewhere_keeps_it_valid(tmp_path):
     older, newer = two_checkpoints(tmp_path / "a")
     shutil.copytree(tmp_path / "a" / newer, tmp_path / "b" / newer)
     assert CheckpointStore(tmp_path / "b").latest().name == newer
+
+
+def test_arrays_are_hashed_per_chunk_and_a_damaged_later_chunk_is_found(tmp_path, monkeypatch):
+    # Format 3 (issue #24): one sha256 per chunk of arrays.bin, checked on several threads.
+    monkeypatch.setattr(store_mod, "HASH_CHUNK", 32)
+    monkeypatch.setattr(store_mod, "VERIFY_THREADS", 2)
+    older, newer = two_checkpoints(tmp_path)
+    ckpt, problem = Checkpoint.open(tmp_path / newer)
+    info = ckpt.manifest["files"]["arrays.bin"]
+    assert problem is None and "sha256" not in info
+    assert info["chunk_size"] == 32 and len(info["chunk_sha256"]) == -(-info["size"] // 32)
+    assert len(info["chunk_sha256"]) >= 4 and ckpt.verify() is None
+    data = bytearray((tmp_path / newer / "arrays.bin").read_bytes())
+    data[3 * 32 + 5] ^= 0x01  # one bit in the fourth chunk
+    (tmp_path / newer / "arrays.bin").write_bytes(bytes(data))
+    assert ckpt.verify() == "arrays.bin does not match its sha256 at chunk 3 (corrupted)"
+    with pytest.warns(KerasBestPracticeWarning, match="chunk 3"):
+        latest = CheckpointStore(tmp_path).latest()
+    assert latest.name == older and same(weights_of(latest), FIRST)
+
+
+def test_a_format_2_checkpoint_still_loads(tmp_path):
+    # Checkpoints written before format 3 (one sha256 for the whole arrays.bin).
+    older, newer = two_checkpoints(tmp_path)
+    path = tmp_path / newer
+    envelope = json.loads((path / "manifest.json").read_text())
+    body = envelope["manifest"]
+    whole = hashlib.sha256((path / "arrays.bin").read_bytes()).hexdigest()
+    body["files"]["arrays.bin"] = {"sha256": whole, "size": body["files"]["arrays.bin"]["size"]}
+    body["format"] = envelope["format"] = 2
+    envelope["manifest_sha256"] = hashlib.sha256(canonical(body)).hexdigest()
+    (path / "manifest.json").write_text(json.dumps(envelope))
+    latest = CheckpointStore(tmp_path).latest()
+    assert latest.name == newer and latest.verify() is None
+    assert same(weights_of(latest), SECOND)
+    # ...and its whole-file digest is still checked.
+    data = bytearray((path / "arrays.bin").read_bytes())
+    data[-1] ^= 0x01
+    (path / "arrays.bin").write_bytes(bytes(data))
+    assert latest.verify() == "arrays.bin does not match its sha256 (corrupted)"
