@@ -133,11 +133,29 @@ def part_val_at_chance(seed: int) -> list[tuple[bool, bool]]:
     return rows
 
 
-def part_guard(seed: int) -> list[tuple[bool, bool]]:
+def _guard_run(x, y, opt, lr, growth, seed, with_guard):
+    """30 epochs at batch 16, the rate constant or growing `growth`x per epoch."""
     import keras
-    from sklearn.datasets import load_digits, make_blobs
 
     from keras_bestpractice.callbacks import DivergenceGuard
+
+    keras.utils.set_random_seed(seed)
+    model = keras.Sequential([keras.Input((x.shape[1],)),
+                              keras.layers.Dense(64, activation="relu"),
+                              keras.layers.Dense(int(y.max()) + 1, activation="softmax")])
+    steps = int(np.ceil(len(y) / 16))
+    rate = lr if growth is None else keras.optimizers.schedules.ExponentialDecay(
+        lr, steps, growth)
+    optimizer = (keras.optimizers.Adam if opt == "adam" else keras.optimizers.SGD)(rate)
+    model.compile(optimizer, "sparse_categorical_crossentropy")
+    guard = DivergenceGuard(lr_backoff=0.5) if with_guard else None
+    history = model.fit(x, y, epochs=30, batch_size=16, verbose=0,
+                        callbacks=[guard] if guard else []).history
+    return history, guard
+
+
+def part_guard(seed: int) -> list[tuple[bool, bool]]:
+    from sklearn.datasets import load_digits, make_blobs
 
     digits = load_digits(return_X_y=True)
     blobs = make_blobs(n_samples=1200, centers=4, n_features=10, cluster_std=1.0,
@@ -148,29 +166,12 @@ def part_guard(seed: int) -> list[tuple[bool, bool]]:
                                ("sgd", 0.1, None), ("adam", 1e-3, 1.6), ("sgd", 0.01, 1.6)])
     for i, ((name, (x, y)), (opt, lr, growth)) in enumerate(cases):
         x = ((x - x.mean(0)) / (x.std(0) + 1e-6)).astype("float32")
-        steps = int(np.ceil(len(y) / 16))
-
-        def run(with_guard):
-            keras.utils.set_random_seed(seed + i)
-            model = keras.Sequential([keras.Input((x.shape[1],)),
-                                      keras.layers.Dense(64, activation="relu"),
-                                      keras.layers.Dense(int(y.max()) + 1,
-                                                         activation="softmax")])
-            rate = lr if growth is None else keras.optimizers.schedules.ExponentialDecay(
-                lr, steps, growth)
-            optimizer = (keras.optimizers.Adam if opt == "adam" else keras.optimizers.SGD)(rate)
-            model.compile(optimizer, "sparse_categorical_crossentropy")
-            guard = DivergenceGuard(lr_backoff=0.5) if with_guard else None
-            history = model.fit(x, y, epochs=30, batch_size=16, verbose=0,
-                                callbacks=[guard] if guard else []).history
-            return history, guard
-
-        plain, _ = run(False)
+        plain, _ = _guard_run(x, y, opt, lr, growth, seed + i, with_guard=False)
         loss = np.asarray(plain["loss"], dtype=float)
         finite = loss[np.isfinite(loss)]
         truth = bool(not np.isfinite(loss).all() or finite[-1] > 3 * finite.min())
-        _, guard = run(True)
-        said = any(e["reason"] in ("diverged", "non_finite") for e in guard.events)
+        _, guard = _guard_run(x, y, opt, lr, growth, seed + i, with_guard=True)
+        said = any(e["reason"] in ("diverged", "nan", "inf") for e in guard.events)
         rows.append((truth, said))
         print(f"  {name} {opt}({lr:g}{'' if growth is None else f', x{growth}/epoch'}): "
               f"plain loss {finite.min():.3g} -> {loss[-1]:.3g}, diverged {truth}; guard "
