@@ -25,6 +25,8 @@ import weakref
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
+
 log = logging.getLogger("keras_bestpractice")
 
 
@@ -259,13 +261,37 @@ def is_chief(model: Any) -> bool:
     return True
 
 
-def cluster_strategy(model: Any) -> Any:
-    """The model's `tf.distribute` strategy when it spans more than one worker, else `None`.
+class JaxProcesses:
+    """The processes of a multi-process JAX run (`jax.distributed` /
+    `keras.distribution.initialize`), as `cluster_strategy` returns them."""
 
-    Under `MultiWorkerMirroredStrategy` every worker runs the same callbacks at the
-    same steps; decisions that must be the same everywhere (roll back, stop, save)
-    are then combined with `cluster_sum`.
+    def __init__(self, count: int):
+        self.count = count
+
+    def sum(self, values: list[float]) -> list[float]:
+        """Element-wise sum over the processes (a collective: every process calls it)."""
+        from jax.experimental import multihost_utils
+
+        gathered = multihost_utils.process_allgather(np.asarray(values, dtype=np.float32))
+        return [float(v) for v in np.asarray(gathered).reshape(self.count, -1).sum(axis=0)]
+
+
+def cluster_strategy(model: Any) -> Any:
+    """What spans more than one worker: the model's `tf.distribute` strategy, or the
+    processes of a multi-process JAX run (`JaxProcesses`); else `None`.
+
+    Under `MultiWorkerMirroredStrategy` or `jax.distributed` every worker runs the same
+    callbacks at the same steps; decisions that must be the same everywhere (roll back,
+    stop, save) are then combined with `cluster_sum`.
     """
+    if "jax" in sys.modules and getattr(model, "distribute_strategy", None) is None:
+        try:
+            import jax
+
+            if jax.process_count() > 1:
+                return JaxProcesses(jax.process_count())
+        except Exception:  # noqa: BLE001 - no JAX runtime: a single process
+            pass
     strategy = getattr(model, "distribute_strategy", None)
     resolver = getattr(strategy, "cluster_resolver", None)
     if resolver is None:
@@ -281,6 +307,8 @@ def cluster_strategy(model: Any) -> Any:
 def cluster_sum(strategy: Any, values: list[float]) -> list[float]:
     """Element-wise sum of `values` over every replica of every worker (a collective:
     every worker must call it at the same point)."""
+    if isinstance(strategy, JaxProcesses):
+        return strategy.sum(values)
     import tensorflow as tf
 
     local = tf.constant(values, tf.float32)

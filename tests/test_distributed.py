@@ -2,7 +2,9 @@
 
 - TensorFlow: `tf.distribute.MirroredStrategy` over 2 logical CPU devices;
 - JAX: `keras.distribution.DataParallel` over 4 host devices forced with
-  `XLA_FLAGS=--xla_force_host_platform_device_count=4` (set before JAX is imported).
+  `XLA_FLAGS=--xla_force_host_platform_device_count=4` (set before JAX is imported), in
+  one process, and over two processes of 2 devices each (`jax.distributed` through
+  `keras.distribution.initialize`, gloo collectives on the CPU).
 
 Each runs in its own process (the device configuration must come before the framework
 starts) and checks, on the replicated model: `DivergenceGuard` catches an injected Inf,
@@ -142,6 +144,103 @@ print("DISTRIBUTED-OK")
 """
 
 
+JAX_TWO_PROCESSES = """
+import json, os, signal, sys
+from pathlib import Path
+import jax
+jax.config.update("jax_cpu_collectives_implementation", "gloo")
+import keras
+pid, phase, work = int(os.environ["KBP_PID"]), os.environ["KBP_PHASE"], Path(os.environ["KBP_WORK"])
+keras.distribution.initialize(job_addresses=os.environ["KBP_COORDINATOR"], num_processes=2,
+                              process_id=pid)
+assert jax.process_count() == 2 and len(jax.devices()) == 4 and len(jax.local_devices()) == 2
+import numpy as np
+from keras_bestpractice._callback import cluster_strategy, cluster_sum
+from keras_bestpractice.callbacks import DivergenceGuard, PeriodicCheckpoint, TrainingDiagnostics
+from keras_bestpractice.hparams import HParamsLogger
+
+dist = keras.distribution.DataParallel(devices=jax.devices())
+dist.auto_shard_dataset = False  # each process feeds its own shard
+keras.distribution.set_distribution(dist)
+rng = np.random.default_rng(0)
+X = rng.random((128, 6)).astype("float32")
+Y = np.argmax(X[:, :3], axis=1)
+x, y = X[pid::2], Y[pid::2]  # 64 samples each: local batches of 16, global 32
+
+
+def build():
+    model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(8, activation="relu"),
+                              keras.layers.Dense(3, activation="softmax")])
+    model.compile(keras.optimizers.SGD(0.3), "sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    return model
+
+
+class KillAt(keras.callbacks.Callback):
+    def __init__(self, batches):
+        super().__init__()
+        self.batches, self.count = batches, 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.count += 1
+        if self.count == self.batches:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+class Blind(DivergenceGuard):
+    # A worker that sees nothing wrong itself: it must act on what the other one saw.
+    def _decide(self, logs, batch, covered=1):
+        return None
+
+
+def fit_checkpointed(directory, kill_at=None):
+    keras.utils.set_random_seed(7)
+    model = build()
+    callbacks = [PeriodicCheckpoint(directory, every_n_epochs=1, async_write=True)]
+    if kill_at:
+        callbacks.append(KillAt(kill_at))
+    model.fit(x, y, batch_size=16, epochs=4, shuffle=False, verbose=0, callbacks=callbacks)
+    return model, callbacks[0]
+
+
+def weight_sum(model):
+    return float(sum(np.sum(w, dtype=np.float64) for w in model.get_weights()))
+
+
+out = {}
+if phase == "killed":  # both processes die inside epoch 3 (a job's crash)
+    fit_checkpointed(work / "crashy", kill_at=10)
+model = build()
+out["sum"] = cluster_sum(cluster_strategy(model), [float(pid), 1.0])
+# 1. An Inf in process 0's shard only; process 1's guard is blind to it.
+poisoned = x.copy()
+if pid == 0:
+    poisoned[2 * 16 + 1, 0] = np.inf
+guard = (DivergenceGuard if pid == 0 else Blind)(lr_backoff=0.5, max_backoffs=1)
+model.fit(poisoned, y, batch_size=16, epochs=2, shuffle=False, verbose=0, callbacks=[guard])
+out["guard"] = [e["action"] for e in guard.events]
+out["guard_weights"] = weight_sum(model)
+# 2. Probes and one HParams session.
+keras.utils.set_random_seed(0)
+model = build()
+diag = TrainingDiagnostics(probe_data=(x[:32], y[:32]), verbose=0)
+logger = HParamsLogger(work / "hparams", {"learning_rate": 0.3})
+model.fit(x, y, batch_size=16, epochs=4, verbose=0, validation_data=(x[:16], y[:16]),
+          callbacks=[diag, logger])
+probes = diag.report.probe_frame()
+out["probes"] = [len(probes), bool(np.isfinite(probes["grad_norm"]).all())]
+out["status"] = str(logger.status)
+# 3. The killed training again: it resumes and ends as an uninterrupted run.
+straight, _ = fit_checkpointed(work / "straight")
+resumed, checkpoint = fit_checkpointed(work / "crashy")
+out["resumed"] = checkpoint.resumed_from is not None
+out["equal"] = all(np.array_equal(a, b) for a, b in
+                   zip(straight.get_weights(), resumed.get_weights(), strict=True))
+out["weights"] = weight_sum(resumed)
+print("RESULT " + json.dumps(out), flush=True)
+"""
+
+
 def run(script: str, env: dict, work) -> None:
     """The training of part 3 killed with SIGKILL inside epoch 3 in one process; then parts
     1-3 in a new one, part 3 resuming it (its final weights equal the uninterrupted run's,
@@ -167,3 +266,58 @@ def test_every_callback_under_jax_data_parallel_on_four_host_devices(tmp_path):
     pytest.importorskip("jax")
     run(JAX_DATA_PARALLEL, {"KERAS_BACKEND": "jax", "TF_CPP_MIN_LOG_LEVEL": "3",
                             "XLA_FLAGS": "--xla_force_host_platform_device_count=4"}, tmp_path)
+
+
+def test_every_callback_across_two_jax_processes(tmp_path):
+    """`jax.distributed` (through `keras.distribution.initialize`) with two local
+    processes of 2 host devices each, `DataParallel` over all 4: the guard acts the same
+    on both when only one sees the Inf (the other acts on the agreement), probes run,
+    one HParams session (the chief's), and a job killed with SIGKILL in both processes
+    inside epoch 3 resumes from the chief's checkpoint, bitwise equal to an uninterrupted
+    two-process run, with equal weights in both processes."""
+    import json
+    import socket
+
+    pytest.importorskip("jax")
+
+    def both(phase: str) -> list[subprocess.CompletedProcess]:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        env = {**os.environ, "KERAS_BACKEND": "jax", "TF_CPP_MIN_LOG_LEVEL": "3",
+               "XLA_FLAGS": "--xla_force_host_platform_device_count=2",
+               "KBP_WORK": str(tmp_path), "KBP_PHASE": phase,
+               "KBP_COORDINATOR": f"127.0.0.1:{port}"}
+        procs = [subprocess.Popen([sys.executable, "-c", textwrap.dedent(JAX_TWO_PROCESSES)],
+                                  env={**env, "KBP_PID": str(pid)}, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True) for pid in (0, 1)]
+        done = []
+        for proc in procs:
+            try:
+                stdout, stderr = proc.communicate(timeout=300)
+            except subprocess.TimeoutExpired:
+                for p in procs:
+                    p.kill()
+                raise
+            done.append(subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr))
+        return done
+
+    killed = both("killed")
+    for proc in killed:
+        assert proc.returncode == -signal.SIGKILL, (proc.stdout + proc.stderr)[-4000:]
+    written = sorted(p.name for p in (tmp_path / "crashy").glob("ckpt-*"))
+    assert written == ["ckpt-epoch0001-end-step0000000004",
+                       "ckpt-epoch0002-end-step0000000008"]
+    results = []
+    for proc in both("all"):
+        line = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
+        assert proc.returncode == 0 and line, (proc.stdout + proc.stderr)[-4000:]
+        results.append(json.loads(line[0][len("RESULT "):]))
+    for out in results:
+        assert out["sum"] == [1.0, 2.0]  # the cross-process agreement's own sum
+        assert out["guard"] == ["lr_backoff", "rolled_back"], out
+        assert out["probes"] == [5, True] and out["status"] == "success"
+        assert out["resumed"] and out["equal"], out
+    assert results[0]["guard_weights"] == results[1]["guard_weights"]
+    assert results[0]["weights"] == results[1]["weights"]
+    assert len([p for p in (tmp_path / "hparams").iterdir() if p.is_dir()]) == 1
