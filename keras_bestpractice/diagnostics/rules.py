@@ -141,6 +141,11 @@ UNDERFIT_MAX_JITTER = 0.10
 OSCILLATION_MIN_EXCESS = 0.10
 OSCILLATION_MIN_REVERSALS = 0.40
 OSCILLATION_MIN_EPOCHS = 5
+# The same after the first third of the epochs, against that part's median level (issue
+# #23: validation on 75 samples bouncing 0.28-0.73 after a fall from 1.21).
+OSCILLATION_TAIL_MIN_EXCESS = 0.15
+OSCILLATION_TAIL_MIN_REVERSALS = 0.5
+OSCILLATION_TAIL_MIN_ABS = 0.05  # of the reference level (else the first validation loss)
 
 # ------------------------------------------------------------ slow convergence
 # Loss going down steadily but slowly: under 35% total improvement, still
@@ -197,6 +202,10 @@ DEAD_LN_K_MAX_ACCURACY = 1.5
 # frozen run (lr 0) starts where it stays; a run stuck on shuffled labels starts
 # within a few percent of it.
 NOT_LEARNING_SPIKE = 1.2
+# A training loss that jumped up by half its level or more on at least two epochs before
+# its lowest point, and recovered each time, is bouncing (see `Diverging`).
+BOUNCING_JUMP = 1.5
+BOUNCING_MIN_JUMPS = 2
 # A logged learning rate at 1% of its largest value or less has collapsed: a loss that
 # stopped dead with it is a stall (`plateau`: the schedule), at whatever level it stopped.
 RATE_COLLAPSE_FRACTION = 0.01
@@ -541,6 +550,16 @@ class Diverging:
             return None
         kind = "rising"
         after = loss[m:]
+        before = loss[1: m]
+        if before.size >= 3 and last <= float(np.max(before)):
+            head = loss[: m + 1]
+            jumps = int(np.sum(head[1:] >= BOUNCING_JUMP * np.maximum(head[:-1], 1e-12)))
+            if jumps >= BOUNCING_MIN_JUMPS:
+                # Back inside the range a bouncing loss has crossed again and again since
+                # its start: its lowest point was one more low, not the turn of a
+                # divergence (issue #23: Adam at 0.05 on wine, batches of 4, loss 0.19,
+                # 0.91, 0.26, 0.82, 0.04, 0.48, 1e-5, 0.74).
+                return None
         if last < DIVERGENCE_FACTOR * lmin or \
                 last - lmin < DIVERGENCE_GIVEBACK * max(first - lmin, 0.0) or \
                 (after.size >= 4 and _kendall_tau(after) < DIVERGENCE_MIN_TREND):
@@ -1240,7 +1259,23 @@ class ValOscillation:
         reversals = float(np.mean(signs[1:] != signs[:-1])) if signs.size > 1 else 0.0
         rel = excess / scale
         if rel < OSCILLATION_MIN_EXCESS or reversals < OSCILLATION_MIN_REVERSALS:
-            return None
+            # After a steep first descent the whole-run scale hides a bounce as large as
+            # the level it bounces at: judge the epochs after the first third alone.
+            tail = val[val.size // 3:]
+            if tail.size < OSCILLATION_MIN_EPOCHS:
+                return None
+            td = np.diff(tail)
+            tmin = float(tail.min())
+            t_base = (float(tail[0]) - tmin) + (float(tail[-1]) - tmin)
+            t_excess = max(float(np.abs(td).sum()) - t_base, 0.0) / (tail.size - 1)
+            t_signs = np.sign(td[td != 0])
+            t_rev = float(np.mean(t_signs[1:] != t_signs[:-1])) if t_signs.size > 1 else 0.0
+            t_rel = t_excess / max(float(np.median(tail)), 1e-12)
+            reference = view.chance.loss if view.chance is not None else float(val[0])
+            if t_rel < OSCILLATION_TAIL_MIN_EXCESS or t_rev < OSCILLATION_TAIL_MIN_REVERSALS \
+                    or t_excess < OSCILLATION_TAIL_MIN_ABS * reference:
+                return None  # (a converged model wiggling near zero loss is no bounce)
+            rel, reversals = t_rel, t_rev
         positions = np.where(np.isfinite(view.val_loss))[0]
         jump = int(positions[int(np.argmax(np.abs(d))) + 1])
         return view.epoch(jump), {
