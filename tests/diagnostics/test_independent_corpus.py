@@ -33,6 +33,8 @@ def issue_run(name):
     ("independent_runs_heldout2.json", True, 0.97), ("independent_runs_heldout2.json", False, 0.91),
     # Seed 3: made after the third round and measured (91.5% / 87.2%), then tuned on.
     ("independent_runs_heldout3.json", True, 0.95), ("independent_runs_heldout3.json", False, 0.91),
+    # Seed 4: made after the fourth round and only measured.
+    ("independent_runs_heldout4.json", True, 0.95), ("independent_runs_heldout4.json", False, 0.91),
 ])
 def test_independent_corpus_accuracy_and_no_healthy_warning(name, given, floor):
     result = score(corpus(name), use_num_classes=given)
@@ -270,3 +272,32 @@ def test_a_bounce_after_a_steep_first_descent_is_val_oscillation():
                if r["name"] == "quantiles_sgd_high_lr_small_val")
     report = diagnose(run["history"], **diagnose_args(run))
     assert report.primary.code == "val_oscillation", report.codes
+
+
+@pytest.mark.parametrize("name", ["independent_runs.json", "independent_runs_heldout.json",
+                                  "independent_runs_heldout2.json",
+                                  "independent_runs_heldout3.json",
+                                  "independent_runs_heldout4.json", "issue23_runs.json"])
+def test_no_advice_contradicts_the_rate_the_run_used(name):
+    # Issue #23: "no report whose advice contradicts its evidence". Every finding of every
+    # run: "raise / multiply the learning rate" never for a run whose largest rate was a
+    # customary one for its optimizer, "divide the learning rate" never for one whose
+    # rate was low (the logged rates when there are, as the rules read them).
+    from keras_bestpractice.diagnostics.model_facts import ModelFacts
+
+    checked = 0
+    for run in corpus(name)["runs"]:
+        facts = ModelFacts.from_any(run["model_facts"])
+        rates = [r for r in run["history"].get("learning_rate", []) if r == r]
+        if rates:
+            facts = ModelFacts(facts.optimizer, max(rates), facts.hidden_nonlinear)
+        low = facts.rate_is_low
+        for finding in diagnose(run["history"], **diagnose_args(run)).findings:
+            text = finding.suggestion.lower()
+            raise_it = "multiply the learning rate" in text or "raise the learning rate" in text
+            lower_it = "divide the learning rate" in text or "divide it by" in text
+            assert not (raise_it and low is False), (run["name"], finding.code, facts)
+            assert not (lower_it and low is True), (run["name"], finding.code, facts)
+            assert not (raise_it and lower_it), (run["name"], finding.code)
+            checked += 1
+    assert checked >= len(corpus(name)["runs"])
