@@ -19,10 +19,12 @@ come from the rule:
   noisy batches (they must never be stopped as diverged) and on runs whose rate grows
   1.6x per epoch (they diverge). Truth: the loss of the same run without the guard ends
   above 3x its lowest value. Judgment: the guard recorded a divergence.
+- `pruning`: the median rule on a random search whose epochs are 2 or 9 optimizer steps
+  (`part_pruning`), with the tuner's step grace and without it.
 
 Prints precision and recall per part.
 
-    python benchmarks/bench_judgments.py [--part collapse|val_at_chance|guard|all] [--seed 500]
+    python benchmarks/bench_judgments.py [--part NAME|all] [--seed 500]
 """
 
 from __future__ import annotations
@@ -179,7 +181,61 @@ def part_guard(seed: int) -> list[tuple[bool, bool]]:
     return rows
 
 
-PARTS = {"collapse": part_collapse, "val_at_chance": part_val_at_chance, "guard": part_guard}
+def part_pruning(seed: int) -> list[tuple[bool, bool]]:
+    """Trials of a random search on wine (133 training samples) at batch 128 (2 optimizer
+    steps per epoch) and 16 (9 steps), 15 epochs each, trained in full; then the median
+    rule replayed in trial order (peers: the trials finished before), with the tuner's
+    `min_steps` (50) and, for comparison, without it (epochs only, as before issue #26).
+    Truth of a bad trial: its best validation accuracy ends below the median of all
+    trials' best. Judgment: the rule prunes it at some epoch."""
+    import keras
+    from sklearn.datasets import load_wine
+
+    from keras_bestpractice.tuning import MedianPruner
+
+    x, y = load_wine(return_X_y=True)
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(y))
+    x = ((x - x.mean(0)) / x.std(0)).astype("float32")[order]
+    y = y[order]
+    n_tr = int(0.75 * len(y))
+    space = list(itertools.product(["adam", "sgd"], [1e-3, 1e-2, 3e-2, 0.1], [16, 64]))
+    picks = [space[i] for i in rng.choice(len(space), size=10, replace=False)]
+    rows = []
+    for batch in (128, 16):
+        steps_per_epoch = int(np.ceil(n_tr / batch))
+        curves = []
+        for i, (opt, lr, width) in enumerate(picks):
+            keras.utils.set_random_seed(seed + i)
+            model = keras.Sequential([keras.Input((13,)),
+                                      keras.layers.Dense(width, activation="relu"),
+                                      keras.layers.Dense(3, activation="softmax")])
+            optimizer = (keras.optimizers.Adam if opt == "adam" else keras.optimizers.SGD)(lr)
+            model.compile(optimizer, "sparse_categorical_crossentropy", metrics=["accuracy"])
+            history = model.fit(x[:n_tr], y[:n_tr], validation_data=(x[n_tr:], y[n_tr:]),
+                                epochs=15, batch_size=batch, verbose=0).history
+            curves.append(history["val_accuracy"])
+        finals = [max(c) for c in curves]
+        median = float(np.median(finals))
+        for name, pruner in (("min_steps=50", MedianPruner(min_peers=3, min_steps=50)),
+                             ("epochs only", MedianPruner(min_peers=3))):
+            judged = []
+            for i, curve in enumerate(curves):
+                pruned = any(pruner.prune(curve[: e + 1], curves[:i], direction="max",
+                                          steps=(e + 1) * steps_per_epoch)
+                             for e in range(len(curve)))
+                judged.append((finals[i] < median, pruned))
+            good_pruned = sum(1 for bad, p in judged if p and not bad)
+            print(f"  batch {batch} ({steps_per_epoch} steps/epoch), {name}: pruned "
+                  f"{sum(p for _, p in judged)} of {len(judged)}, good trials pruned "
+                  f"{good_pruned}; {_pr(judged)}", flush=True)
+            if name == "min_steps=50":
+                rows.extend(judged)
+    return rows
+
+
+PARTS = {"collapse": part_collapse, "val_at_chance": part_val_at_chance, "guard": part_guard,
+         "pruning": part_pruning}
 
 
 def main(argv=None) -> int:
