@@ -47,6 +47,11 @@ _LINEAR_LAYERS = frozenset({
     "Add", "Subtract", "Average", "Concatenate",
 })
 _LINEAR_ACTIVATIONS = frozenset({"linear", "identity", None})
+_NONLINEAR_LAYERS = frozenset({
+    "ReLU", "LeakyReLU", "PReLU", "ELU", "Softmax", "MaxPooling1D", "MaxPooling2D",
+    "MaxPooling3D", "GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalMaxPooling3D", "LSTM",
+    "GRU", "SimpleRNN", "MultiHeadAttention",
+})
 
 
 @dataclass(frozen=True)
@@ -124,25 +129,21 @@ def current_rate(optimizer: Any) -> float | None:
 
 
 def has_hidden_nonlinearity(model: Any) -> bool | None:
-    """Does any layer before the last apply a non-linearity? `None` for a layer we do not
-    know (a custom or nested one), never a guess."""
+    """Does any layer before the last apply a non-linearity? `None` when none is known to
+    and a layer we do not know (a custom or nested one) might: never a guess."""
     layers = [layer for layer in getattr(model, "layers", [])
               if type(layer).__name__ != "InputLayer"]
     if not layers:
         return None
+    unknown = False
     for layer in layers[:-1]:
         kind = type(layer).__name__
-        if kind == "Activation" or kind not in _LINEAR_LAYERS:
-            name = _activation_name(getattr(layer, "activation", None))
-            if kind == "Activation" and name in _LINEAR_ACTIVATIONS:
-                continue
-            if kind not in _LINEAR_LAYERS and kind != "Activation" and \
-                    not _is_known_nonlinear(kind):
-                return None
+        activation = _activation_name(getattr(layer, "activation", None))
+        if kind in _NONLINEAR_LAYERS or activation not in _LINEAR_ACTIVATIONS:
             return True
-        if _activation_name(getattr(layer, "activation", None)) not in _LINEAR_ACTIVATIONS:
-            return True
-    return False
+        if kind not in _LINEAR_LAYERS and kind != "Activation":
+            unknown = True
+    return None if unknown else False
 
 
 def _activation_name(activation: Any) -> str | None:
@@ -151,10 +152,3 @@ def _activation_name(activation: Any) -> str | None:
     if isinstance(activation, str):
         return activation
     return getattr(activation, "__name__", type(activation).__name__).lower()
-
-
-def _is_known_nonlinear(kind: str) -> bool:
-    return kind in {"ReLU", "LeakyReLU", "PReLU", "ELU", "Softmax", "MaxPooling1D",
-                    "MaxPooling2D", "MaxPooling3D", "GlobalMaxPooling1D",
-                    "GlobalMaxPooling2D", "GlobalMaxPooling3D", "LSTM", "GRU", "SimpleRNN",
-                    "MultiHeadAttention"}
