@@ -1239,6 +1239,19 @@ def _max_step(x: np.ndarray) -> float:
     return float(np.max(np.abs(np.diff(x))) / level)
 
 
+def _bounce(val: np.ndarray) -> tuple[float, float]:
+    """`(excess movement per epoch, share of direction changes)` of a curve: how far it
+    travels beyond the straightest path through its lowest point (down to it, then up
+    to its end), per epoch, and how often its direction turns."""
+    d = np.diff(val)
+    vmin = float(val.min())
+    baseline = (float(val[0]) - vmin) + (float(val[-1]) - vmin)
+    excess = max(float(np.abs(d).sum()) - baseline, 0.0) / (val.size - 1)
+    signs = np.sign(d[d != 0])
+    reversals = float(np.mean(signs[1:] != signs[:-1])) if signs.size > 1 else 0.0
+    return excess, reversals
+
+
 @finding_spec("val_oscillation", severity="warning", title="Validation loss oscillates",
               rank=80)
 class ValOscillation:
@@ -1249,33 +1262,21 @@ class ValOscillation:
         val = view.val_loss[np.isfinite(view.val_loss)]
         if val.size < OSCILLATION_MIN_EPOCHS:
             return None
-        d = np.diff(val)
-        tv = float(np.abs(d).sum())
-        vmin = float(val.min())
-        baseline = (float(val[0]) - vmin) + (float(val[-1]) - vmin)
-        excess = max(tv - baseline, 0.0) / (val.size - 1)
-        scale = max(float(np.median(val)), float(val[0]) - vmin, 1e-12)
-        signs = np.sign(d[d != 0])
-        reversals = float(np.mean(signs[1:] != signs[:-1])) if signs.size > 1 else 0.0
-        rel = excess / scale
+        excess, reversals = _bounce(val)
+        rel = excess / max(float(np.median(val)), float(val[0]) - float(val.min()), 1e-12)
         if rel < OSCILLATION_MIN_EXCESS or reversals < OSCILLATION_MIN_REVERSALS:
             # After a steep first descent the whole-run scale hides a bounce as large as
             # the level it bounces at: judge the epochs after the first third alone.
             tail = val[val.size // 3:]
             if tail.size < OSCILLATION_MIN_EPOCHS:
                 return None
-            td = np.diff(tail)
-            tmin = float(tail.min())
-            t_base = (float(tail[0]) - tmin) + (float(tail[-1]) - tmin)
-            t_excess = max(float(np.abs(td).sum()) - t_base, 0.0) / (tail.size - 1)
-            t_signs = np.sign(td[td != 0])
-            t_rev = float(np.mean(t_signs[1:] != t_signs[:-1])) if t_signs.size > 1 else 0.0
-            t_rel = t_excess / max(float(np.median(tail)), 1e-12)
+            excess, reversals = _bounce(tail)
+            rel = excess / max(float(np.median(tail)), 1e-12)
             reference = view.chance.loss if view.chance is not None else float(val[0])
-            if t_rel < OSCILLATION_TAIL_MIN_EXCESS or t_rev < OSCILLATION_TAIL_MIN_REVERSALS \
-                    or t_excess < OSCILLATION_TAIL_MIN_ABS * reference:
+            if rel < OSCILLATION_TAIL_MIN_EXCESS or reversals < OSCILLATION_TAIL_MIN_REVERSALS \
+                    or excess < OSCILLATION_TAIL_MIN_ABS * reference:
                 return None  # (a converged model wiggling near zero loss is no bounce)
-            rel, reversals = t_rel, t_rev
+        d = np.diff(val)
         positions = np.where(np.isfinite(view.val_loss))[0]
         jump = int(positions[int(np.argmax(np.abs(d))) + 1])
         return view.epoch(jump), {
