@@ -221,6 +221,7 @@ def part_pruner(counts: list[int], repeats: int) -> None:
     import shutil
     import tempfile
 
+    from keras_bestpractice._core import pruners
     from keras_bestpractice.tuning import MedianPruner, pruning
     from keras_bestpractice.tuning import results as results_mod
 
@@ -228,6 +229,7 @@ def part_pruner(counts: list[int], repeats: int) -> None:
         def __init__(self, project_dir):
             self.project_dir = project_dir
             self._peer_cache, self._peer_snapshot = {}, None
+            self._peer_pool = pruners.PeerCurves()
 
     print("## a pruning check at an epoch end vs finished trials (MedianPruner, 10 epochs)")
     print("| finished trials | first check of the search ms | first check of a later trial ms "

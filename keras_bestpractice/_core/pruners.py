@@ -42,7 +42,84 @@ def values_at(curves: Sequence[Curve], epoch: int) -> list[float]:
 
 def best_of(curves: Sequence[Curve], direction: Direction | str) -> float | None:
     """The best finite value any curve reached, or `None`."""
+    if isinstance(curves, PeerCurves):
+        return curves.best(direction)
     return Direction.of(direction).best_value(v for c in curves for v in c)
+
+
+class PeerCurves(Sequence):
+    """The finished peers' curves, kept sorted per epoch as peers are added: a check reads
+    the epoch's sorted values (sorted once, then each new peer inserted in place) and
+    costs O(log peers), not a pass over every peer (issue #24: 0.17 ms per check at 1000
+    finished trials against 0.017 at 10). A sequence of curves to everything else."""
+
+    def __init__(self, curves: Sequence[Curve] = (), keys: Sequence[str] | None = None):
+        self._curves: list[list] = []
+        self._keys: list[str | None] = []
+        self._sorted: dict[int, np.ndarray] = {}
+        self._best: dict[Direction, float | None] = {}
+        for i, curve in enumerate(curves):
+            self.add(curve, None if keys is None else keys[i])
+
+    def __len__(self) -> int:
+        return len(self._curves)
+
+    def __getitem__(self, index):
+        return self._curves[index]
+
+    def add(self, curve: Curve, key: str | None = None) -> None:
+        """One more finished peer (`key`: its trial id, for `without`)."""
+        curve = list(curve)
+        self._curves.append(curve)
+        self._keys.append(key)
+        for epoch, ascending in self._sorted.items():
+            if len(curve) > epoch and is_finite_number(curve[epoch]):
+                value = float(curve[epoch])
+                self._sorted[epoch] = np.insert(
+                    ascending, int(np.searchsorted(ascending, value)), value)
+        for direction, best in self._best.items():
+            mine = direction.best_value(curve)
+            self._best[direction] = direction.best_value(
+                [b for b in (best, mine) if b is not None])
+
+    def keys(self) -> list[str | None]:
+        """The key each curve was added with, in order."""
+        return list(self._keys)
+
+    def without(self, key: str) -> PeerCurves:
+        """These peers less the one added as `key` (itself when there is none)."""
+        if key not in self._keys:
+            return self
+        return PeerCurves([c for c, k in zip(self._curves, self._keys, strict=True) if k != key],
+                          [k for k in self._keys if k != key])
+
+    def sorted_at(self, epoch: int) -> np.ndarray:
+        """The peers' finite values at `epoch` (0-based), ascending."""
+        found = self._sorted.get(epoch)
+        if found is None:
+            found = np.sort(np.asarray(values_at(self._curves, epoch), dtype=np.float64))
+            self._sorted[epoch] = found
+        return found
+
+    def best(self, direction: Direction | str) -> float | None:
+        direction = Direction.of(direction)
+        if direction not in self._best:
+            self._best[direction] = direction.best_value(
+                v for c in self._curves for v in c)
+        return self._best[direction]
+
+
+def _sorted_at(peers: Sequence[Curve], epoch: int) -> np.ndarray:
+    if isinstance(peers, PeerCurves):
+        return peers.sorted_at(epoch)
+    return np.sort(np.asarray(values_at(peers, epoch), dtype=np.float64))
+
+
+def _better_count(ascending: np.ndarray, value: float, direction: Direction) -> int:
+    """How many of the sorted values are strictly better than `value`."""
+    if direction is Direction.MAX:
+        return int(ascending.size - np.searchsorted(ascending, value, side="right"))
+    return int(np.searchsorted(ascending, value, side="left"))
 
 
 class Pruner:
@@ -83,7 +160,9 @@ class Pruner:
             return False
         if steps is not None and steps < self.min_steps:
             return False
-        return self._prune(list(history), list(peers), Direction.of(direction), budget)
+        if not isinstance(peers, PeerCurves):
+            peers = list(peers)
+        return self._prune(list(history), peers, Direction.of(direction), budget)
 
     def _prune(self, history: list, peers: list, direction: Direction,
                budget: int | None) -> bool:
@@ -120,10 +199,13 @@ class MedianPruner(Pruner):
         value = history[-1]
         if not is_finite_number(value):
             return True
-        finite = values_at(peers, len(history) - 1)
-        if len(finite) < self.min_peers:
+        ascending = _sorted_at(peers, len(history) - 1)
+        n = ascending.size
+        if n < self.min_peers:
             return False
-        return direction.is_better(float(np.median(finite)), value)
+        median = float(ascending[n // 2]) if n % 2 else \
+            0.5 * (float(ascending[n // 2 - 1]) + float(ascending[n // 2]))
+        return direction.is_better(median, value)
 
 
 class ASHAPruner(Pruner):
@@ -168,10 +250,11 @@ class ASHAPruner(Pruner):
         value = history[-1]
         if not is_finite_number(value):
             return True
-        competing = sorted([*values_at(peers, len(history) - 1), float(value)],
-                           key=direction.sort_key)
-        keep = max(1, len(competing) // self.reduction_factor)
-        return direction.is_better(competing[keep - 1], value)
+        # The trial goes on when it is among the top `keep` of the rung (itself
+        # included): it is pruned when `keep` peers or more are strictly better.
+        ascending = _sorted_at(peers, len(history) - 1)
+        keep = max(1, (ascending.size + 1) // self.reduction_factor)
+        return _better_count(ascending, float(value), direction) >= keep
 
 
 class CurvePruner(Pruner):

@@ -52,7 +52,7 @@ import numpy as np
 from keras_bestpractice import _validation as v
 from keras_bestpractice._callback import log
 from keras_bestpractice._core.inputs import is_dataset
-from keras_bestpractice._core.pruners import make_pruner
+from keras_bestpractice._core.pruners import PeerCurves, make_pruner
 from keras_bestpractice._core.reasons import StopReason
 from keras_bestpractice._warnings import warn
 from keras_bestpractice.hparams.trial_sessions import TrialSessions
@@ -146,6 +146,7 @@ class PruningMixin:
         self._deadline: float | None = None
         self._records: dict[str, TrialRecord] = {}
         self._peer_cache: dict[str, tuple[int, tuple]] = {}
+        self._peer_pool = PeerCurves()
         self._peer_snapshot: tuple[str, float, list] | None = None
         self._building_trial: str | None = None
         self._reloaded = False
@@ -307,7 +308,7 @@ class PruningMixin:
         """The search's `max_time` has run out."""
         return self._deadline is not None and time.monotonic() >= self._deadline
 
-    def peer_curves(self, trial_id: str) -> list[list[float | None]]:
+    def peer_curves(self, trial_id: str) -> PeerCurves:
         """The objective per epoch of the finished trials other than `trial_id`, leaving
         out hopeless ones (a broken trial would drag the median down and let weak ones
         through). Read from their records in the project directory, which every worker
@@ -319,12 +320,16 @@ class PruningMixin:
         now = time.monotonic()
         kept = self._peer_snapshot
         if kept is None or kept[0] != str(trial_id) or now - kept[1] >= PEER_RESCAN_S:
-            kept = (str(trial_id), now, self._scan_peer_curves(str(trial_id)))
+            self._scan_peer_curves(str(trial_id))
+            kept = (str(trial_id), now, self._peer_pool.without(str(trial_id)))
             self._peer_snapshot = kept
         return kept[2]
 
     def _scan_peer_curves(self, trial_id: str) -> list[list[float | None]]:
-        out = []
+        """Read the records that are new or changed since the last scan (each parsed once)
+        into the pool of finished peers (`_peer_pool`, kept sorted per epoch), and return
+        the peers' curves other than `trial_id`'s."""
+        changed = False
         for path in Path(self.project_dir).glob(f"trial_*/{results_mod.SUMMARY_FILE}"):
             try:
                 stamp = path.stat().st_mtime_ns
@@ -332,12 +337,18 @@ class PruningMixin:
                 continue
             cached = self._peer_cache.get(path.parent.name)
             if cached is None or cached[0] != stamp:
+                changed = changed or cached is not None
                 cached = (stamp, _peer_curve(path))
                 self._peer_cache[path.parent.name] = cached
-            peer_id, curve = cached[1]
-            if curve is not None and peer_id != trial_id:
-                out.append(curve)
-        return out
+                peer_id, curve = cached[1]
+                if curve is not None and not changed:
+                    self._peer_pool.add(curve, peer_id)
+        if changed:  # a record rewritten: the pool again, from the parsed records
+            pairs = [c[1] for c in self._peer_cache.values() if c[1][1] is not None]
+            self._peer_pool = PeerCurves([curve for _, curve in pairs],
+                                         [peer_id for peer_id, _ in pairs])
+        return [curve for curve, key in zip(self._peer_pool, self._peer_pool.keys(),
+                                            strict=True) if key != trial_id]
 
     # ----------------------------------------------------------- building, fit
     def _build_hypermodel(self, hp):

@@ -106,3 +106,53 @@ def test_no_trial_is_judged_before_min_steps_optimizer_steps(pruner):
     assert pruner.prune([0.1], peers, direction="max")  # steps unknown: by epochs alone
     with pytest.raises(ValueError, match="min_steps"):
         MedianPruner(min_steps=-1)
+
+
+def _reference_median(value, peers, direction):
+    import numpy as np
+
+    finite = values_at(peers, 2)
+    if len(finite) < 3:
+        return False
+    median = float(np.median(finite))
+    return median > value if direction == "max" else median < value
+
+
+def _reference_asha(value, peers, direction):
+    competing = sorted([*values_at(peers, 2), value], reverse=direction == "max")
+    keep = max(1, len(competing) // 3)
+    kept = competing[keep - 1]
+    return kept > value if direction == "max" else kept < value
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=200, deadline=None)
+@given(value=st.sampled_from([0.1, 0.25, 0.5, 0.75, 0.9]),
+       peers=st.lists(st.sampled_from([0.1, 0.25, 0.5, 0.75, 0.9, math.nan]), max_size=12),
+       direction=st.sampled_from(["max", "min"]))
+def test_sorted_peers_decide_as_the_plain_median_and_halving(value, peers, direction):
+    # Issue #24: the checks read each epoch's peer values sorted once (PeerCurves); the
+    # decisions are those of the plain median and of ranking every competitor, ties and
+    # NaN included.
+    from keras_bestpractice._core.pruners import PeerCurves
+
+    curves = at_epoch(peers)
+    history = [0.0, 0.0, value]
+    for given_peers in (curves, PeerCurves(curves)):
+        assert MedianPruner(min_peers=3).prune(history, given_peers, direction=direction) \
+            == _reference_median(value, curves, direction)
+        assert ASHAPruner(min_epochs=3).prune(history, given_peers, direction=direction) \
+            == _reference_asha(value, curves, direction)
+
+
+def test_peer_curves_sort_each_epoch_once():
+    from keras_bestpractice._core.pruners import PeerCurves
+
+    peers = PeerCurves(at_epoch([0.6, 0.7, 0.8]))
+    first = peers.sorted_at(2)
+    assert list(first) == [0.6, 0.7, 0.8] and peers.sorted_at(2) is first
+    assert peers.best("max") == 0.8 and peers.best("min") == 0.0
+    assert len(peers) == 3 and peers[0] == [0.0, 0.0, 0.6]

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from keras_bestpractice._core.pruners import PeerCurves
 from keras_bestpractice.tuning import pruning
 from keras_bestpractice.tuning import results as results_mod
 
@@ -21,6 +22,7 @@ class _Peers(pruning.PruningMixin):
         self.project_dir = str(project_dir)
         self._peer_cache = {}
         self._peer_snapshot = None
+        self._peer_pool = PeerCurves()
 
 
 def finish(project: Path, trial_id: str, curve: list[float], status="completed") -> None:
@@ -61,4 +63,28 @@ def test_a_long_trial_sees_peers_other_workers_finished_after_the_rescan_period(
 def test_failed_peers_do_not_compete(tmp_path):
     finish(tmp_path, "00", [0.5])
     finish(tmp_path, "01", [0.1], status="failed")
-    assert _Peers(tmp_path).peer_curves("02") == [[0.5]]
+    assert list(_Peers(tmp_path).peer_curves("02")) == [[0.5]]
+
+
+def test_the_peer_pool_grows_in_place_and_is_rebuilt_when_a_record_changes(tmp_path):
+    # Issue #24: the finished peers stay sorted per epoch across trials; a new peer is
+    # inserted, a rewritten record rebuilds the pool.
+    import os
+
+    import numpy as np
+
+    for i in range(5):
+        finish(tmp_path, f"{i:02d}", [0.1 * i, 0.2])
+    tuner = _Peers(tmp_path)
+    assert np.allclose(tuner.peer_curves("10").sorted_at(0), [0.0, 0.1, 0.2, 0.3, 0.4])
+    finish(tmp_path, "05", [0.25, 0.2])
+    grown = tuner.peer_curves("11")
+    assert np.allclose(grown.sorted_at(0), [0.0, 0.1, 0.2, 0.25, 0.3, 0.4])
+    assert len(grown) == 6 and grown is tuner._peer_pool
+    finish(tmp_path, "00", [0.9, 0.2])
+    record = tmp_path / "trial_00" / results_mod.SUMMARY_FILE
+    os.utime(record, ns=(record.stat().st_atime_ns, record.stat().st_mtime_ns + 10**9))
+    rebuilt = tuner.peer_curves("12")
+    assert np.allclose(rebuilt.sorted_at(0), [0.1, 0.2, 0.25, 0.3, 0.4, 0.9])
+    # A trial never competes with its own record.
+    assert len(tuner.peer_curves("03")) == 5 and 0.3 not in tuner.peer_curves("03").sorted_at(0)
