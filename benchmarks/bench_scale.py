@@ -333,9 +333,95 @@ def part_async(sizes_mib: list[int], repeats: int) -> None:
               f"{asyn[0]:.2f} ({asyn[0] / none[0] - 1:+.0%}) | {asyn[1]:.2f} |", flush=True)
 
 
+RELOAD_CHILD = r"""
+import os, sys, time
+os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+sys.path.insert(0, {root!r})
+import keras
+import keras_tuner as kt
+import numpy as np
+from keras_bestpractice.tuning import RandomSearchTuner
+
+def build(hp):
+    hp.Float("lr", 1e-4, 1e-1, sampling="log")
+    hp.Int("units", 4, 64)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(hp.get("units")),
+                              keras.layers.Dense(2)])
+    return model  # uncompiled: our tuner compiles; KerasTuner's gets one compiled below
+
+def compiled(hp):
+    # The same four hyperparameters per trial as ours (the two our tuner adds to an
+    # uncompiled build): the trial files KerasTuner parses are the same size.
+    model = build(hp)
+    name = hp.Choice("optimizer", ["adam", "sgd", "rmsprop", "adagrad"])
+    rate = hp.Choice("learning_rate", [1e-5, 1e-4, 1e-3, 1e-2, 1e-1])
+    model.compile(keras.optimizers.get({{"class_name": name,
+                                         "config": {{"learning_rate": rate}}}}), "mse")
+    return model
+
+which, count, work = {which!r}, {count}, {work!r}
+def make(overwrite):
+    if which == "keras_tuner":
+        return kt.RandomSearch(compiled, objective="val_loss", max_trials=count + 10,
+                               directory=work, project_name="kt", overwrite=overwrite)
+    return RandomSearchTuner(build, objective="val_loss", max_trials=count + 10,
+                             directory=work, project_name="ours", overwrite=overwrite)
+if {create!r}:
+    tuner = make(True)
+    rng = np.random.default_rng(0)
+    for _ in range(count):
+        trial = tuner.oracle.create_trial("bench")
+        tuner.oracle.update_trial(trial.trial_id, {{"val_loss": float(rng.random())}})
+        tuner.oracle.end_trial(trial)
+    tuner.save()
+    print("RESULT 0")
+    sys.exit()
+start = time.perf_counter()
+tuner = make(False)
+took = time.perf_counter() - start
+assert len(tuner.oracle.trials) == count, len(tuner.oracle.trials)
+print("RESULT", took)
+"""
+
+
+def part_reload(counts: list[int], repeats: int) -> None:
+    """Reloading a project of `count` finished trials (KerasTuner's `RandomSearch` over
+    its own project, ours over its own; the same four hyperparameters per trial), each
+    timed in a fresh process."""
+    import shutil
+    import subprocess
+    import tempfile
+
+    def child(**fmt) -> float:
+        done = subprocess.run([sys.executable, "-c", RELOAD_CHILD.format(root=str(ROOT), **fmt)],
+                              capture_output=True, text=True)
+        line = [ln for ln in done.stdout.splitlines() if ln.startswith("RESULT")]
+        if not line:
+            raise RuntimeError(done.stderr[-2000:])
+        return float(line[0].split()[1])
+
+    print(f"## reloading a search of N finished trials (median of {repeats} fresh processes)")
+    print("| trials | KerasTuner RandomSearch s | ours s | ratio |")
+    print("|---|---|---|---|")
+    for count in counts:
+        work = tempfile.mkdtemp()
+        try:
+            times = {}
+            for which in ("keras_tuner", "ours"):
+                child(which=which, count=count, work=work, create=True)
+                times[which] = float(np.median([child(which=which, count=count, work=work,
+                                                      create=False)
+                                                for _ in range(repeats)]))
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        print(f"| {count:,} | {times['keras_tuner']:.3f} | {times['ours']:.3f} | "
+              f"{times['ours'] / times['keras_tuner']:.2f} |", flush=True)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--part", choices=("split", "dataset", "restore", "pruner", "async"),
+    parser.add_argument("--part", choices=("split", "dataset", "restore", "pruner", "async",
+                                           "reload"),
                         default="split")
     parser.add_argument("--sizes", default="100000,1000000,10000000")
     parser.add_argument("--classes", type=int, default=1000)
@@ -353,6 +439,8 @@ def main(argv=None) -> int:
                    args.repeats)
     elif args.part == "pruner":
         part_pruner([int(s) for s in args.sizes.split(",")], args.repeats)
+    elif args.part == "reload":
+        part_reload([int(s) for s in args.sizes.split(",")], args.repeats)
     elif args.part == "restore":
         part_restore([int(s) for s in (args.state_mib or "10,100,1000").split(",")],
                      args.repeats)

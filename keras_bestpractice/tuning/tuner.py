@@ -172,6 +172,21 @@ class RandomSearchTuner(PruningMixin, kt.Tuner):
 
         return {p.name: p.get_config() for p in hp.space}, _is_compiled(model)
 
+    def _declared_once(self, hypermodel: Any) -> tuple[dict[str, dict], bool | None]:
+        """`_declared_by`, built once per tuner (issue #24: a reload built the model
+        three times, 18 ms each, where KerasTuner's own reload builds none)."""
+        cached = self.__dict__.get("_declared_cache")
+        if cached is None or cached[0] is not _build_of(hypermodel):
+            cached = (_build_of(hypermodel), *self._declared_by(hypermodel))
+            self.__dict__["_declared_cache"] = cached
+        return dict(cached[1]), cached[2]
+
+    def _compiles_itself(self, hp: Any) -> bool | None:
+        # What the build declared with its defaults says whether it compiles; a build
+        # that could not run with them is built with `hp`.
+        compiled = self._declared_once(self.hypermodel)[1]
+        return compiled if compiled is not None else super()._compiles_itself(hp)
+
     def _settle_space(self, hypermodel: Any, hyperparameters: Any, optimizer: Any) -> Any:
         """The oracle's initial space: exactly the hyperparameters that take effect."""
         from keras_bestpractice.tuning.space import handbook_search_space
@@ -185,7 +200,7 @@ class RandomSearchTuner(PruningMixin, kt.Tuner):
             raise TypeError("`hyperparameters` must be None, 'handbook' or a "
                             "keras_tuner.HyperParameters, got "
                             f"{type(hyperparameters).__name__}.")
-        declared, compiled = self._declared_by(hypermodel)
+        declared, compiled = self._declared_once(hypermodel)
         handbook = {p.name: _comparable(p.get_config()) for p in handbook_search_space().space}
         kept, dropped, replaced = [], [], []
         for item in hyperparameters.space:
@@ -237,11 +252,16 @@ class RandomSearchTuner(PruningMixin, kt.Tuner):
 
     def _check_build_space(self) -> None:
         """On resume: the build (and what the tuner applies) must declare the same space."""
-        declared, compiled = self._declared_by(self.hypermodel)
+        declared, compiled = self._declared_once(self.hypermodel)
         if compiled is False:
             for item in self._applied_hyperparameters().space:
                 declared.setdefault(item.name, item.get_config())
         self._check_space(declared, "declared by the build")
+
+
+def _build_of(hypermodel: Any) -> Any:
+    """The build function of a hypermodel (KerasTuner wraps a plain function)."""
+    return hypermodel.build if isinstance(hypermodel, kt.HyperModel) else hypermodel
 
 
 def _comparable(config: dict) -> dict:
