@@ -84,6 +84,27 @@ def to_byte_range(image: np.ndarray) -> np.ndarray:
     return out * np.float32(255.0) if float(out.max(initial=0.0)) <= 1.0 else out
 
 
+def pixel_kind(image: np.ndarray) -> str:
+    """The pixel type an image is grouped and reported by: "float" for any float width,
+    else the integer dtype's name ("uint8", "uint16")."""
+    return "float" if np.issubdtype(image.dtype, np.floating) else str(image.dtype)
+
+
+def float_scale(image: np.ndarray) -> bool | None:
+    """For float pixels, whether they are on the [0, 1] scale (the transform reads a float
+    batch as [0, 1] when its largest value is at most 1, so images of the two scales
+    never share a call); `None` for integer pixels."""
+    if not np.issubdtype(image.dtype, np.floating):
+        return None
+    return bool(image.max(initial=0) <= 1.0)
+
+
+def batch_key(image: np.ndarray) -> tuple:
+    """Images with equal keys can share one call of the transform: same shape, pixel type
+    and (floats) scale."""
+    return image.shape, pixel_kind(image), float_scale(image)
+
+
 @dataclass
 class ChannelMoments:
     """Count, mean and sum of squared deviations per channel, mergeable (Chan et al.), so

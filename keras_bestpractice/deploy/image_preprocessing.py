@@ -14,7 +14,9 @@ from keras_bestpractice import _validation as v
 from keras_bestpractice._atomic import atomic_write_text
 from keras_bestpractice._core.images import (
     ChannelMoments,
+    batch_key,
     check_image,
+    pixel_kind,
     to_byte_range,
 )
 
@@ -95,12 +97,12 @@ class ImagePreprocessing:
             first = group[0]
             for image in group:
                 seen["channels"].add(int(image.shape[-1]))
-                seen["dtypes"].add(_dtype_name(image))
+                seen["dtypes"].add(pixel_kind(image))
                 seen["max"] = max(seen["max"], float(to_byte_range(image).max()))
             # One graph call for a group of one shape, pixel type and (floats) scale.
             batch = tf.convert_to_tensor(np.stack(group)) if all(
-                g.shape == first.shape and g.dtype == first.dtype
-                and _float_scale(g) == _float_scale(first) for g in group) else None
+                g.dtype == first.dtype and batch_key(g) == batch_key(first)
+                for g in group) else None
             resized = (self._resize_batch(batch) if batch is not None else
                        tf.stack([self._resize_one(tf.convert_to_tensor(g)) for g in group]))
             moments.add_pixels(resized.numpy())
@@ -270,16 +272,6 @@ class ImagePreprocessing:
                  f" over {self.seen['images']} images")
         return (f"ImagePreprocessing(image_size={self.image_size}, channels={self.channels}, "
                 f"normalize={self.normalize!r}, {stats})")
-
-
-def _float_scale(image: np.ndarray) -> bool | None:
-    """For float pixels, whether they are on the [0, 1] scale (the graph decides per call)."""
-    return bool(image.max(initial=0) <= 1.0) if np.issubdtype(image.dtype, np.floating) \
-        else None
-
-
-def _dtype_name(image: np.ndarray) -> str:
-    return "float" if np.issubdtype(image.dtype, np.floating) else str(image.dtype)
 
 
 def _groups(images: Any, size: int) -> Iterable[list[np.ndarray]]:

@@ -11,7 +11,13 @@ from typing import Any
 import numpy as np
 
 from keras_bestpractice import _validation as v
-from keras_bestpractice._core.images import ChannelMoments, Skew, check_image, skew_between
+from keras_bestpractice._core.images import (
+    ChannelMoments,
+    Skew,
+    batch_key,
+    check_image,
+    skew_between,
+)
 from keras_bestpractice._warnings import warn
 from keras_bestpractice.deploy.export import (
     FORMAT,
@@ -235,8 +241,5 @@ def _same_shape_groups(arrays: list[tuple[int, np.ndarray]]) -> dict[tuple, list
     most 1, so a [0, 1] and a [0, 255] image must not share a batch)."""
     groups: dict[tuple, list] = {}
     for i, arr in arrays:
-        floating = np.issubdtype(arr.dtype, np.floating)
-        kind = "float" if floating else str(arr.dtype)
-        scale = bool(arr.max(initial=0) <= 1.0) if floating else None
-        groups.setdefault((arr.shape, kind, scale), []).append((i, arr))
+        groups.setdefault(batch_key(arr), []).append((i, arr))
     return groups

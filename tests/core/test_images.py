@@ -92,3 +92,18 @@ def test_skew_names_the_channel_and_the_numbers():
     assert "2.00 training standard deviations" in kinds["mean"]
     assert "channel 1: standard deviation 80.0 served vs 30.0" in kinds["std"]
     assert "[4]" in kinds["channels"] and "uint16" in kinds["dtype"]
+
+
+def test_pixel_kind_float_scale_and_the_batch_key():
+    # One rule for which images share a call, used by fit and by Predictor.
+    from keras_bestpractice._core.images import batch_key, float_scale, pixel_kind
+
+    unit = np.full((4, 4, 3), 0.5, np.float32)
+    bytes_scale = np.full((4, 4, 3), 200.0, np.float64)
+    assert pixel_kind(unit) == pixel_kind(bytes_scale) == "float"
+    assert pixel_kind(np.zeros((4, 4, 3), np.uint16)) == "uint16"
+    assert float_scale(unit) is True and float_scale(bytes_scale) is False
+    assert float_scale(np.zeros((4, 4, 3), np.uint8)) is None
+    assert batch_key(unit) != batch_key(bytes_scale)
+    assert batch_key(unit) == batch_key(np.zeros((4, 4, 3), np.float64))
+    assert batch_key(unit) != batch_key(np.zeros((4, 4, 1), np.float32))
