@@ -257,7 +257,8 @@ class Checkpoint:
             return None, f"{MANIFEST} cannot be read ({type(exc).__name__})"
         if not isinstance(envelope, dict) or envelope.get("format") not in READABLE_FORMATS:
             kind = envelope.get("format") if isinstance(envelope, dict) else None
-            return None, (f"{MANIFEST} is not a format-{FORMAT_VERSION} envelope (format "
+            readable = " or ".join(str(f) for f in READABLE_FORMATS)
+            return None, (f"{MANIFEST} is not a format-{readable} envelope (format "
                           f"{kind!r}: an older development version, or damage)")
         manifest, digest = envelope.get("manifest"), envelope.get("manifest_sha256")
         if not isinstance(manifest, dict) or not isinstance(digest, str) or \
