@@ -173,10 +173,11 @@ class RandomSearchTuner(PruningMixin, kt.Tuner):
         return {p.name: p.get_config() for p in hp.space}, _is_compiled(model)
 
     def _declared_once(self, hypermodel: Any) -> tuple[dict[str, dict], bool | None]:
-        """`_declared_by`, built once per tuner (issue #24: a reload built the model
-        three times, 18 ms each, where KerasTuner's own reload builds none)."""
+        """`_declared_by`, built once per tuner and build (equal bound methods of a
+        HyperModel count as one). Issue #24: a reload built the model three times, 18 ms
+        each, where KerasTuner's own reload builds none."""
         cached = self.__dict__.get("_declared_cache")
-        if cached is None or cached[0] is not _build_of(hypermodel):
+        if cached is None or cached[0] != _build_of(hypermodel):
             cached = (_build_of(hypermodel), *self._declared_by(hypermodel))
             self.__dict__["_declared_cache"] = cached
         return dict(cached[1]), cached[2]
