@@ -1,18 +1,17 @@
 """Every callback inside real multi-replica training (issue #27), on this CPU machine.
 
 - TensorFlow: `tf.distribute.MirroredStrategy` over 2 logical CPU devices;
-- JAX: `keras.distribution.DataParallel` over 4 host devices forced with
+- JAX: `keras.distribution.ModelParallel` on a 2 x 2 mesh of 4 host devices forced with
   `XLA_FLAGS=--xla_force_host_platform_device_count=4` (set before JAX is imported), in
-  one process, and over two processes of 2 devices each (`jax.distributed` through
-  `keras.distribution.initialize`, gloo collectives on the CPU).
+  one process, and `DataParallel` over two processes of 2 devices each (`jax.distributed`
+  through `keras.distribution.initialize`, gloo collectives on the CPU).
 
 Each runs in its own process (the device configuration must come before the framework
 starts) and checks, on the replicated model: `DivergenceGuard` catches an injected Inf,
 rolls back and backs off, and every replica continues with finite, equal weights;
 `TrainingDiagnostics` probes the distributed model (gradients, activations); one
 `HParamsLogger` session is written; a `PeriodicCheckpoint` run (async writes) killed with
-SIGKILL inside epoch 3 and run again ends with the same weights as an uninterrupted one
-(MirroredStrategy, and JAX across two processes).
+SIGKILL inside epoch 3 and run again ends with the same weights as an uninterrupted one.
 """
 
 from __future__ import annotations
@@ -86,8 +85,6 @@ def run_all(build, scope):
 
     # 3. Run again the training that was killed in an earlier process (KBP_PHASE=killed):
     # it resumes from its last checkpoint and ends with the uninterrupted run's weights.
-    if os.environ.get("KBP_KILLED") == "0":
-        return  # (JAX in one process: the two-process test kills and resumes)
     straight, _ = fit_checkpointed(build, scope, work / "straight")
     resumed, checkpoint = fit_checkpointed(build, scope, work / "crashy")
     assert checkpoint.resumed_from is not None  # it did resume, from the killed run's files
@@ -116,8 +113,9 @@ def run_phase(build, scope):
 
 
 def build():
-    model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(8, activation="relu"),
-                              keras.layers.Dense(3, activation="softmax")])
+    model = keras.Sequential([keras.Input((6,)),
+                              keras.layers.Dense(8, activation="relu", name="hidden"),
+                              keras.layers.Dense(3, activation="softmax", name="out")])
     model.compile(keras.optimizers.SGD(0.3), "sparse_categorical_crossentropy",
                   metrics=["accuracy"])
     return model
@@ -136,12 +134,20 @@ run_phase(build, strategy.scope)
 print("DISTRIBUTED-OK")
 """
 
-JAX_DATA_PARALLEL = """
+JAX_MODEL_PARALLEL = """
 import contextlib
 import jax
 assert len(jax.devices()) == 4, jax.devices()
 """ + COMMON + """
-keras.distribution.set_distribution(keras.distribution.DataParallel(devices=jax.devices()))
+# A 2 x 2 mesh: batches split over "batch", the hidden layer's kernel and bias over "model".
+mesh = keras.distribution.DeviceMesh((2, 2), ["batch", "model"], devices=jax.devices())
+layout = keras.distribution.LayoutMap(mesh)
+layout[".*hidden.*kernel"] = (None, "model")
+layout[".*hidden.*bias"] = ("model",)
+keras.distribution.set_distribution(
+    keras.distribution.ModelParallel(layout_map=layout, batch_dim_name="batch"))
+probe = build()
+assert "model" in str(probe.layers[0].kernel.value.sharding.spec), probe.layers[0].kernel.path
 run_phase(build, contextlib.nullcontext)
 print("DISTRIBUTED-OK")
 """
@@ -244,20 +250,19 @@ print("RESULT " + json.dumps(out), flush=True)
 """
 
 
-def run(script: str, env: dict, work, kill: bool = True) -> None:
+def run(script: str, env: dict, work) -> None:
     """The training of part 3 killed with SIGKILL inside epoch 3 in one process; then parts
     1-3 in a new one, part 3 resuming it (its final weights equal the uninterrupted run's,
-    bit for bit). `kill=False`: parts 1-2 only."""
+    bit for bit)."""
     def phase(name: str):
         return subprocess.run([sys.executable, "-c", textwrap.dedent(script)],
                               capture_output=True, text=True, timeout=300,
                               env={**os.environ, **env, "KBP_WORK": str(work),
-                                   "KBP_PHASE": name, "KBP_KILLED": "1" if kill else "0"})
+                                   "KBP_PHASE": name})
 
-    if kill:
-        killed = phase("killed")
-        assert killed.returncode == -signal.SIGKILL, (killed.stdout + killed.stderr)[-4000:]
-        assert list((work / "crashy").glob("ckpt-*")), "no checkpoint before the kill"
+    killed = phase("killed")
+    assert killed.returncode == -signal.SIGKILL, (killed.stdout + killed.stderr)[-4000:]
+    assert list((work / "crashy").glob("ckpt-*")), "no checkpoint before the kill"
     done = phase("all")
     assert "DISTRIBUTED-OK" in done.stdout, (done.stdout + done.stderr)[-4000:]
 
@@ -266,13 +271,14 @@ def test_every_callback_under_mirrored_strategy_on_two_logical_cpus(tmp_path):
     run(MIRRORED, {"KERAS_BACKEND": "tensorflow"}, tmp_path)
 
 
-def test_every_callback_under_jax_data_parallel_on_four_host_devices(tmp_path):
-    # The guard, probes and one HParams session in one process; the kill -9 and the
-    # resume under DataParallel run across two processes (the next test).
+def test_every_callback_under_jax_model_parallel_on_four_host_devices(tmp_path):
+    # keras.distribution.ModelParallel on a 2 x 2 mesh (data parallel over "batch", the
+    # hidden layer sharded over "model"): the guard, probes, one HParams session, and the
+    # kill -9 and resume (sharded variables restored). DataParallel runs across two
+    # processes in the next test.
     pytest.importorskip("jax")
-    run(JAX_DATA_PARALLEL, {"KERAS_BACKEND": "jax", "TF_CPP_MIN_LOG_LEVEL": "3",
-                            "XLA_FLAGS": "--xla_force_host_platform_device_count=4"}, tmp_path,
-        kill=False)
+    run(JAX_MODEL_PARALLEL, {"KERAS_BACKEND": "jax", "TF_CPP_MIN_LOG_LEVEL": "3",
+                             "XLA_FLAGS": "--xla_force_host_platform_device_count=4"}, tmp_path)
 
 
 def test_every_callback_across_two_jax_processes(tmp_path):
