@@ -91,14 +91,18 @@ def main(argv=None) -> int:
                          "dropout": dropout, "history": history})
             best = max(history["val_accuracy"])
             print(f"{runs[-1]['name']:40s} best val_accuracy {best:.3f}", flush=True)
+    return write_corpus(args, runs, start, "Full-budget runs (no stopping) for the "
+                        "TrainingObjective benchmark; made by benchmarks/make_objective_corpus.py")
+
+
+def write_corpus(args, runs: list[dict], start: float, about: str) -> int:
+    """The corpus as one JSON file, written atomically (a temporary name, then renamed)."""
+    from keras_bestpractice._atomic import atomic_write_text
+
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    payload = {"about": "Full-budget runs (no stopping) for the TrainingObjective benchmark; "
-                        "made by benchmarks/make_objective_corpus.py",
-               "epochs": args.epochs, "runs": runs}
-    tmp = out.with_suffix(".tmp")
-    tmp.write_text(json.dumps(payload, separators=(",", ":")))
-    tmp.replace(out)
+    payload = {"about": about, "epochs": args.epochs, "runs": runs}
+    atomic_write_text(out, json.dumps(payload, separators=(",", ":")))
     print(f"{len(runs)} runs in {time.perf_counter() - start:.0f} s -> {out}")
     return 0
 
@@ -119,16 +123,10 @@ def main_late(args) -> int:
             flat = next((e for e, a in enumerate(acc) if a >= acc[0] + 0.1), None)
             print(f"{runs[-1]['name']:32s} best val_accuracy {max(acc):.3f}, first +0.1 at "
                   f"epoch {flat}", flush=True)
-    out = Path(args.out)
-    payload = {"about": "Late starters (flat first epochs, then learning) for the "
-                        "TrainingObjective benchmark; made by benchmarks/make_objective_corpus.py "
-                        "--late after the late-start rules (issue #26), measured only",
-               "epochs": args.epochs, "runs": runs}
-    tmp = out.with_suffix(".tmp")
-    tmp.write_text(json.dumps(payload, separators=(",", ":")))
-    tmp.replace(out)
-    print(f"{len(runs)} runs in {time.perf_counter() - start:.0f} s -> {out}")
-    return 0
+    return write_corpus(args, runs, start, "Late starters (flat first epochs, then learning) "
+                        "for the TrainingObjective benchmark; made by benchmarks/"
+                        "make_objective_corpus.py --late after the late-start rules (issue "
+                        "#26), measured only")
 
 
 if __name__ == "__main__":
