@@ -27,7 +27,9 @@ import pytest
 # Each script picks its own backend: they run once, on the TensorFlow pass.
 pytestmark = [pytest.mark.slow, pytest.mark.backend_independent]
 
-COMMON = """
+# What every script shares: the model, the SIGKILL callback and the checkpointed training
+# (on the script's own `x`, `y` and `BATCH`, read when it runs).
+HELPERS = """
 import os, signal
 from pathlib import Path
 import numpy as np
@@ -36,9 +38,6 @@ from keras_bestpractice.callbacks import DivergenceGuard, PeriodicCheckpoint, Tr
 from keras_bestpractice.hparams import HParamsLogger
 
 work = Path(os.environ["KBP_WORK"])
-rng = np.random.default_rng(0)
-x = rng.random((128, 6)).astype("float32")
-y = np.argmax(x[:, :3], axis=1)  # learnable: the HParams judge would fail random labels
 
 
 class KillAt(keras.callbacks.Callback):
@@ -53,6 +52,33 @@ class KillAt(keras.callbacks.Callback):
         self.count += 1
         if self.count == self.batches:
             os.kill(os.getpid(), signal.SIGKILL)
+
+
+def build():
+    model = keras.Sequential([keras.Input((6,)),
+                              keras.layers.Dense(8, activation="relu", name="hidden"),
+                              keras.layers.Dense(3, activation="softmax", name="out")])
+    model.compile(keras.optimizers.SGD(0.3), "sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    return model
+
+
+def fit_checkpointed(build, scope, directory, kill_at=None):
+    keras.utils.set_random_seed(7)
+    with scope():
+        model = build()
+    callbacks = [PeriodicCheckpoint(directory, every_n_epochs=1, async_write=True)]
+    if kill_at:
+        callbacks.append(KillAt(kill_at))
+    model.fit(x, y, batch_size=BATCH, epochs=4, shuffle=False, verbose=0, callbacks=callbacks)
+    return model, callbacks[0]
+"""
+
+COMMON = HELPERS + """
+rng = np.random.default_rng(0)
+x = rng.random((128, 6)).astype("float32")
+y = np.argmax(x[:, :3], axis=1)  # learnable: the HParams judge would fail random labels
+BATCH = 32
 
 
 def run_all(build, scope):
@@ -92,17 +118,6 @@ def run_all(build, scope):
                for a, b in zip(straight.get_weights(), resumed.get_weights(), strict=True))
 
 
-def fit_checkpointed(build, scope, directory, kill_at=None):
-    keras.utils.set_random_seed(7)
-    with scope():
-        model = build()
-    callbacks = [PeriodicCheckpoint(directory, every_n_epochs=1, async_write=True)]
-    if kill_at:
-        callbacks.append(KillAt(kill_at))
-    model.fit(x, y, batch_size=32, epochs=4, shuffle=False, verbose=0, callbacks=callbacks)
-    return model, callbacks[0]
-
-
 def run_phase(build, scope):
     # KBP_PHASE: "killed" (SIGKILL inside epoch 3, while the async writer may be
     # writing), then "all" (parts 1-3 in a new process).
@@ -110,15 +125,6 @@ def run_phase(build, scope):
         fit_checkpointed(build, scope, work / "crashy", kill_at=10)
     else:
         run_all(build, scope)
-
-
-def build():
-    model = keras.Sequential([keras.Input((6,)),
-                              keras.layers.Dense(8, activation="relu", name="hidden"),
-                              keras.layers.Dense(3, activation="softmax", name="out")])
-    model.compile(keras.optimizers.SGD(0.3), "sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
-    return model
 """
 
 MIRRORED = """
@@ -154,19 +160,16 @@ print("DISTRIBUTED-OK")
 
 
 JAX_TWO_PROCESSES = """
-import json, os, signal, sys
-from pathlib import Path
+import contextlib, json, os
 import jax
 jax.config.update("jax_cpu_collectives_implementation", "gloo")
 import keras
-pid, phase, work = int(os.environ["KBP_PID"]), os.environ["KBP_PHASE"], Path(os.environ["KBP_WORK"])
+pid, phase = int(os.environ["KBP_PID"]), os.environ["KBP_PHASE"]
 keras.distribution.initialize(job_addresses=os.environ["KBP_COORDINATOR"], num_processes=2,
                               process_id=pid)
 assert jax.process_count() == 2 and len(jax.devices()) == 4 and len(jax.local_devices()) == 2
-import numpy as np
+""" + HELPERS + """
 from keras_bestpractice._callback import cluster_strategy, cluster_sum
-from keras_bestpractice.callbacks import DivergenceGuard, PeriodicCheckpoint, TrainingDiagnostics
-from keras_bestpractice.hparams import HParamsLogger
 
 dist = keras.distribution.DataParallel(devices=jax.devices())
 dist.auto_shard_dataset = False  # each process feeds its own shard
@@ -175,25 +178,7 @@ rng = np.random.default_rng(0)
 X = rng.random((128, 6)).astype("float32")
 Y = np.argmax(X[:, :3], axis=1)
 x, y = X[pid::2], Y[pid::2]  # 64 samples each: local batches of 16, global 32
-
-
-def build():
-    model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(8, activation="relu"),
-                              keras.layers.Dense(3, activation="softmax")])
-    model.compile(keras.optimizers.SGD(0.3), "sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
-    return model
-
-
-class KillAt(keras.callbacks.Callback):
-    def __init__(self, batches):
-        super().__init__()
-        self.batches, self.count = batches, 0
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.count += 1
-        if self.count == self.batches:
-            os.kill(os.getpid(), signal.SIGKILL)
+BATCH = 16
 
 
 class Blind(DivergenceGuard):
@@ -202,23 +187,13 @@ class Blind(DivergenceGuard):
         return None
 
 
-def fit_checkpointed(directory, kill_at=None):
-    keras.utils.set_random_seed(7)
-    model = build()
-    callbacks = [PeriodicCheckpoint(directory, every_n_epochs=1, async_write=True)]
-    if kill_at:
-        callbacks.append(KillAt(kill_at))
-    model.fit(x, y, batch_size=16, epochs=4, shuffle=False, verbose=0, callbacks=callbacks)
-    return model, callbacks[0]
-
-
 def weight_sum(model):
     return float(sum(np.sum(w, dtype=np.float64) for w in model.get_weights()))
 
 
 out = {}
 if phase == "killed":  # both processes die inside epoch 3 (a job's crash)
-    fit_checkpointed(work / "crashy", kill_at=10)
+    fit_checkpointed(build, contextlib.nullcontext, work / "crashy", kill_at=10)
 model = build()
 out["sum"] = cluster_sum(cluster_strategy(model), [float(pid), 1.0])
 # 1. An Inf in process 0's shard only; process 1's guard is blind to it.
@@ -240,8 +215,8 @@ probes = diag.report.probe_frame()
 out["probes"] = [len(probes), bool(np.isfinite(probes["grad_norm"]).all())]
 out["status"] = str(logger.status)
 # 3. The killed training again: it resumes and ends as an uninterrupted run.
-straight, _ = fit_checkpointed(work / "straight")
-resumed, checkpoint = fit_checkpointed(work / "crashy")
+straight, _ = fit_checkpointed(build, contextlib.nullcontext, work / "straight")
+resumed, checkpoint = fit_checkpointed(build, contextlib.nullcontext, work / "crashy")
 out["resumed"] = checkpoint.resumed_from is not None
 out["equal"] = all(np.array_equal(a, b) for a, b in
                    zip(straight.get_weights(), resumed.get_weights(), strict=True))
