@@ -262,7 +262,8 @@ def part_pruner(counts: list[int], repeats: int) -> None:
                         laters.append(took)
                     # What every epoch end cost before: a directory scan (records cached).
                     start = time.perf_counter()
-                    peers = tuner._scan_peer_curves(f"new{r}")
+                    tuner._scan_peer_curves()
+                    peers = tuner._peer_pool.without(f"new{r}")
                     pruner.prune(mine[:epoch + 1], peers, direction="max", budget=10)
                     rescans.append((time.perf_counter() - start) * 1e3)
         finally:

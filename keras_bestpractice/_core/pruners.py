@@ -82,10 +82,6 @@ class PeerCurves(Sequence):
             self._best[direction] = direction.best_value(
                 [b for b in (best, mine) if b is not None])
 
-    def keys(self) -> list[str | None]:
-        """The key each curve was added with, in order."""
-        return list(self._keys)
-
     def without(self, key: str) -> PeerCurves:
         """These peers less the one added as `key` (itself when there is none)."""
         if key not in self._keys:

@@ -320,15 +320,14 @@ class PruningMixin:
         now = time.monotonic()
         kept = self._peer_snapshot
         if kept is None or kept[0] != str(trial_id) or now - kept[1] >= PEER_RESCAN_S:
-            self._scan_peer_curves(str(trial_id))
+            self._scan_peer_curves()
             kept = (str(trial_id), now, self._peer_pool.without(str(trial_id)))
             self._peer_snapshot = kept
         return kept[2]
 
-    def _scan_peer_curves(self, trial_id: str) -> list[list[float | None]]:
+    def _scan_peer_curves(self) -> None:
         """Read the records that are new or changed since the last scan (each parsed once)
-        into the pool of finished peers (`_peer_pool`, kept sorted per epoch), and return
-        the peers' curves other than `trial_id`'s."""
+        into the pool of finished peers (`_peer_pool`, kept sorted per epoch)."""
         changed = False
         for path in Path(self.project_dir).glob(f"trial_*/{results_mod.SUMMARY_FILE}"):
             try:
@@ -347,8 +346,6 @@ class PruningMixin:
             pairs = [c[1] for c in self._peer_cache.values() if c[1][1] is not None]
             self._peer_pool = PeerCurves([curve for _, curve in pairs],
                                          [peer_id for peer_id, _ in pairs])
-        return [curve for curve, key in zip(self._peer_pool, self._peer_pool.keys(),
-                                            strict=True) if key != trial_id]
 
     # ----------------------------------------------------------- building, fit
     def _build_hypermodel(self, hp):
