@@ -72,7 +72,7 @@ def evaluate(runs: list[dict], budget: int, confidence: float) -> dict:
     missed_hopeless = hopeless_total = 0
     met_delays: list[int] = []
     plan_errors: list[float] = []
-    plan_covered = plan_total = plan_uncertain = 0
+    plan_covered = plan_total = plan_uncertain = plan_out_of_reach = 0
     wrong: list[str] = []
     for run in runs:
         history = run["history"]
@@ -100,6 +100,7 @@ def evaluate(runs: list[dict], budget: int, confidence: float) -> dict:
                 plan = plan_epochs(short, {"val_accuracy": target}, max_epochs=budget,
                                    confidence=confidence)
                 plan_total += 1
+                plan_out_of_reach += "out of reach" in plan.verdict
                 if math.isnan(plan.epochs_needed):
                     plan_uncertain += 1  # flat so far: "uncertain", nothing projected
                     continue
@@ -119,7 +120,7 @@ def evaluate(runs: list[dict], budget: int, confidence: float) -> dict:
         "plan_median_abs_error": float(np.median(plan_errors)) if plan_errors else math.nan,
         "plan_interval_coverage": plan_covered / (plan_total - plan_uncertain)
         if plan_total > plan_uncertain else math.nan,
-        "plan_uncertain": plan_uncertain,
+        "plan_uncertain": plan_uncertain, "plan_out_of_reach": plan_out_of_reach,
     }
 
 
@@ -148,7 +149,8 @@ def main(argv=None) -> int:
     print(f"plan_epochs from {PLAN_FROM} epochs on {result['plan_cases']} runs that met the "
           f"target later: median absolute error {result['plan_median_abs_error']:.1f} epochs, "
           f"truth inside the interval {result['plan_interval_coverage']:.0%}; "
-          f"{result['plan_uncertain']} flat so far, said \"uncertain\" (no projection)")
+          f"{result['plan_uncertain']} flat so far, said \"uncertain\" (no projection); "
+          f"said \"out of reach\" (wrongly) on {result['plan_out_of_reach']}")
     return 0
 
 

@@ -14,7 +14,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from keras_bestpractice._core.compare import Direction, is_finite_number
-from keras_bestpractice._core.projection import Projection, improved, learning_start, project
+from keras_bestpractice._core.projection import (
+    LATE_START_FRACTION,
+    Projection,
+    improved,
+    learning_start,
+    project,
+)
 from keras_bestpractice._core.reasons import StopReason
 
 # Epochs before a projection may terminate a run: on the real runs of
@@ -46,6 +52,26 @@ class ObjectiveCheck:
 def target_met(value: float, target: float, mode: Direction | str) -> bool:
     """The value reaches the target (ties count)."""
     return Direction.of(mode).reached(value, target)
+
+
+# Validation follows training while its loss falls with the training loss: over the last
+# `CEILING_LAG + 1` epochs, `val_loss` fell by at least `FOLLOW_SHARE` of what `loss` fell.
+# An accuracy is a thresholded metric that lags (issue #26, late starters: validation
+# accuracy at 0.102 for 10 epochs while both losses fell 2.31 -> 2.21 and 2.36 -> 2.24;
+# it met 0.62 five epochs later), a loss is not.
+FOLLOW_SHARE = 0.5
+
+
+def validation_follows(history: Mapping[str, Sequence[float]],
+                       window: int = CEILING_LAG + 1) -> bool:
+    """Does the validation loss fall with the training loss over the last `window` epochs
+    (`False` when either is missing)?"""
+    loss = [float(v) for v in history.get("loss") or [] if is_finite_number(v)]
+    val = [float(v) for v in history.get("val_loss") or [] if is_finite_number(v)]
+    if min(len(loss), len(val)) < window + 1:
+        return False
+    drop = loss[-1 - window] - loss[-1]
+    return drop > 0 and val[-1 - window] - val[-1] >= FOLLOW_SHARE * drop
 
 
 def training_learns(history: Mapping[str, Sequence[float]], key: str,
@@ -86,6 +112,77 @@ def loss_accelerating(loss: Sequence[float]) -> bool:
     return recent > max(before, 0.0) and recent >= ACCELERATION_MIN_DROP * abs(x[-1 - w])
 
 
+# Evidence of a ceiling (issue #26: "no 'unreachable' from a flat start without evidence
+# of a ceiling"). A fitted curve may say "out of reach" only when one of these holds:
+# - the metric itself moved `CEILING_MIN_WAY` of the way from its first value to the
+#   target (a curve that learned and levelled off; a one-sample step from 0.096 to 0.102
+#   on the way to 0.23 is not that);
+# - its training counterpart learned `CEILING_MIN_TRAIN_WAY` of the way to the target,
+#   and has been rising for more than `CEILING_LAG` epochs, while it did not follow;
+# - the training loss stopped falling: less than `STALLED_LOSS` of its level over the last
+#   `STALL_WINDOW` epochs (dead units, a saturated net: nothing will start later).
+# A late starter creeps: its loss falls 5e-4 of its level over 3 epochs while at chance
+# (the deep sigmoid nets of `make_objective_corpus.py --late`), 5x above the stall level.
+CEILING_MIN_WAY = 0.1
+CEILING_MIN_TRAIN_WAY = 0.25
+STALLED_LOSS = 1e-4
+STALL_WINDOW = 3
+
+
+def way_to_target(values: Sequence[float], target: float, mode: Direction | str) -> float:
+    """The share of the way from the curve's first value to `target` that its best so far
+    has covered (`inf` when the first value is already at or past the target)."""
+    mode = Direction.of(mode)
+    z = [mode.sign * float(v) for v in values if is_finite_number(v)]
+    if len(z) < 2:
+        return 0.0
+    gap = mode.sign * float(target) - z[0]
+    return math.inf if gap <= 0 else (max(z) - z[0]) / gap
+
+
+def loss_stalled(loss: Sequence[float], window: int = STALL_WINDOW) -> bool:
+    """Has the training loss stopped falling over the last `window` epochs?"""
+    x = [float(v) for v in loss if is_finite_number(v)]
+    if len(x) < window + 1:
+        return False
+    before = x[-1 - window]
+    return before - min(x[-window:]) <= STALLED_LOSS * abs(before)
+
+
+def rising_for(values: Sequence[float], mode: Direction | str) -> int:
+    """Epochs since the curve crossed `LATE_START_FRACTION` of its gain for good (-1 when
+    it has gained nothing)."""
+    z = [Direction.of(mode).sign * float(v) for v in values if is_finite_number(v)]
+    if len(z) < 2 or max(z) <= z[0]:
+        return -1
+    bar = z[0] + LATE_START_FRACTION * (max(z) - z[0])
+    below = [i for i, v in enumerate(z) if v <= bar]
+    return len(z) - 1 - (below[-1] + 1 if below else 0)
+
+
+def ceiling_evidence(history: Mapping[str, Sequence[float]], key: str, target: float,
+                     mode: Direction | str, progress_key: str = "loss") -> str | None:
+    """Why `key` can be taken to be at its ceiling (a phrase for the message), or `None`
+    when it may still be waiting to start (a projection then says nothing certain)."""
+    mode = Direction.of(mode)
+    values = history.get(key) or []
+    way = way_to_target(values, target, mode)
+    if way >= CEILING_MIN_WAY:
+        return f"it moved {min(way, 1.0):.0%} of the way from its first value"
+    loss = history.get(progress_key) or []
+    if loss_stalled(loss):
+        return (f"{progress_key} stopped falling ({float(loss[-1 - STALL_WINDOW]):.4g} -> "
+                f"{float(loss[-1]):.4g} over {STALL_WINDOW} epochs)")
+    train_key = key[len("val_"):] if key.startswith("val_") else None
+    train = history.get(train_key) or [] if train_key else []
+    train_way = way_to_target(train, target, mode) if train else 0.0
+    if train_way >= CEILING_MIN_TRAIN_WAY and rising_for(train, mode) > CEILING_LAG \
+            and training_learns(history, key, mode) and not validation_follows(history):
+        return (f"{train_key} learned {min(train_way, 1.0):.0%} of the way while {key} did "
+                "not follow")
+    return None
+
+
 def check_objective(history: Mapping[str, Sequence[float]], targets: Mapping[str, float],
                     modes: Mapping[str, Direction], budget: int, confidence: float = 0.9,
                     min_epochs: int = DEFAULT_MIN_EPOCHS, min_progress: float | None = None,
@@ -94,7 +191,8 @@ def check_objective(history: Mapping[str, Sequence[float]], targets: Mapping[str
 
     - every target met at the last epoch -> `OBJECTIVE_MET`;
     - a target whose fitted curve reaches it by epoch `budget` with probability
-      below `1 - confidence` (after `min_epochs` epochs) -> `OBJECTIVE_UNREACHABLE`;
+      below `1 - confidence` (after `min_epochs` epochs), with evidence that the
+      curve is at its ceiling (`ceiling_evidence`) -> `OBJECTIVE_UNREACHABLE`;
     - the training loss (`progress_key`) falling by less than `min_progress` (a
       fraction per epoch, averaged over `progress_window` epochs) while a target is
       unmet -> `OBJECTIVE_UNREACHABLE` (the handbook's rate of progression).
@@ -121,12 +219,17 @@ def check_objective(history: Mapping[str, Sequence[float]], targets: Mapping[str
         return check
     if epochs >= min_epochs and not loss_accelerating(history.get(progress_key) or []):
         for key, p in projections.items():
-            if p.probability < 1.0 - confidence:
-                check.reason = StopReason.OBJECTIVE_UNREACHABLE
-                check.message = (f"{key} is at {p.current:.4g} and its fitted curve gives "
-                                 f"{p.probability:.0%} to reach {p.target:.4g} by epoch "
-                                 f"{budget} (projected {p.value_at_budget:.4g} there)")
-                return check
+            if p.probability >= 1.0 - confidence:
+                continue
+            evidence = ceiling_evidence(history, key, targets[key], modes[key], progress_key)
+            if evidence is None:
+                continue  # flat so far: maybe a late start, so no verdict (issue #26)
+            check.reason = StopReason.OBJECTIVE_UNREACHABLE
+            check.message = (f"{key} is at {p.current:.4g} and its fitted curve gives "
+                             f"{p.probability:.0%} to reach {p.target:.4g} by epoch "
+                             f"{budget} (projected {p.value_at_budget:.4g} there; at a "
+                             f"ceiling: {evidence})")
+            return check
     if min_progress is not None:
         loss = [v for v in (history.get(progress_key) or []) if is_finite_number(v)]
         if len(loss) > progress_window:

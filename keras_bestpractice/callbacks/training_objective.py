@@ -152,10 +152,11 @@ class TrainingObjective(CopyableCallback):
             warnings.warn(f"TrainingObjective: {missing} not in the epoch logs (they have "
                           f"{sorted(logs)}); a target that is never logged is never met.",
                           KerasBestPracticeWarning, stacklevel=2)
-        # The targets, the loss, and each validation target's training counterpart (a
-        # flat validation curve beside a learning training one is at a ceiling).
-        keys = {*self.target, "loss", *(k[len("val_"):] for k in self.target
-                                        if k.startswith("val_"))}
+        # The targets, the losses, and each validation target's training counterpart (a
+        # flat validation curve beside a learning training one is at a ceiling, unless
+        # its loss falls with training's).
+        keys = {*self.target, "loss", "val_loss", *(k[len("val_"):] for k in self.target
+                                                    if k.startswith("val_"))}
         history = {k: self._history.get(k) or [] for k in keys}
         budget = self._budget()
         check = check_objective(history, self.target, self.modes, budget,

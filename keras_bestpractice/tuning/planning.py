@@ -13,6 +13,7 @@ from typing import Any
 
 from keras_bestpractice import _validation as v
 from keras_bestpractice._core.objective import (
+    ceiling_evidence,
     check_modes,
     check_target,
     first_epoch_meeting,
@@ -126,9 +127,17 @@ def plan_epochs(history: Any, target: Mapping[str, float] | tuple[str, float],
     when = ("the median curve does not get there" if math.isinf(needed)
             else f"about {int(needed)} epochs ({int(low)}-{upper})")
     verdict = f"{names}: {when}, {probability:.0%} within {max_epochs} epochs"
-    if probability < 1 - confidence:
+    short = [k for k, p in projections.items() if p.probability < 1 - confidence]
+    evidence = {k: ceiling_evidence(everything, k, targets[k], modes[k]) for k in short}
+    if short and all(evidence.values()):
         verdict += (": out of reach in this budget; change the model, the data or the "
-                    "learning rate rather than training longer")
+                    "learning rate rather than training longer (at a ceiling: "
+                    + "; ".join(f"{k}: {e}" for k, e in evidence.items()) + ")")
+    elif short:
+        flat = ", ".join(k for k, e in evidence.items() if e is None)
+        verdict += (f": uncertain; {flat} has not moved toward its target and training "
+                    "has not stopped, which is how a late start looks too; train a few "
+                    "more epochs and plan again")
     elif probability >= confidence and not math.isinf(needed):
         plan = max_epochs if math.isinf(high) else int(min(high, max_epochs))
         verdict += f": plan {plan} epochs"

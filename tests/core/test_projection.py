@@ -181,3 +181,86 @@ def test_a_training_curve_that_only_got_worse_is_no_ceiling_evidence():
     assert not training_learns(history, "val_accuracy", Direction.MAX)
     history["accuracy"] = [0.10, 0.3, 0.5, 0.6, 0.7, 0.75, 0.8, 0.82]
     assert training_learns(history, "val_accuracy", Direction.MAX)
+
+
+def _run(fixture, name):
+    import json
+    from pathlib import Path
+
+    corpus = json.loads((Path(__file__).resolve().parents[1] / "fixtures" / fixture).read_text())
+    return next(r for r in corpus["runs"] if r["name"] == name)["history"]
+
+
+@pytest.mark.parametrize("fixture, name, target, epochs", [
+    # Seed 302: validation accuracy 0.096, then 0.102 for 7 epochs (one sample of ~176
+    # gained): 4% of the way to 0.23, which it met at epoch 34.
+    ("objective_runs_late_heldout2.json", "digits_sigmoid4_sgd_lr1", 0.23, 8),
+    # Seed 302: validation flat at 0.248 while the training accuracy crept 0.243 -> 0.273
+    # and its loss still fell: met 0.69 at epoch 39.
+    ("objective_runs_late_heldout2.json", "synthetic_sigmoid4_sgd_lr1", 0.69, 8),
+    # Seed 303: validation accuracy at 0.102 for 10 epochs while training's rose 0.094 ->
+    # 0.226, but the validation loss fell with the training loss (2.36 -> 2.24): a lag,
+    # not a cap; met 0.62 at epoch 16.
+    ("objective_runs_late_heldout3.json", "digits_sigmoid3_sgd_lr0.5", 0.62, 10),
+])
+def test_a_flat_start_without_evidence_of_a_ceiling_is_not_unreachable(fixture, name, target,
+                                                                       epochs):
+    # Issue #26, on late starters made after the second late-start rule: each was stopped
+    # as "0% to reach the target".
+    from keras_bestpractice.tuning import plan_epochs
+
+    full = _run(fixture, name)
+    history = {k: v[:epochs] for k, v in full.items()}
+    check = check_objective(history, {"val_accuracy": target}, {"val_accuracy": "max"}, 40)
+    assert check.reason is None, check.message
+    plan = plan_epochs(history, {"val_accuracy": target}, max_epochs=40)
+    assert "out of reach" not in plan.verdict and "uncertain" in plan.verdict, plan.verdict
+    assert max(full["val_accuracy"]) >= target  # it does get there
+
+
+def test_a_dead_run_and_a_levelled_curve_are_still_unreachable():
+    # Dead units: the training loss is 2.3161879 from epoch 4 on, validation at 0.100.
+    dead = {k: v[:8] for k, v in _run("objective_runs.json",
+                                      "digits_w4_rmsprop_lr0.1_do0").items()}
+    check = check_objective(dead, {"val_accuracy": 0.69}, {"val_accuracy": "max"}, 40)
+    assert check.reason is StopReason.OBJECTIVE_UNREACHABLE
+    assert "loss stopped falling" in check.message
+    # A curve that learned most of the way and levelled off.
+    capped = list(saturating(0.6, 0.2, 0.5, 10))
+    check = check_objective({"val_accuracy": capped}, {"val_accuracy": 0.95},
+                            {"val_accuracy": "max"}, 40)
+    assert check.reason is StopReason.OBJECTIVE_UNREACHABLE
+    assert "of the way from its first value" in check.message
+
+
+def test_ceiling_evidence_parts():
+    from keras_bestpractice._core.objective import (
+        ceiling_evidence,
+        loss_stalled,
+        rising_for,
+        way_to_target,
+    )
+
+    assert way_to_target([0.1, 0.2, 0.15], 0.6, "max") == pytest.approx(0.2)
+    assert way_to_target([1.0, 0.5], 0.0, "min") == pytest.approx(0.5)
+    assert way_to_target([0.7, 0.6], 0.5, "max") == float("inf")  # past it at the start
+    assert way_to_target([0.1], 0.5, "max") == 0.0
+    assert loss_stalled([2.4, 2.316, 2.316, 2.316, 2.316])
+    assert loss_stalled([2.30, 2.30, 2.31, 2.32])                 # rising: not falling
+    assert not loss_stalled([2.3172, 2.3168, 2.3164, 2.3160])     # a late starter creeps
+    assert not loss_stalled([2.3, 2.3, 2.3])                      # too few epochs
+    assert rising_for([0.1, 0.1, 0.1, 0.2, 0.3, 0.4], "max") == 2
+    assert rising_for([0.5, 0.4, 0.3], "max") == -1
+    # Training learned 60% of the way to 0.9 over 6 epochs while validation sat at 0.1.
+    history = {"accuracy": [0.1, 0.2, 0.3, 0.4, 0.5, 0.55, 0.58, 0.6],
+               "val_accuracy": [0.1] * 8, "loss": [2.3, 2.0, 1.8, 1.6, 1.5, 1.4, 1.3, 1.2]}
+    assert "accuracy learned" in ceiling_evidence(history, "val_accuracy", 0.9, "max")
+    history["accuracy"] = [0.1] * 6 + [0.2, 0.35]                  # just started: a lag
+    assert ceiling_evidence(history, "val_accuracy", 0.9, "max") is None
+    # Training learned, validation's accuracy did not move, but its loss fell with
+    # training's: it follows (an accuracy lags), no ceiling.
+    history["accuracy"] = [0.1, 0.2, 0.3, 0.4, 0.5, 0.55, 0.58, 0.6]
+    history["val_loss"] = [2.4, 2.2, 2.0, 1.8, 1.7, 1.6, 1.5, 1.4]
+    assert ceiling_evidence(history, "val_accuracy", 0.9, "max") is None
+    history["val_loss"] = [2.4, 2.2, 2.1, 2.1, 2.1, 2.12, 2.15, 2.2]  # it does not follow
+    assert ceiling_evidence(history, "val_accuracy", 0.9, "max") is not None
