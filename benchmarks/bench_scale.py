@@ -30,7 +30,11 @@ Parts measured so far:
   synchronous saves and with `async_write=True`; per-epoch time and the share of the
   synchronous saves' cost that the background writer hides.
 
-    python benchmarks/bench_scale.py [--part split|dataset|restore|pruner|async]
+- `hparams`: the tuner's TensorBoard HParams sessions (`TrialSessions`) against the same
+  trials written with TensorBoard's own `hp.hparams_config`/`hp.hparams` and scalars: the
+  dashboard's columns and the time of its `session_groups` query on a real TensorBoard.
+
+    python benchmarks/bench_scale.py [--part split|dataset|restore|pruner|async|reload|hparams]
         [--sizes 100000,1000000,10000000] [--classes 1000] [--repeats 3] [--state-mib 10,100,1000]
 """
 
@@ -419,10 +423,93 @@ def part_reload(counts: list[int], repeats: int) -> None:
               f"{times['ours'] / times['keras_tuner']:.2f} |", flush=True)
 
 
+HPARAMS_CHILD = r'''
+import json, sys, time
+sys.path.insert(0, {root!r})
+import numpy as np
+import keras_tuner as kt
+import tensorflow as tf
+from tensorboard.plugins.hparams import api as hp
+from keras_bestpractice.hparams.trial_sessions import TrialSessions
+
+n, logdir, which = {n}, {logdir!r}, {which!r}
+rng = np.random.default_rng(0)
+space = kt.HyperParameters()
+choices = dict(learning_rate=[0.1, 0.01, 0.001], dropout=[0.1, 0.25, 0.5],
+               batch_size=[32, 128], optimizer=["adam", "rmsprop"])
+for name, values in choices.items():
+    space.Choice(name, values)
+keys = ("loss", "accuracy", "val_loss", "val_accuracy")
+if which == "plain":  # what a Keras user writes: hp.hparams_config, hp.hparams, scalars
+    with tf.summary.create_file_writer(logdir).as_default():
+        hp.hparams_config(hparams=[hp.HParam(k, hp.Discrete(v)) for k, v in choices.items()],
+                          metrics=[hp.Metric(f"epoch_{{k}}") for k in keys])
+sessions = TrialSessions(logdir)
+start = time.perf_counter()
+for i in range(n):
+    values = {{k: v[int(rng.integers(len(v)))] for k, v in choices.items()}}
+    history = {{k: [float(x) for x in rng.random(3)] for k in keys}}
+    if which == "ours":
+        sessions.write(space, "val_accuracy", "max", {{
+            "trial_id": f"{{i:04d}}", "hyperparameters": values, "history": history,
+            "epochs_run": 3, "status": "completed", "prune_reason": None, "error": None}})
+    else:
+        with tf.summary.create_file_writer(f"{{logdir}}/trial_{{i:04d}}").as_default():
+            hp.hparams(values, trial_id=f"trial_{{i:04d}}")
+            for epoch in range(3):
+                for k in keys:
+                    tf.summary.scalar(f"epoch_{{k}}", history[k][epoch], step=epoch)
+print("RESULT", time.perf_counter() - start)
+'''
+
+
+def part_hparams(counts: list[int], repeats: int) -> None:
+    """The tuner's HParams sessions against the same trials written with TensorBoard's own
+    API: columns, and how long the dashboard's `session_groups` query takes."""
+    import shutil
+    import subprocess
+    import tempfile
+
+    sys.path.insert(0, str(ROOT))
+    from tests.hparams.board import post, session_groups, tensorboard
+
+    print(f"## HParams dashboard: tuner sessions vs plain `hp.hparams` (median of {repeats} "
+          "session_groups queries, 4 hyperparameters, 4 metrics x 3 epochs)")
+    print("| sessions | columns ours / plain | write ours s | write plain s | session_groups "
+          "ours s | plain s | ratio |")
+    print("|---|---|---|---|---|---|---|")
+    for n in counts:
+        row = {}
+        for which in ("ours", "plain"):
+            work = tempfile.mkdtemp()
+            try:
+                code = HPARAMS_CHILD.format(root=str(ROOT), n=n, logdir=work, which=which)
+                done = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                                      text=True)
+                line = [ln for ln in done.stdout.splitlines() if ln.startswith("RESULT")]
+                if not line:
+                    raise RuntimeError(done.stderr[-2000:])
+                with tensorboard(work, wait_for=n) as (port, experiment):
+                    columns = len(experiment["hparamInfos"]) + len(experiment["metricInfos"])
+                    times = []
+                    for _ in range(repeats):
+                        start = time.perf_counter()
+                        groups = session_groups(port)
+                        times.append(time.perf_counter() - start)
+                    assert len(groups) == min(n, 1000), len(groups)
+                    post(port, "experiment", {"experimentName": ""})
+                row[which] = (columns, float(line[0].split()[1]), float(np.median(times)))
+            finally:
+                shutil.rmtree(work, ignore_errors=True)
+        ours, plain = row["ours"], row["plain"]
+        print(f"| {n} | {ours[0]} / {plain[0]} | {ours[1]:.2f} | {plain[1]:.2f} | "
+              f"{ours[2]:.3f} | {plain[2]:.3f} | {ours[2] / plain[2]:.2f} |", flush=True)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--part", choices=("split", "dataset", "restore", "pruner", "async",
-                                           "reload"),
+                                           "reload", "hparams"),
                         default="split")
     parser.add_argument("--sizes", default="100000,1000000,10000000")
     parser.add_argument("--classes", type=int, default=1000)
@@ -440,6 +527,8 @@ def main(argv=None) -> int:
                    args.repeats)
     elif args.part == "pruner":
         part_pruner([int(s) for s in args.sizes.split(",")], args.repeats)
+    elif args.part == "hparams":
+        part_hparams([int(s) for s in args.sizes.split(",")], args.repeats)
     elif args.part == "reload":
         part_reload([int(s) for s in args.sizes.split(",")], args.repeats)
     elif args.part == "restore":

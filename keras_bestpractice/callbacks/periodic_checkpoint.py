@@ -48,7 +48,7 @@ class PeriodicCheckpoint(CopyableCallback):
     save is the last of the `fit`), and at the end of training when the last
     epoch was not saved yet. Each checkpoint is a directory committed atomically
     (written under a temporary name, fsynced, renamed) with a manifest that
-    verifies itself (its own sha256, a schema, the size and sha256 of every
+    verifies itself (its own sha256, a schema, the size and checksum of every
     file). Names count what Keras prints: `ckpt-epoch0003-end-step...` after the
     3rd epoch, `ckpt-epoch0004-batch0002-step...` two batches into the 4th.
     Retention keeps the `keep_last` newest, the `keep_best` best by `monitor`,

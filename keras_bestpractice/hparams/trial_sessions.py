@@ -1,7 +1,8 @@
 """`TrialSessions`: one TensorBoard HParams session per tuner trial.
 
 The tuner writes its true search space once as the experiment config (with the
-`outcome` column and the free-text `error` column), then one session per trial
+`outcome` column and the free-text `error` column, and a column for each metric the
+first trial with a history logged), then one session per trial
 when the trial ends: its hyperparameter values, every epoch's metrics, best and
 last value columns for the objective and the validation metrics, and a status
 that is Success only for a trial that ran to its end (or met its objective).
@@ -81,7 +82,11 @@ class TrialSessions:
         direction = Direction.of(direction, name="direction")
         # The objective first: the dashboard colours the parallel-coordinates view by
         # the first metric column and shows the first five.
-        keys = [objective, *(k for k in TRIAL_METRICS if k != objective)]
+        # Only the metrics the trials log (a build compiled without the macro metrics
+        # gets no six empty columns); the first trial with a history decides, a failed
+        # trial before it writes its session without the experiment config.
+        history = summary["history"]
+        keys = [objective, *(k for k in TRIAL_METRICS if k != objective and k in history)]
         # Best and last value columns for the objective and the validation metrics
         # (the tuner scores a trial by its best epoch; the last one is what it ended at).
         best = {k: (direction if k == objective else Direction.from_name(k)) for k in keys
@@ -90,7 +95,7 @@ class TrialSessions:
         outcome = hp.HParam("outcome", hp.Discrete(outcome_values()),
                             description="completed, failed, or pruned and why")
         hparams = [*hparams_from_keras_tuner(space), outcome]
-        if not self._experiment_written:
+        if not self._experiment_written and any(len(v) for v in history.values()):
             write_experiment(self.logdir, hparams, metrics_for(keys, best=best),
                              text_hparams=("error",), shown=shown_first(hparams, defaults))
             self._experiment_written = True
@@ -100,7 +105,6 @@ class TrialSessions:
         values = dict(summary["hyperparameters"])
         values.update({"outcome": ended, "error": summary["error"] or ""})
         session.start(values, trial_id=name, hparams=hparams)
-        history = summary["history"]
         for epoch in range(summary["epochs_run"]):
             session.scalars(epoch, {k: vals[epoch] for k, vals in history.items()
                                     if epoch < len(vals)}, best=best)

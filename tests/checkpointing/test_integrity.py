@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 import warnings
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -267,23 +268,55 @@ def test_copying_a_checkpoint_elsewhere_keeps_it_valid(tmp_path):
     assert CheckpointStore(tmp_path / "b").latest().name == newer
 
 
-def test_arrays_are_hashed_per_chunk_and_a_damaged_later_chunk_is_found(tmp_path, monkeypatch):
-    # Format 3 (issue #24): one sha256 per chunk of arrays.bin, checked on several threads.
+def test_arrays_are_checksummed_per_chunk_and_a_damaged_later_chunk_is_found(tmp_path,
+                                                                            monkeypatch):
+    # Format 4 (issue #24): one CRC-32 per chunk of arrays.bin, checked on several threads.
     monkeypatch.setattr(store_mod, "HASH_CHUNK", 32)
     monkeypatch.setattr(store_mod, "VERIFY_THREADS", 2)
     older, newer = two_checkpoints(tmp_path)
     ckpt, problem = Checkpoint.open(tmp_path / newer)
     info = ckpt.manifest["files"]["arrays.bin"]
-    assert problem is None and "sha256" not in info
-    assert info["chunk_size"] == 32 and len(info["chunk_sha256"]) == -(-info["size"] // 32)
-    assert len(info["chunk_sha256"]) >= 4 and ckpt.verify() is None
-    data = bytearray((tmp_path / newer / "arrays.bin").read_bytes())
+    assert problem is None and "sha256" not in info and ckpt.manifest["format"] == 4
+    data = (tmp_path / newer / "arrays.bin").read_bytes()
+    assert info["chunk_size"] == 32 and info["chunk_crc32"] == [
+        f"{zlib.crc32(data[i:i + 32]):08x}" for i in range(0, len(data), 32)]
+    assert len(info["chunk_crc32"]) >= 4 and ckpt.verify() is None
+    data = bytearray(data)
     data[3 * 32 + 5] ^= 0x01  # one bit in the fourth chunk
     (tmp_path / newer / "arrays.bin").write_bytes(bytes(data))
-    assert ckpt.verify() == "arrays.bin does not match its sha256 at chunk 3 (corrupted)"
+    assert ckpt.verify() == "arrays.bin does not match its crc32 at chunk 3 (corrupted)"
     with pytest.warns(KerasBestPracticeWarning, match="chunk 3"):
         latest = CheckpointStore(tmp_path).latest()
     assert latest.name == older and same(weights_of(latest), FIRST)
+
+
+def test_a_format_3_checkpoint_still_loads(tmp_path, monkeypatch):
+    # Checkpoints written before format 4: one sha256 per chunk of arrays.bin.
+    monkeypatch.setattr(store_mod, "HASH_CHUNK", 32)
+    older, newer = two_checkpoints(tmp_path)
+    path = tmp_path / newer
+    envelope = json.loads((path / "manifest.json").read_text())
+    body = envelope["manifest"]
+    data = (path / "arrays.bin").read_bytes()
+    body["files"]["arrays.bin"] = {
+        "chunk_size": 32, "size": len(data),
+        "chunk_sha256": [hashlib.sha256(data[i:i + 32]).hexdigest()
+                         for i in range(0, len(data), 32)]}
+    body["format"] = envelope["format"] = 3
+    envelope["manifest_sha256"] = hashlib.sha256(canonical(body)).hexdigest()
+    (path / "manifest.json").write_text(json.dumps(envelope))
+    latest = CheckpointStore(tmp_path).latest()
+    assert latest.name == newer and latest.verify() is None
+    assert same(weights_of(latest), SECOND)
+    data = bytearray(data)
+    data[2 * 32] ^= 0x01  # its per-chunk sha256 is still checked
+    (path / "arrays.bin").write_bytes(bytes(data))
+    assert latest.verify() == "arrays.bin does not match its sha256 at chunk 2 (corrupted)"
+    # A crc32 list in a sha256 entry's place is refused by the schema.
+    body["files"]["arrays.bin"]["chunk_sha256"][0] = "0badc0de"
+    envelope["manifest_sha256"] = hashlib.sha256(canonical(body)).hexdigest()
+    (path / "manifest.json").write_text(json.dumps(envelope))
+    assert "one sha256 per chunk" in Checkpoint.open(path)[1]
 
 
 def test_a_format_2_checkpoint_still_loads(tmp_path):

@@ -67,3 +67,26 @@ def test_shown_first_puts_the_users_own_first_and_keeps_them_all():
     shown = shown_first(hparams_from_keras_tuner(space), HANDBOOK_HYPERPARAMETERS)
     # More of the own ones than five: all of them and the outcome, before the handbook's.
     assert shown == ["a", "b", "c", "d", "e", "f", "outcome"]
+
+
+def test_metric_columns_are_only_those_the_trials_log(tmp_path):
+    # Issue #24: the tuner's sessions had a column (best and last epoch) for every metric
+    # it knows, logged or not: a build compiled with accuracy alone got six empty macro
+    # columns. A failed trial without a history does not decide the columns.
+    space = kt.HyperParameters()
+    space.Choice("units", [8, 16])
+    sessions = TrialSessions(tmp_path)
+    failed = dict(summary("00", {"units": 8}), history={}, epochs_run=0, status="failed",
+                  error="boom")
+    sessions.write(space, "val_accuracy", "max", failed)
+    assert not [r for r in hparams_records(tmp_path) if r.HasField("experiment")]
+    logged = {"loss": [1.0, 0.8], "accuracy": [0.5, 0.6], "val_loss": [1.1, 0.9],
+              "val_accuracy": [0.4, 0.55]}
+    sessions.write(space, "val_accuracy", "max",
+                   dict(summary("01", {"units": 16}), history=logged, epochs_run=2))
+    experiment = [r.experiment for r in hparams_records(tmp_path)
+                  if r.HasField("experiment")][0]
+    names = [m.display_name for m in experiment.metric_infos]
+    assert names == ["val_accuracy (best epoch)", "val_accuracy (last epoch)",
+                     "val_loss (best epoch)", "val_loss (last epoch)", "train_loss",
+                     "train_accuracy"]
