@@ -107,32 +107,36 @@ def plan_epochs(history: Any, target: Mapping[str, float] | tuple[str, float],
         verdict = f"every target already met at epoch {done}"
         return EpochPlan(targets, max_epochs, float(done), (float(done), float(done)), 1.0,
                          verdict, projections)
+    # Out of reach when one target's curve is short of it and at its ceiling (as
+    # `TrainingObjective` stops), whatever the others do; a short curve that never moved,
+    # or one too flat to fit, may be a late start.
+    fitted = {k: p for k, p in projections.items() if p is not None}
+    short = [k for k, p in fitted.items() if p.probability < 1 - confidence]
+    evidence = {k: ceiling_evidence(everything, k, targets[k], modes[k]) for k in short}
+    capped = {k: e for k, e in evidence.items() if e}
+    seen = len(next(iter(series.values())))
     unfit = sorted(k for k, p in projections.items() if p is None)
-    if unfit:
+    if unfit and not capped:
         # Flat so far (a late starter sits at chance for a while): nothing to project
         # yet, and certainly no verdict that the target is out of reach.
-        seen = len(next(iter(series.values())))
         verdict = (f"uncertain: {', '.join(unfit)} has not improved beyond its epoch-to-epoch "
                    f"noise in {seen} epochs, so no curve can be projected yet; train a few "
                    "more epochs and plan again (a run that starts late is common)")
         return EpochPlan(targets, max_epochs, math.nan, (math.nan, math.nan), math.nan,
                          verdict, projections)
-    needed = max(p.expected_epoch for p in projections.values())
-    low = max(p.interval[0] for p in projections.values())
-    high = max(p.interval[1] for p in projections.values())
-    probability = min(p.probability for p in projections.values())
-    seen = len(next(iter(series.values())))
-    names = ", ".join(f"{k} {t:.4g}" for k, t in targets.items())
+    needed = max(p.expected_epoch for p in fitted.values())
+    low = max(p.interval[0] for p in fitted.values())
+    high = max(p.interval[1] for p in fitted.values())
+    probability = min(p.probability for p in fitted.values())
+    names = ", ".join(f"{k} {t:.4g}" for k, t in targets.items() if k in fitted)
     upper = "beyond the fitted range" if math.isinf(high) else str(int(high))
     when = ("the median curve does not get there" if math.isinf(needed)
             else f"about {int(needed)} epochs ({int(low)}-{upper})")
     verdict = f"{names}: {when}, {probability:.0%} within {max_epochs} epochs"
-    short = [k for k, p in projections.items() if p.probability < 1 - confidence]
-    evidence = {k: ceiling_evidence(everything, k, targets[k], modes[k]) for k in short}
-    if short and all(evidence.values()):
+    if capped:
         verdict += (": out of reach in this budget; change the model, the data or the "
                     "learning rate rather than training longer (at a ceiling: "
-                    + "; ".join(f"{k}: {e}" for k, e in evidence.items()) + ")")
+                    + "; ".join(f"{k}: {e}" for k, e in capped.items()) + ")")
     elif short:
         flat = ", ".join(k for k, e in evidence.items() if e is None)
         verdict += (f": uncertain; {flat} has not moved toward its target and training "

@@ -264,3 +264,16 @@ def test_ceiling_evidence_parts():
     assert ceiling_evidence(history, "val_accuracy", 0.9, "max") is None
     history["val_loss"] = [2.4, 2.2, 2.1, 2.1, 2.1, 2.12, 2.15, 2.2]  # it does not follow
     assert ceiling_evidence(history, "val_accuracy", 0.9, "max") is not None
+
+
+def test_plan_is_out_of_reach_when_one_target_is_capped_and_another_is_flat():
+    from keras_bestpractice.tuning import plan_epochs
+
+    capped = [float(v) for v in saturating(0.6, 0.2, 0.5, 10)]    # learned, levelled off
+    flat = [0.1, 0.101, 0.1, 0.099, 0.1, 0.101, 0.1, 0.1, 0.1, 0.1]
+    loss = [2.3 - 0.02 * i for i in range(10)]                     # still falling
+    plan = plan_epochs({"val_accuracy": capped, "val_f1": flat, "loss": loss},
+                       {"val_accuracy": 0.95, "val_f1": 0.9}, max_epochs=40)
+    assert "out of reach" in plan.verdict and "val_accuracy: it moved" in plan.verdict
+    plan = plan_epochs({"val_f1": flat, "loss": loss}, {"val_f1": 0.9}, max_epochs=40)
+    assert "uncertain" in plan.verdict and "out of reach" not in plan.verdict
