@@ -13,13 +13,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from keras_bestpractice._core.compare import Direction, is_finite_number
 from keras_bestpractice._core.projection import (
-    LATE_START_FRACTION,
     Projection,
     improved,
     learning_start,
     project,
+    rise_index,
 )
 from keras_bestpractice._core.reasons import StopReason
 
@@ -152,12 +154,11 @@ def loss_stalled(loss: Sequence[float], window: int = STALL_WINDOW) -> bool:
 def rising_for(values: Sequence[float], mode: Direction | str) -> int:
     """Epochs since the curve crossed `LATE_START_FRACTION` of its gain for good (-1 when
     it has gained nothing)."""
-    z = [Direction.of(mode).sign * float(v) for v in values if is_finite_number(v)]
-    if len(z) < 2 or max(z) <= z[0]:
+    z = np.asarray([Direction.of(mode).sign * float(v) for v in values
+                    if is_finite_number(v)], dtype=np.float64)
+    if z.size < 2 or z.max() <= z[0]:
         return -1
-    bar = z[0] + LATE_START_FRACTION * (max(z) - z[0])
-    below = [i for i, v in enumerate(z) if v <= bar]
-    return len(z) - 1 - (below[-1] + 1 if below else 0)
+    return z.size - 1 - rise_index(z, float(z[0]), float(z.max() - z[0]))
 
 
 def ceiling_evidence(history: Mapping[str, Sequence[float]], key: str, target: float,

@@ -138,6 +138,18 @@ FLAT_HEAD_STEP_RATIO = 0.25
 LATE_START_MIN_POINTS = 6
 
 
+def rise_index(z: np.ndarray, first: float, total: float,
+               finite: np.ndarray | None = None) -> int:
+    """Where a rise of `total` from `first` crossed `LATE_START_FRACTION` of the way for
+    good: the index after the last epoch still at or under that bar (non-finite epochs,
+    marked False in `finite`, do not hold it back)."""
+    above = z - first > LATE_START_FRACTION * total
+    if finite is not None:
+        above = np.where(finite, above, True)
+    below = np.flatnonzero(~above)
+    return int(below[-1] + 1) if below.size else 0
+
+
 def improved(values: Sequence[float], mode: Direction | str) -> bool:
     """Has the curve's best so far moved past its first value by more than
     `MIN_START_CHANGE` of its level (and its noise)?"""
@@ -176,9 +188,7 @@ def learning_start(values: Sequence[float], mode: Direction | str) -> int | None
     # The rise starts where the curve crosses `LATE_START_FRACTION` of the way for good: a
     # flat head's noise that pokes above the line once (0.088, 0.099, 0.095, 0.095, ...
     # before a rise from epoch 7) is part of the head.
-    above = np.where(finite, z - first > LATE_START_FRACTION * total, True)
-    below = np.where(~above)[0]
-    i = int(below[-1] + 1) if below.size else 0
+    i = rise_index(z, first, total, finite)
     # A plateau, not a slow start: at least `MIN_FLAT_HEAD` epochs whose steps are a
     # small fraction of the steps after them.
     head, rest = z[:i][finite[:i]], z[i - 1:][finite[i - 1:]] if i else z[:0]

@@ -164,8 +164,7 @@ class RandomSearchTuner(PruningMixin, kt.Tuner):
             return {}, None
         try:
             hp = kt.HyperParameters()
-            build = hypermodel.build if isinstance(hypermodel, kt.HyperModel) else hypermodel
-            model = build(hp)
+            model = _build_of(hypermodel)(hp)
         except Exception:  # noqa: BLE001 - a build that needs values we do not know
             return {}, None
         from keras_bestpractice.tuning.pruning import _is_compiled

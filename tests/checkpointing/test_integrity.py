@@ -290,21 +290,27 @@ def test_arrays_are_checksummed_per_chunk_and_a_damaged_later_chunk_is_found(tmp
     assert latest.name == older and same(weights_of(latest), FIRST)
 
 
+def reseal(path, arrays_entry, fmt):
+    """Rewrite a checkpoint's manifest as an older format would have: `arrays.bin`'s entry
+    and the format number replaced, the envelope's sha256 recomputed."""
+    envelope = json.loads((path / "manifest.json").read_text())
+    body = envelope["manifest"]
+    body["files"]["arrays.bin"] = arrays_entry
+    body["format"] = envelope["format"] = fmt
+    envelope["manifest_sha256"] = hashlib.sha256(canonical(body)).hexdigest()
+    (path / "manifest.json").write_text(json.dumps(envelope))
+
+
 def test_a_format_3_checkpoint_still_loads(tmp_path, monkeypatch):
     # Checkpoints written before format 4: one sha256 per chunk of arrays.bin.
     monkeypatch.setattr(store_mod, "HASH_CHUNK", 32)
     older, newer = two_checkpoints(tmp_path)
     path = tmp_path / newer
-    envelope = json.loads((path / "manifest.json").read_text())
-    body = envelope["manifest"]
     data = (path / "arrays.bin").read_bytes()
-    body["files"]["arrays.bin"] = {
-        "chunk_size": 32, "size": len(data),
-        "chunk_sha256": [hashlib.sha256(data[i:i + 32]).hexdigest()
-                         for i in range(0, len(data), 32)]}
-    body["format"] = envelope["format"] = 3
-    envelope["manifest_sha256"] = hashlib.sha256(canonical(body)).hexdigest()
-    (path / "manifest.json").write_text(json.dumps(envelope))
+    entry = {"chunk_size": 32, "size": len(data),
+             "chunk_sha256": [hashlib.sha256(data[i:i + 32]).hexdigest()
+                              for i in range(0, len(data), 32)]}
+    reseal(path, entry, 3)
     latest = CheckpointStore(tmp_path).latest()
     assert latest.name == newer and latest.verify() is None
     assert same(weights_of(latest), SECOND)
@@ -313,9 +319,8 @@ def test_a_format_3_checkpoint_still_loads(tmp_path, monkeypatch):
     (path / "arrays.bin").write_bytes(bytes(data))
     assert latest.verify() == "arrays.bin does not match its sha256 at chunk 2 (corrupted)"
     # A crc32 list in a sha256 entry's place is refused by the schema.
-    body["files"]["arrays.bin"]["chunk_sha256"][0] = "0badc0de"
-    envelope["manifest_sha256"] = hashlib.sha256(canonical(body)).hexdigest()
-    (path / "manifest.json").write_text(json.dumps(envelope))
+    entry["chunk_sha256"][0] = "0badc0de"
+    reseal(path, entry, 3)
     assert "one sha256 per chunk" in Checkpoint.open(path)[1]
 
 
@@ -323,13 +328,8 @@ def test_a_format_2_checkpoint_still_loads(tmp_path):
     # Checkpoints written before format 3 (one sha256 for the whole arrays.bin).
     older, newer = two_checkpoints(tmp_path)
     path = tmp_path / newer
-    envelope = json.loads((path / "manifest.json").read_text())
-    body = envelope["manifest"]
-    whole = hashlib.sha256((path / "arrays.bin").read_bytes()).hexdigest()
-    body["files"]["arrays.bin"] = {"sha256": whole, "size": body["files"]["arrays.bin"]["size"]}
-    body["format"] = envelope["format"] = 2
-    envelope["manifest_sha256"] = hashlib.sha256(canonical(body)).hexdigest()
-    (path / "manifest.json").write_text(json.dumps(envelope))
+    data = (path / "arrays.bin").read_bytes()
+    reseal(path, {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}, 2)
     latest = CheckpointStore(tmp_path).latest()
     assert latest.name == newer and latest.verify() is None
     assert same(weights_of(latest), SECOND)
