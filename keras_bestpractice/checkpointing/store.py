@@ -72,6 +72,9 @@ LOCK = ".lock"
 TMP = ".tmp-"
 CHUNK = 16 * 1024 * 1024
 READ_CHUNK = 4 * 1024 * 1024
+#: How much of a file is written before it is flushed and dropped from the page cache
+#: (`_write_buffers`).
+WRITEBACK_CHUNK = 32 * 1024 * 1024
 # `arrays.bin` is checksummed in chunks of this size (formats 3 and 4): a restore checks
 # them on several cores at once (issue #24: one sha256 over a 1 GiB file took 0.64 s,
 # twice as long as Keras's whole `load_weights`; per chunk on two cores 0.33 s, still
@@ -763,12 +766,33 @@ def _remove_all(paths: list[Path]) -> None:
 
 
 def _write_buffers(path: Path, buffers: list[memoryview]) -> None:
-    with open(path, "wb") as handle:
+    """Write the buffers back to back into a new file and make it durable.
+
+    Every `WRITEBACK_CHUNK` bytes are flushed to disk (`fdatasync`) and dropped from the
+    page cache (`POSIX_FADV_DONTNEED`) before the next are written, where the platform
+    has `posix_fadvise`. Issue #24: writing a 1 GiB file into the page cache and
+    fsyncing it at the end cost 2.7-4.0 s of kernel time per GiB on the 2-core machine
+    (the cache grows by the whole file, and the kernel reclaims and writes it back while
+    training runs); flushed and dropped in 32 MiB pieces the same write costs 0.3-0.5 s
+    and finishes sooner. The file is read back only to restore, from disk either way.
+    """
+    drop = getattr(os, "posix_fadvise", None)
+    with open(path, "wb", buffering=0) as handle:
+        fd, written, synced = handle.fileno(), 0, 0
         for buf in buffers:
             for start in range(0, len(buf), CHUNK):
-                handle.write(buf[start:start + CHUNK])
-        handle.flush()
-        os.fsync(handle.fileno())
+                piece = buf[start:start + CHUNK]
+                while piece:
+                    n = handle.write(piece)
+                    piece = piece[n:]
+                    written += n
+                if drop is not None and written - synced >= WRITEBACK_CHUNK:
+                    os.fdatasync(fd)
+                    drop(fd, synced, written - synced, os.POSIX_FADV_DONTNEED)
+                    synced = written
+        os.fsync(fd)
+        if drop is not None and written > synced:
+            drop(fd, synced, written - synced, os.POSIX_FADV_DONTNEED)
 
 
 def _json_default(obj: Any) -> Any:

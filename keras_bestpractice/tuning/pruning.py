@@ -150,7 +150,7 @@ class PruningMixin:
         self._peer_snapshot: tuple[str, float, list] | None = None
         self._building_trial: str | None = None
         self._reloaded = False
-        self._tuner_compiles = False
+        self._tuner_compiles: bool | None = False  # None: not known yet (a reload)
         self._sessions = None if self.logdir is None else TrialSessions(self.logdir)
         # keras_tuner.Tuner sets `self.optimizer` only after BaseTuner.__init__ has
         # built the initial space, which needs to know it.
@@ -174,6 +174,18 @@ class PruningMixin:
         except Exception:  # noqa: BLE001 - a build that needs data: nothing to learn here
             return None
         return _is_compiled(model)
+
+    def _compiles_for_the_build(self) -> bool:
+        """Whether this tuner compiles the build's models (learned at the first need after
+        a reload)."""
+        if self._tuner_compiles is None:
+            self._tuner_compiles = self._compiles_itself(self.oracle.get_space()) is False
+        return self._tuner_compiles
+
+    def _check_on_first_use(self) -> None:
+        """Checks a reloaded project needs before it builds a model (a search, a best
+        model); none here. `RandomSearchTuner` checks that the build still declares the
+        space the project was searched with."""
 
     def _applied_hyperparameters(self) -> Any:
         """The hyperparameters the tuner itself applies to an uncompiled model (none when
@@ -220,6 +232,7 @@ class PruningMixin:
                 self._save_results()
 
     def _prepare_search(self, fit_args: tuple, fit_kwargs: dict) -> None:
+        self._check_on_first_use()
         x = fit_args[0] if fit_args else fit_kwargs.get("x")
         space = self.oracle.get_space()
         names = [p.name for p in space.space]
@@ -230,7 +243,7 @@ class PruningMixin:
                 "function `batch_size -> dataset` (e.g. `lambda bs: stratified_dataset(x, y, "
                 "batch_size=bs)`), or arrays."
             )
-        if self.tune_batch_size and self._tuner_compiles and x is not None and \
+        if self.tune_batch_size and self._compiles_for_the_build() and x is not None and \
                 not is_dataset(x) and \
                 "batch_size" not in fit_kwargs and "batch_size" not in names:
             from keras_bestpractice.tuning.space import BATCH_SIZES
@@ -387,7 +400,7 @@ class PruningMixin:
         # The trial's batch size is applied here only when this tuner added it to the space
         # (a HyperModel.fit that reads it passes it itself).
         batch_size = kwargs.get("batch_size")
-        if self.tune_batch_size and self._tuner_compiles:
+        if self.tune_batch_size and self._compiles_for_the_build():
             batch_size = trial.hyperparameters.values.get("batch_size", batch_size)
         for attempt in (0, 1):
             call_args, call_kwargs = list(args), dict(kwargs)
@@ -437,6 +450,7 @@ class PruningMixin:
         the optimizer is built before the weights file, which holds its variables, is read)."""
         from keras_tuner.engine.tuner import maybe_distribute
 
+        self._check_on_first_use()
         self._building_trial = trial.trial_id
         try:
             model = self._try_build(trial.hyperparameters)
@@ -465,6 +479,7 @@ class PruningMixin:
         Raises:
             OSError: when no trial's weights can be loaded (naming each trial's problem).
         """
+        self._check_on_first_use()
         num_models = v.check_int("num_models", num_models, minimum=1)
         models, problems = [], []
         for trial in self.oracle.get_best_trials(len(self.oracle.trials) or num_models):
@@ -568,8 +583,10 @@ class PruningMixin:
                 self.oracle.trials = {}
                 repair_project_files(self.project_dir, self.oracle)
                 super().reload()
-        if self.hypermodel is not None:
-            self._tuner_compiles = self._compiles_itself(self.oracle.get_space()) is False
+        # Whether this tuner compiles the build's models is learned from a build, which
+        # a reload does not need: only a search or a best model does (issue #24:
+        # KerasTuner's own reload builds nothing).
+        self._tuner_compiles = None if self.hypermodel is not None else False
 
 def _peer_curve(path: Path) -> tuple[str | None, list[float | None] | None]:
     """`(trial_id, objective per epoch)` of a trial's summary file; the curve is `None`

@@ -97,7 +97,10 @@ class RandomSearchTuner(PruningMixin, kt.Tuner):
 
     Raises:
         ValueError: for bad counts, `hypermodel=None` without an overridden
-            `run_trial`, or a search space that changed on `overwrite=False`.
+            `run_trial`, or a search space that changed on `overwrite=False` (a
+            `hyperparameters=` that differs: at construction; a build that declares
+            another space: at the first `search` or `get_best_models`, before any model
+            is built; reading a reloaded project's results builds nothing).
         TypeError: for arguments of the wrong type.
     """
 
@@ -151,10 +154,12 @@ class RandomSearchTuner(PruningMixin, kt.Tuner):
                          metrics=metrics, optimizer=optimizer, prune=prune, pruner=pruner,
                          logdir=logdir, epochs_per_trial=epochs_per_trial,
                          tune_batch_size=tune_batch_size, **kwargs)
-        if self._reloaded:
-            if requested is not None:
-                self._check_space(requested, "hyperparameters=")
-            self._check_build_space()
+        # A reload checks the build's space at the first search or best model, where a
+        # model is built anyway (issue #24: the check's build was a constant 50 ms on
+        # every reload, one that only reads the results needs none).
+        self._build_space_checked = not self._reloaded
+        if self._reloaded and requested is not None:
+            self._check_space(requested, "hyperparameters=")
 
     # ------------------------------------------------------------------ space
     @staticmethod
@@ -249,6 +254,11 @@ class RandomSearchTuner(PruningMixin, kt.Tuner):
                 f"({source}): " + "; ".join(changed)
                 + ". Pass overwrite=True to start over, or use another project_name."
             )
+
+    def _check_on_first_use(self) -> None:
+        if not self._build_space_checked:
+            self._check_build_space()
+            self._build_space_checked = True
 
     def _check_build_space(self) -> None:
         """On resume: the build (and what the tuner applies) must declare the same space."""

@@ -329,8 +329,15 @@ def test_a_changed_build_is_refused_on_resume(tmp_path):
         hp.Choice("lr", [1e-1, 1e-2])  # the build's choices changed
         return compiled_build(hp)
 
-    with pytest.raises(ValueError, match="declared by the build.*'lr' was"):
-        tuner(tmp_path, build=changed_build, max_trials=2)
+    # Reading the results builds nothing; the first search (or best model) refuses it,
+    # before any trial runs.
+    again = tuner(tmp_path, build=changed_build, max_trials=2)
+    assert len(again.results_frame()) == 1
+    for use in (lambda: again.search(X, Y, validation_data=(XV, YV), verbose=0),
+                lambda: again.get_best_models(1)):
+        with pytest.raises(ValueError, match="declared by the build.*'lr' was"):
+            use()
+    assert len(again.oracle.trials) == 1 and len(again.results_frame()) == 1
 
 
 def damage(path: Path, how: str) -> None:

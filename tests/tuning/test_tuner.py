@@ -315,10 +315,11 @@ def test_median_pruner_waits_for_grace_steps_optimizer_steps(tmp_path, data, pru
     assert (frame.loc["slow", "prune_reason"] == "median") is pruned
 
 
-def test_a_reload_builds_the_model_once(tmp_path):
+def test_a_reload_builds_no_model_until_one_is_needed(tmp_path):
     # Issue #24: reloading a project built the model two or three times (to learn whether
     # the build compiles, then to check the space it declares), 16-18 ms each, where
-    # KerasTuner's own reload builds none; one build answers both.
+    # KerasTuner's own reload builds none; one build, at the first search or best model,
+    # answers both.
     builds = []
 
     def counted(hp):
@@ -333,4 +334,10 @@ def test_a_reload_builds_the_model_once(tmp_path):
     tuner.save()
     builds.clear()
     again = RandomSearchTuner(counted, max_trials=3, directory=tmp_path, project_name="r")
-    assert len(again.oracle.trials) == 2 and len(builds) == 1
+    # Reading the results builds nothing (KerasTuner's own reload builds none either).
+    assert len(again.oracle.trials) == 2 and len(again.results_frame()) == 2
+    assert len(builds) == 0
+    # The first use that builds checks the space with one build, and once.
+    again._check_on_first_use()
+    again._check_on_first_use()
+    assert again._compiles_for_the_build() is True and len(builds) == 1
