@@ -118,7 +118,11 @@ def loss_accelerating(loss: Sequence[float]) -> bool:
 # of a ceiling"). A fitted curve may say "out of reach" only when one of these holds:
 # - the metric itself moved `CEILING_MIN_WAY` of the way from its first value to the
 #   target (a curve that learned and levelled off; a one-sample step from 0.096 to 0.102
-#   on the way to 0.23 is not that);
+#   on the way to 0.23 is not that), has been rising for more than `CEILING_LAG` epochs
+#   (a rise two epochs old, 0.100 -> 0.138 -> 0.193 on the way to 0.93, is a start, not a
+#   level), and, for a `val_` metric, its training counterpart moved that share too (a
+#   validation accuracy that jumped 0.24 -> 0.39 while training stayed at 0.24 has not
+#   learned anything to level off from);
 # - its training counterpart learned `CEILING_MIN_TRAIN_WAY` of the way to the target,
 #   and has been rising for more than `CEILING_LAG` epochs, while it did not follow;
 # - the training loss stopped falling: less than `STALLED_LOSS` of its level over the last
@@ -167,16 +171,17 @@ def ceiling_evidence(history: Mapping[str, Sequence[float]], key: str, target: f
     when it may still be waiting to start (a projection then says nothing certain)."""
     mode = Direction.of(mode)
     values = history.get(key) or []
+    train_key = key[len("val_"):] if key.startswith("val_") else None
+    train = history.get(train_key) or [] if train_key else []
+    train_way = way_to_target(train, target, mode) if train else 0.0
     way = way_to_target(values, target, mode)
-    if way >= CEILING_MIN_WAY:
+    if way >= CEILING_MIN_WAY and rising_for(values, mode) > CEILING_LAG and \
+            (not train or train_way >= CEILING_MIN_WAY):
         return f"it moved {min(way, 1.0):.0%} of the way from its first value"
     loss = history.get(progress_key) or []
     if loss_stalled(loss):
         return (f"{progress_key} stopped falling ({float(loss[-1 - STALL_WINDOW]):.4g} -> "
                 f"{float(loss[-1]):.4g} over {STALL_WINDOW} epochs)")
-    train_key = key[len("val_"):] if key.startswith("val_") else None
-    train = history.get(train_key) or [] if train_key else []
-    train_way = way_to_target(train, target, mode) if train else 0.0
     if train_way >= CEILING_MIN_TRAIN_WAY and rising_for(train, mode) > CEILING_LAG \
             and training_learns(history, key, mode) and not validation_follows(history):
         return (f"{train_key} learned {min(train_way, 1.0):.0%} of the way while {key} did "

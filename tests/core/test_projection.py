@@ -202,6 +202,12 @@ def _run(fixture, name):
     # 0.226, but the validation loss fell with the training loss (2.36 -> 2.24): a lag,
     # not a cap; met 0.62 at epoch 16.
     ("objective_runs_late_heldout3.json", "digits_sigmoid3_sgd_lr0.5", 0.62, 10),
+    # Seed 304 (round 4): a rise two epochs old (0.100 -> 0.138 -> 0.193) after six flat
+    # epochs, stopped as "moved 11% of the way" to 0.93, which it met at epoch 26.
+    ("objective_runs_late_heldout4.json", "digits_sigmoid3_sgd_lr1", 0.93, 8),
+    # Seed 304 (round 4): validation jumped 0.243 -> 0.39 while training stayed at 0.24
+    # (nothing learned to level off from), stopped at epoch 9; it met 0.69 at epoch 40.
+    ("objective_runs_late_heldout4.json", "synthetic_sigmoid4_sgd_lr2", 0.69, 9),
 ])
 def test_a_flat_start_without_evidence_of_a_ceiling_is_not_unreachable(fixture, name, target,
                                                                        epochs):
@@ -264,6 +270,17 @@ def test_ceiling_evidence_parts():
     assert ceiling_evidence(history, "val_accuracy", 0.9, "max") is None
     history["val_loss"] = [2.4, 2.2, 2.1, 2.1, 2.1, 2.12, 2.15, 2.2]  # it does not follow
     assert ceiling_evidence(history, "val_accuracy", 0.9, "max") is not None
+    # "Moved": a level reached more than CEILING_LAG epochs ago, training along with it.
+    levelled = {"val_accuracy": [0.1, 0.3, 0.4, 0.45, 0.46, 0.46, 0.47, 0.47],
+                "accuracy": [0.1, 0.3, 0.45, 0.5, 0.52, 0.53, 0.53, 0.54]}
+    assert "moved" in ceiling_evidence(levelled, "val_accuracy", 0.9, "max")
+    young = {"val_accuracy": [0.1] * 6 + [0.15, 0.25],             # rising for 1 epoch
+             "accuracy": [0.1] * 6 + [0.2, 0.3]}
+    assert ceiling_evidence(young, "val_accuracy", 0.9, "max") is None
+    alone = dict(levelled, accuracy=[0.1] * 8)                      # training never moved
+    assert ceiling_evidence(alone, "val_accuracy", 0.9, "max") is None
+    assert "moved" in ceiling_evidence({"val_accuracy": levelled["val_accuracy"]},
+                                       "val_accuracy", 0.9, "max")  # no training curve
 
 
 def test_plan_is_out_of_reach_when_one_target_is_capped_and_another_is_flat():
