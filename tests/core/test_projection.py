@@ -283,6 +283,28 @@ def test_ceiling_evidence_parts():
                                        "val_accuracy", 0.9, "max")  # no training curve
 
 
+@pytest.mark.parametrize("name, target", [
+    ("digits_w4_adam_lr0.001_do0", 0.69),   # validation loss 2.28 -> 1.85; met at 13
+    ("digits_w32_adam_lr0.001_do0", 0.97),  # validation loss 1.95 -> 0.63; met at 38
+])
+def test_a_validation_loss_still_falling_steeply_is_no_ceiling(name, target):
+    # Issue #26 (round 4): plan_epochs said "out of reach; change the model" from 6 epochs
+    # of runs whose validation loss was falling 19-68% in 4 epochs.
+    from keras_bestpractice._core.objective import ceiling_evidence, validation_falls_steeply
+    from keras_bestpractice.tuning import plan_epochs
+
+    full = _run("objective_runs.json", name)
+    history = {k: v[:6] for k, v in full.items()}
+    assert validation_falls_steeply(history)
+    assert ceiling_evidence(history, "val_accuracy", target, "max") is None
+    plan = plan_epochs(history, {"val_accuracy": target}, max_epochs=40)
+    assert "out of reach" not in plan.verdict, plan.verdict
+    assert max(full["val_accuracy"][:40]) >= target
+    # A validation loss that fell, but under a tenth of its level, is no veto.
+    slow = dict(history, val_loss=[2.0, 1.95, 1.9, 1.87, 1.85, 1.84])
+    assert not validation_falls_steeply(slow)
+
+
 def test_plan_is_out_of_reach_when_one_target_is_capped_and_another_is_flat():
     from keras_bestpractice.tuning import plan_epochs
 
