@@ -30,11 +30,17 @@ Parts measured so far:
   synchronous saves and with `async_write=True`; per-epoch time and the share of the
   synchronous saves' cost that the background writer hides.
 
+- `writeback`: the checkpoint store's file writer (`store._write_buffers`: flushed and
+  dropped from the page cache every 32 MiB) against a plain write and one `fsync` at the
+  end, the same buffers, at three sizes: wall time and the process's kernel (sys) CPU
+  time, which is what a background save takes from training.
+
 - `hparams`: the tuner's TensorBoard HParams sessions (`TrialSessions`) against the same
   trials written with TensorBoard's own `hp.hparams_config`/`hp.hparams` and scalars: the
   dashboard's columns and the time of its `session_groups` query on a real TensorBoard.
 
-    python benchmarks/bench_scale.py [--part split|dataset|restore|pruner|async|reload|hparams]
+    python benchmarks/bench_scale.py
+        [--part split|dataset|restore|pruner|async|writeback|reload|hparams]
         [--sizes 100000,1000000,10000000] [--classes 1000] [--repeats 3] [--state-mib 10,100,1000]
 """
 
@@ -340,6 +346,51 @@ def part_async(sizes_mib: list[int], repeats: int) -> None:
               f"{asyn[0]:.2f} ({asyn[0] / none[0] - 1:+.0%}) | {asyn[1]:.2f} |", flush=True)
 
 
+def part_writeback(sizes_mib: list[int], repeats: int) -> None:
+    import os
+    import resource
+    import shutil
+    import tempfile
+
+    from keras_bestpractice.checkpointing import store
+
+    def plain(path, buffers):  # the writer before issue #24's change
+        with open(path, "wb") as handle:
+            for buf in buffers:
+                for start in range(0, len(buf), store.CHUNK):
+                    handle.write(buf[start:start + store.CHUNK])
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    def timed(write, path, buffers) -> tuple[float, float]:
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_stime
+        start = time.perf_counter()
+        write(path, buffers)
+        took = time.perf_counter() - start
+        return took, resource.getrusage(resource.RUSAGE_SELF).ru_stime - before
+
+    print(f"## writing one checkpoint file: store._write_buffers vs write + one fsync "
+          f"(medians of {repeats}, interleaved)")
+    print("| MiB | plain wall s | plain sys s | ours wall s | ours sys s | wall ratio | "
+          "sys ratio |")
+    print("|---|---|---|---|---|---|---|")
+    work = Path(tempfile.mkdtemp(dir=ROOT))
+    try:
+        for mib in sizes_mib:
+            data = np.random.default_rng(0).random(mib * 2**20 // 8)
+            buffers = [memoryview(data).cast("B")]
+            got = {"plain": [], "ours": []}
+            for _ in range(repeats):
+                for name, write in (("plain", plain), ("ours", store._write_buffers)):
+                    got[name].append(timed(write, work / name, buffers))
+                    (work / name).unlink()
+            p, o = (np.median(np.array(got[k]), axis=0) for k in ("plain", "ours"))
+            print(f"| {mib:,} | {p[0]:.2f} | {p[1]:.2f} | {o[0]:.2f} | {o[1]:.2f} | "
+                  f"{o[0] / p[0]:.2f} | {o[1] / max(p[1], 1e-3):.2f} |", flush=True)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 RELOAD_CHILD = r"""
 import os, sys, time
 os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
@@ -511,7 +562,7 @@ def part_hparams(counts: list[int], repeats: int) -> None:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--part", choices=("split", "dataset", "restore", "pruner", "async",
-                                           "reload", "hparams"),
+                                           "writeback", "reload", "hparams"),
                         default="split")
     parser.add_argument("--sizes", default="100000,1000000,10000000")
     parser.add_argument("--classes", type=int, default=1000)
@@ -527,6 +578,9 @@ def main(argv=None) -> int:
     elif args.part == "async":
         part_async([int(s) for s in (args.state_mib or "10,100,1000").split(",")],
                    args.repeats)
+    elif args.part == "writeback":
+        part_writeback([int(s) for s in (args.state_mib or "10,100,1000").split(",")],
+                       args.repeats)
     elif args.part == "pruner":
         part_pruner([int(s) for s in args.sizes.split(",")], args.repeats)
     elif args.part == "hparams":
