@@ -94,6 +94,45 @@ def validation_falls_steeply(history: Mapping[str, Sequence[float]],
     return val[-1 - window] - val[-1] >= STEEP_FALL * abs(val[-1 - window])
 
 
+# Training still climbing at a pace that covers validation's way to the target within
+# the budget is a run still learning, whatever validation did so far: no ceiling then
+# (issue #26, round 5). The pace is the least-squares slope of the training metric over
+# the last `CEILING_LAG + 1` epochs (one lucky epoch does not make a pace), extended
+# linearly over the epochs left: a linear pace is more than a decelerating curve will
+# give, so the rule errs on the side of going on. Found on late starters whose validation
+# accuracy levelled off after a jump (0.255 -> 0.42 -> 0.465 for 6 epochs) while training
+# climbed 0.43 -> 0.49 at 0.02 an epoch; they met 0.72 at epochs 33-39.
+PACE_WINDOW = CEILING_LAG + 1
+
+
+def training_pace(history: Mapping[str, Sequence[float]], key: str,
+                  mode: Direction | str) -> float:
+    """For a `val_` metric: the slope per epoch (in the direction of improvement) of its
+    training counterpart over the last `PACE_WINDOW` epochs (`nan` without one)."""
+    if not key.startswith("val_"):
+        return math.nan
+    train = [Direction.of(mode).sign * float(v) for v in history.get(key[len("val_"):]) or []
+             if is_finite_number(v)]
+    if len(train) < PACE_WINDOW:
+        return math.nan
+    y = np.asarray(train[-PACE_WINDOW:], dtype=np.float64)
+    x = np.arange(y.size, dtype=np.float64) - (y.size - 1) / 2.0
+    return float(np.dot(x, y - y.mean()) / np.dot(x, x))
+
+
+def training_on_pace(history: Mapping[str, Sequence[float]], key: str, target: float,
+                     mode: Direction | str, budget: int | None) -> bool:
+    """Does the training counterpart of `key` climb fast enough that, kept up over the
+    epochs left until `budget`, it covers the way from `key`'s best so far to `target`?"""
+    mode = Direction.of(mode)
+    values = [mode.sign * float(v) for v in history.get(key) or [] if is_finite_number(v)]
+    pace = training_pace(history, key, mode)
+    if budget is None or not values or not pace > 0:
+        return False
+    left = budget - len(history.get(key) or [])
+    return left > 0 and pace * left >= mode.sign * float(target) - max(values)
+
+
 def training_learns(history: Mapping[str, Sequence[float]], key: str,
                      mode: Direction) -> bool:
     """For a `val_` metric: its training counterpart has started learning. A validation
@@ -147,6 +186,10 @@ def loss_accelerating(loss: Sequence[float]) -> bool:
 #   `STALL_WINDOW` epochs (dead units, a saturated net: nothing will start later).
 # A late starter creeps: its loss falls 5e-4 of its level over 3 epochs while at chance
 # (the deep sigmoid nets of `make_objective_corpus.py --late`), 5x above the stall level.
+# None of these counts while the run is visibly still learning: its training loss
+# accelerating (`loss_accelerating`), its validation loss falling steeply with it
+# (`validation_falls_steeply`), or its training metric climbing at a pace that would
+# carry validation to the target within the budget (`training_on_pace`).
 CEILING_MIN_WAY = 0.1
 CEILING_MIN_TRAIN_WAY = 0.25
 STALLED_LOSS = 1e-4
@@ -184,11 +227,16 @@ def rising_for(values: Sequence[float], mode: Direction | str) -> int:
 
 
 def ceiling_evidence(history: Mapping[str, Sequence[float]], key: str, target: float,
-                     mode: Direction | str, progress_key: str = "loss") -> str | None:
+                     mode: Direction | str, progress_key: str = "loss",
+                     budget: int | None = None) -> str | None:
     """Why `key` can be taken to be at its ceiling (a phrase for the message), or `None`
-    when it may still be waiting to start (a projection then says nothing certain)."""
+    when it may still be waiting to start or still learning (a projection then says
+    nothing certain). With `budget` (the last epoch), a training counterpart still on
+    pace to carry `key` to `target` by then vetoes every evidence."""
     mode = Direction.of(mode)
-    if validation_falls_steeply(history):
+    if loss_accelerating(history.get(progress_key) or []) or \
+            validation_falls_steeply(history) or \
+            training_on_pace(history, key, target, mode, budget):
         return None
     values = history.get(key) or []
     train_key = key[len("val_"):] if key.startswith("val_") else None
@@ -243,11 +291,12 @@ def check_objective(history: Mapping[str, Sequence[float]], targets: Mapping[str
     check = ObjectiveCheck(None, projections=projections, met=met)
     if epochs >= budget:
         return check
-    if epochs >= min_epochs and not loss_accelerating(history.get(progress_key) or []):
+    if epochs >= min_epochs:
         for key, p in projections.items():
             if p.probability >= 1.0 - confidence:
                 continue
-            evidence = ceiling_evidence(history, key, targets[key], modes[key], progress_key)
+            evidence = ceiling_evidence(history, key, targets[key], modes[key], progress_key,
+                                        budget)
             if evidence is None:
                 continue  # flat so far: maybe a late start, so no verdict (issue #26)
             check.reason = StopReason.OBJECTIVE_UNREACHABLE

@@ -112,7 +112,8 @@ def plan_epochs(history: Any, target: Mapping[str, float] | tuple[str, float],
     # or one too flat to fit, may be a late start.
     fitted = {k: p for k, p in projections.items() if p is not None}
     short = [k for k, p in fitted.items() if p.probability < 1 - confidence]
-    evidence = {k: ceiling_evidence(everything, k, targets[k], modes[k]) for k in short}
+    evidence = {k: ceiling_evidence(everything, k, targets[k], modes[k], budget=max_epochs)
+                for k in short}
     capped = {k: e for k, e in evidence.items() if e}
     seen = len(next(iter(series.values())))
     unfit = sorted(k for k, p in projections.items() if p is None)
@@ -139,9 +140,9 @@ def plan_epochs(history: Any, target: Mapping[str, float] | tuple[str, float],
                     + "; ".join(f"{k}: {e}" for k, e in capped.items()) + ")")
     elif short:
         flat = ", ".join(k for k, e in evidence.items() if e is None)
-        verdict += (f": uncertain; {flat} has not moved toward its target and training "
-                    "has not stopped, which is how a late start looks too; train a few "
-                    "more epochs and plan again")
+        verdict += (f": uncertain; nothing shows {flat} at a ceiling yet (a late start, "
+                    "or training still climbing toward the target, looks like this); train "
+                    "a few more epochs and plan again")
     elif probability >= confidence and not math.isinf(needed):
         plan = max_epochs if math.isinf(high) else int(min(high, max_epochs))
         verdict += f": plan {plan} epochs"

@@ -305,6 +305,76 @@ def test_a_validation_loss_still_falling_steeply_is_no_ceiling(name, target):
     assert not validation_falls_steeply(slow)
 
 
+@pytest.mark.parametrize("fixture, name, target", [
+    # Seed 303: validation 0.255 for 7 epochs, then 0.31 -> 0.377 and level for 5 epochs
+    # while training climbed 0.345 -> 0.377 and its loss fell 1.4 -> 1.2; stopped at epoch
+    # 14 ("moved 30% of the way"); it met 0.67 at epoch 37.
+    ("objective_runs_late_heldout3.json", "synthetic_sigmoid4_sgd_lr2", 0.67),
+    # Seed 304: validation 0.39-0.41 for 10 epochs while training rose from 0.24 at 0.03
+    # an epoch; stopped at epoch 18; it met 0.69 at epoch 40.
+    ("objective_runs_late_heldout4.json", "synthetic_sigmoid4_sgd_lr2", 0.69),
+    # Seed 306: validation 0.54-0.56 for 5 epochs while training climbed 0.50 -> 0.59;
+    # stopped at epoch 9; it met 0.72 at epoch 39.
+    ("objective_runs_late_heldout6.json", "synthetic_sigmoid3_sgd_lr0.5", 0.72),
+])
+def test_training_on_pace_to_carry_validation_there_is_no_ceiling(fixture, name, target):
+    # Issue #26, round 5: the slow creepers. Validation levelled off after its first rise
+    # while its training counterpart kept climbing at a pace that, kept up, covers the
+    # rest of the way within the budget: not a ceiling; the run goes on until it meets
+    # the target (and is never called "out of reach" on the way).
+    from keras_bestpractice._core.objective import ceiling_evidence, training_on_pace
+    from keras_bestpractice.tuning import plan_epochs
+
+    full = _run(fixture, name)
+    met = first_epoch_meeting(full, {"val_accuracy": target}, {"val_accuracy": "max"})
+    assert met is not None and met <= 40
+    on_pace = 0
+    for epoch in range(1, met):
+        seen = {k: v[:epoch] for k, v in full.items()}
+        check = check_objective(seen, {"val_accuracy": target}, {"val_accuracy": "max"}, 40)
+        assert check.reason is None, (epoch, check.message)
+        if epoch >= 6:
+            plan = plan_epochs(seen, {"val_accuracy": target}, max_epochs=40)
+            assert "out of reach" not in plan.verdict, (epoch, plan.verdict)
+        on_pace += training_on_pace(seen, "val_accuracy", target, "max", 40)
+    assert on_pace > 0
+    # Without a budget (no epochs left to count) the pace vetoes nothing: the old
+    # evidence is still there on at least one of those epochs.
+    assert any(ceiling_evidence({k: v[:e] for k, v in full.items()}, "val_accuracy",
+                                target, "max") is not None for e in range(8, met))
+
+
+def test_training_pace_parts():
+    from keras_bestpractice._core.objective import (
+        ceiling_evidence,
+        training_on_pace,
+        training_pace,
+    )
+
+    climbing = {"accuracy": [0.30, 0.32, 0.34, 0.36, 0.38, 0.40, 0.42, 0.44],
+                "val_accuracy": [0.30, 0.40, 0.44, 0.45, 0.45, 0.46, 0.46, 0.46]}
+    assert training_pace(climbing, "val_accuracy", "max") == pytest.approx(0.02)
+    assert math.isnan(training_pace(climbing, "accuracy", "max"))   # not a val_ metric
+    assert math.isnan(training_pace({"val_accuracy": [0.1] * 8}, "val_accuracy", "max"))
+    # 32 epochs left at 0.02 an epoch covers 0.64: enough for 0.9 (0.44 to go), not 1.2.
+    assert training_on_pace(climbing, "val_accuracy", 0.9, "max", 40)
+    assert not training_on_pace(climbing, "val_accuracy", 1.2, "max", 40)
+    assert not training_on_pace(climbing, "val_accuracy", 0.9, "max", 20)  # 12 left: 0.24
+    assert not training_on_pace(climbing, "val_accuracy", 0.9, "max", None)
+    assert not training_on_pace(climbing, "val_accuracy", 0.9, "max", 8)   # none left
+    assert ceiling_evidence(climbing, "val_accuracy", 0.9, "max", budget=40) is None
+    assert "moved" in ceiling_evidence(climbing, "val_accuracy", 0.9, "max", budget=20)
+    # A loss to minimise: training's loss falls 0.05 an epoch, validation's best is 1.0.
+    losses = {"loss": [1.4, 1.35, 1.3, 1.25, 1.2], "val_loss": [1.2, 1.1, 1.0, 1.0, 1.01]}
+    assert training_pace(losses, "val_loss", "min") == pytest.approx(0.05)
+    assert training_on_pace(losses, "val_loss", 0.5, "min", 15)          # 10 left: 0.5
+    assert not training_on_pace(losses, "val_loss", 0.4, "min", 15)
+    # One lucky epoch is not a pace: a wobble around a level has a slope near zero.
+    wobble = dict(climbing, accuracy=[0.44, 0.46, 0.43, 0.45, 0.44, 0.46, 0.43, 0.47])
+    assert training_pace(wobble, "val_accuracy", "max") == pytest.approx(0.006)
+    assert not training_on_pace(wobble, "val_accuracy", 0.9, "max", 40)
+
+
 def test_plan_is_out_of_reach_when_one_target_is_capped_and_another_is_flat():
     from keras_bestpractice.tuning import plan_epochs
 
