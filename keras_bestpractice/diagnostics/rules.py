@@ -532,7 +532,7 @@ def _climbing(loss: np.ndarray, m: int) -> bool:
 
 @finding_spec("diverging", severity="error", title="Training loss diverges", rank=20,
               subsumes=("underfitting", "plateau", "slow_convergence", "not_learning",
-                        "converged"))
+                        "converged", "val_lags_training"))
 class Diverging:
     @staticmethod
     def detect(view: RunView):
@@ -875,7 +875,7 @@ def _val_accuracy_never_above_chance(view: RunView) -> bool:
 @finding_spec("val_at_chance", severity="error", title="Validation at chance while training "
               "learns", rank=38,
               subsumes=("overfitting", "val_oscillation", "generalization_gap", "underfitting",
-                        "plateau", "slow_convergence"))
+                        "plateau", "slow_convergence", "val_lags_training"))
 class ValAtChance:
     @staticmethod
     def detect(view: RunView):
@@ -956,7 +956,8 @@ class ValAtChance:
                 "y_train[:512])` should match the training accuracy.")
 
 
-@finding_spec("overfitting", severity="warning", title="Overfitting", rank=60)
+@finding_spec("overfitting", severity="warning", title="Overfitting", rank=60,
+              subsumes=("val_lags_training",))
 class Overfitting:
     @staticmethod
     def detect(view: RunView):
@@ -1108,6 +1109,77 @@ class GeneralisationGap:
         return ("Train on while validation loss improves (`keras.callbacks.EarlyStopping("
                 "monitor='val_loss', patience=3, restore_best_weights=True)` stops at the right "
                 "epoch); Dropout, L2 or data augmentation would narrow the gap.")
+
+
+# Validation far behind training, not at chance (issue #26: a BatchNormalization net with
+# slow moving statistics, training accuracy 0.94 against validation 0.48 and its loss 4x
+# training's, was called healthy): over the last `VAL_LAG_TAIL` epochs, training learned
+# at least half-way from chance to perfect, validation lacks at least `VAL_LAG_LOST` of
+# what training gained above chance and `VAL_LAG_GAP` in absolute accuracy, and the
+# validation loss is `OVERFIT_LOSS_RATIO` times the training loss or more. On every
+# labelled corpus, no run labelled healthy comes within 0.2 of the gap at its last epoch.
+VAL_LAG_TAIL = 3
+VAL_LAG_GAP = 0.25
+VAL_LAG_LOST = 1 / 3
+VAL_LAG_MIN_EPOCHS = 4
+
+
+@finding_spec("val_lags_training", severity="warning", title="Validation far behind training",
+              rank=55, subsumes=("generalization_gap",))
+class ValLagsTraining:
+    @staticmethod
+    def detect(view: RunView):
+        if view.acc is None or view.val_acc is None or view.loss is None or \
+                not view.has_val() or view.n < VAL_LAG_MIN_EPOCHS:
+            return None
+        t = VAL_LAG_TAIL
+        tails = [view.acc[-t:], view.val_acc[-t:], view.loss[-t:], view.val_loss[-t:]]
+        if not all(np.isfinite(x).all() for x in tails):
+            return None
+        ta, va, tl, vl = (float(np.mean(x)) for x in tails)
+        chance = view.chance
+        c = chance.accuracy if chance is not None and chance.kind == "classification" and \
+            chance.accuracy is not None else 0.0
+        learned = ta - c
+        if learned < 0.5 * (1.0 - c) or tl <= 0 or vl < OVERFIT_LOSS_RATIO * tl:
+            return None
+        gap = ta - va
+        lost = gap / learned
+        if gap < VAL_LAG_GAP or lost < VAL_LAG_LOST:
+            return None
+        val = np.where(np.isfinite(view.val_loss), view.val_loss, np.inf)
+        best = int(np.argmin(val))
+        return view.epoch(view.n - t), {
+            "train_accuracy": ta, "val_accuracy": va, "train_loss": tl, "val_loss": vl,
+            "accuracy_gap": gap, "lost_share": lost, "chance_accuracy": c,
+            "loss_ratio": vl / tl, "tail_epochs": t, "best_val_epoch": _num(view, best),
+            "val_still_improving": best >= view.n - 2,
+        }
+
+    @staticmethod
+    def message(ev) -> str:
+        trend = ("still improving (its loss lowest at epoch " f"{ev['best_val_epoch']})"
+                 if ev["val_still_improving"] else
+                 f"no longer improving (its loss lowest at epoch {ev['best_val_epoch']})")
+        return (f"Training accuracy {ev['train_accuracy']:.3f} against validation "
+                f"{ev['val_accuracy']:.3f} over the last {ev['tail_epochs']} epochs: "
+                f"validation lacks {ev['lost_share']:.0%} of what training learned above "
+                f"chance ({ev['chance_accuracy']:.3g}), and its loss is "
+                f"{ev['loss_ratio']:.1f}x the training loss ({ev['val_loss']:.4g} against "
+                f"{ev['train_loss']:.4g}); validation is {trend}.")
+
+    @staticmethod
+    def fix(ev) -> str:
+        return ("Find out which side is off: `model.evaluate(x_train[:512], y_train[:512])` "
+                "scores training data in inference mode. If it scores like validation, the "
+                "model behaves differently at inference: BatchNormalization moving "
+                "statistics that lag the batches (a network trained from scratch in few "
+                "steps, inputs far from zero, a high `momentum`: use `momentum=0.9` or "
+                "normalise the inputs, and train on while validation catches up). If it "
+                "scores like training, the validation data differ from the training data "
+                "(preprocessing applied to one only, a shift between the splits) or the "
+                "training set is small enough to memorise (more data, augmentation, "
+                "Dropout or L2).")
 
 
 @finding_spec("underfitting", severity="warning", title="Underfitting", rank=70,

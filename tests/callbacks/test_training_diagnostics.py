@@ -242,7 +242,20 @@ def test_training_that_learns_while_validation_stays_at_chance_is_an_error():
 
 
 def test_the_same_network_on_centred_inputs_is_not_called_val_at_chance():
-    assert "val_at_chance" not in batchnorm_run(offset=0.0).codes
+    codes = batchnorm_run(offset=0.0).codes
+    assert "val_at_chance" not in codes and "val_lags_training" not in codes
+
+
+def test_validation_far_behind_training_is_a_warning_not_healthy():
+    """Issue #26: with a smaller offset the moving statistics lag less, validation is no
+    longer at chance but far behind (0.94 against 0.23-0.47 on both backends): it was
+    called healthy, 'keep the settings'."""
+    report = batchnorm_run(offset=0.5)
+    assert report.primary.code == "val_lags_training" and not report.is_healthy
+    ev = report.primary.evidence
+    assert ev["train_accuracy"] > 0.9 and ev["accuracy_gap"] >= 0.25
+    assert ev["chance_accuracy"] == pytest.approx(0.1, abs=0.02)  # from the labels seen
+    assert "model.evaluate(x_train" in report.primary.suggestion
 
 
 # ------------------------------------------- SageMaker Debugger's rules (issue #23)

@@ -189,3 +189,53 @@ def test_every_code_has_its_own_rank_so_the_order_of_findings_is_defined():
     ranks = [spec.rank for spec in catalog.specs()]
     assert len(ranks) == len(set(ranks)), sorted(ranks)
     assert "negative_transfer" in catalog.CODE_ORDER
+
+
+# Real curves (bench_judgments.py --part val_at_chance --seed 501): Dense ->
+# BatchNormalization(momentum=0.999) -> ReLU -> softmax on inputs offset by 5 standard
+# deviations. Before issue #26's `val_lags_training` both were "healthy".
+LAG_DIGITS = {
+    "loss": [2.0966, 1.4317, 1.031, 0.78, 0.6134, 0.4973, 0.413, 0.3498],
+    "val_loss": [6.1888, 4.2711, 3.0077, 2.2008, 1.7542, 1.5308, 1.423, 1.3891],
+    "accuracy": [0.288, 0.6372, 0.8043, 0.864, 0.8942, 0.9149, 0.926, 0.9387],
+    "val_accuracy": [0.1444, 0.1907, 0.1944, 0.2667, 0.3815, 0.4444, 0.4741, 0.4796]}
+LAG_BLOBS = {
+    "loss": [1.7118, 0.9056, 0.5263, 0.3357, 0.2272, 0.1623, 0.1218, 0.0952],
+    "val_loss": [4.1485, 3.1755, 2.6387, 2.3747, 2.2523, 2.192, 2.152, 2.1169],
+    "accuracy": [0.2267, 0.7257, 0.9276, 0.9829, 0.9924, 0.9971, 0.999, 0.999],
+    "val_accuracy": [0.1867, 0.1867, 0.2156, 0.3467, 0.4378, 0.5022, 0.5489, 0.6022]}
+
+
+@pytest.mark.parametrize("history, classes", [(LAG_DIGITS, 10), (LAG_BLOBS, 6)])
+def test_validation_far_behind_training_is_a_warning(history, classes):
+    report = diagnose(history, num_classes=classes)
+    assert report.primary.code == "val_lags_training" and not report.is_healthy
+    assert report.primary.severity == "warning"
+    assert "generalization_gap" not in report.codes        # the stronger statement only
+    ev = report.primary.evidence
+    assert ev["val_still_improving"] and ev["loss_ratio"] > 3
+    assert ev["chance_accuracy"] == pytest.approx(1 / classes, abs=1e-4)
+    assert "still improving" in report.primary.message
+    assert "BatchNormalization" in report.primary.suggestion
+    # The same from a CSV log without the class count: chance taken as 0, still said.
+    assert diagnose(history).primary.code == "val_lags_training"
+
+
+def test_a_usual_gap_memorisation_and_chance_are_not_validation_lag():
+    # A gap a healthy run has (training 0.97, validation 0.86): nothing to say.
+    usual = {"loss": [1.5, 0.8, 0.4, 0.25, 0.18, 0.14],
+             "val_loss": [1.6, 0.95, 0.6, 0.5, 0.47, 0.46],
+             "accuracy": [0.6, 0.8, 0.9, 0.94, 0.96, 0.97],
+             "val_accuracy": [0.55, 0.74, 0.82, 0.85, 0.86, 0.86]}
+    assert "val_lags_training" not in diagnose(usual, num_classes=10).codes
+    # Validation loss rising since epoch 4 while training memorises: overfitting says it.
+    rising = {"loss": [1.77, 0.96, 0.51, 0.30, 0.20, 0.14, 0.11, 0.09],
+              "val_loss": [8.58, 6.55, 5.63, 5.44, 5.55, 5.70, 5.82, 5.89],
+              "accuracy": [0.29, 0.76, 0.98, 0.996, 0.998, 0.998, 0.999, 1.0],
+              "val_accuracy": [0.22, 0.34, 0.44, 0.47, 0.42, 0.36, 0.32, 0.30]}
+    report = diagnose(rising, num_classes=6)
+    assert report.primary.code == "overfitting" and "val_lags_training" not in report.codes
+    # Training itself has not learned half-way: not a lag of validation behind it.
+    weak = {k: v for k, v in LAG_DIGITS.items()}
+    weak["accuracy"] = [0.2, 0.3, 0.38, 0.42, 0.45, 0.5, 0.52, 0.53]
+    assert "val_lags_training" not in diagnose(weak, num_classes=10).codes
