@@ -235,6 +235,12 @@ def test_a_usual_gap_memorisation_and_chance_are_not_validation_lag():
               "val_accuracy": [0.22, 0.34, 0.44, 0.47, 0.42, 0.36, 0.32, 0.30]}
     report = diagnose(rising, num_classes=6)
     assert report.primary.code == "overfitting" and "val_lags_training" not in report.codes
+    # ...and, the gap being as wide as a BatchNormalization lag gives, its fix says how to
+    # tell memorisation from that before regularising; a narrow memorised gap does not.
+    assert "model.evaluate(x_train" in report.primary.suggestion
+    from keras_bestpractice.diagnostics.catalog import get
+
+    assert "model.evaluate" not in get("overfitting").fix({"best_epoch": 3, "accuracy_gap": 0.1})
     # Training itself has not learned half-way: not a lag of validation behind it.
     weak = {k: v for k, v in LAG_DIGITS.items()}
     weak["accuracy"] = [0.2, 0.3, 0.38, 0.42, 0.45, 0.5, 0.52, 0.53]
