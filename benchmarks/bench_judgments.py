@@ -15,6 +15,10 @@ come from the rule:
   statistics than training) or centred. Truth: validation accuracy never more than 0.1
   above the majority share while training accuracy ends above 0.8. Judgment: primary
   `val_at_chance`.
+- `mismatch`: BatchNormalization nets whose moving statistics lag (slow momentum, inputs
+  offset from zero) beside controls. Truth: `model.evaluate` on the training samples is
+  0.2 or more below the training accuracy `fit` logged. Judgment: primary
+  `val_lags_training` or `val_at_chance`.
 - `guard`: `DivergenceGuard(lr_backoff=0.5)` on runs that converge near zero loss with
   noisy batches (they must never be stopped as diverged) and on runs whose rate grows
   1.6x per epoch (they diverge). Truth: the loss of the same run without the guard ends
