@@ -8,9 +8,11 @@ It sits below the subpackages so that none of them imports another to get it
 - `print_msg`: Keras-style output;
 - `stateful_callbacks(params)`: how `PeriodicCheckpoint` finds the other stateful
   callbacks of the same `fit` (see its docstring);
-- `record_stop(model, reason)` / `stop_reason_of(model)`: why the running `fit` of
-  `model` was stopped by one of our callbacks (Keras gives a callback no view of its
-  siblings; `HParamsLogger` reads this to end a stopped run as `Failure`);
+- `record_stop(model, reason, detail=...)` / `stop_reason_of(model)` /
+  `stop_detail_of(model)`: why the running `fit` of `model` was stopped by one of our
+  callbacks, and what it saw (Keras gives a callback no view of its siblings;
+  `HParamsLogger` reads this to end a stopped run as `Failure`, `TrainingDiagnostics`
+  so that a run the guard stopped is not called healthy);
 - `record_restore(model, ...)` / `restore_of(model)`: which earlier state a callback
   (the guard) put back into `model` in which epoch, so that `PeriodicCheckpoint`
   names a checkpoint for the state it holds.
@@ -34,14 +36,15 @@ _STOPS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _RESTORES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def record_stop(model: Any, reason: Any, source: str = "DivergenceGuard") -> None:
+def record_stop(model: Any, reason: Any, source: str = "DivergenceGuard",
+                detail: Mapping[str, Any] | None = None) -> None:
     """Note that `reason` (a `StopReason`) from callback `source` stopped `model`'s
-    `fit`; `None` clears it."""
+    `fit`, with what the source saw (`detail`: plain values); `None` clears it."""
     try:
         if reason is None:
             _STOPS.pop(model, None)
         else:
-            _STOPS[model] = (source, reason)
+            _STOPS[model] = (source, reason, dict(detail or {}))
     except TypeError:  # pragma: no cover - an object that cannot be weakly referenced
         pass
 
@@ -49,9 +52,20 @@ def record_stop(model: Any, reason: Any, source: str = "DivergenceGuard") -> Non
 def stop_reason_of(model: Any) -> tuple[str, Any] | None:
     """`(source, reason)` recorded by `record_stop` for `model`'s current `fit`, or `None`."""
     try:
-        return _STOPS.get(model)
+        stop = _STOPS.get(model)
     except TypeError:  # pragma: no cover
         return None
+    return None if stop is None else (stop[0], stop[1])
+
+
+def stop_detail_of(model: Any) -> dict[str, Any] | None:
+    """The `detail` recorded with `model`'s stop (`TrainingDiagnostics` reads the guard's),
+    or `None` when nothing stopped it."""
+    try:
+        stop = _STOPS.get(model)
+    except TypeError:  # pragma: no cover
+        return None
+    return None if stop is None else dict(stop[2])
 
 
 def record_restore(model: Any, in_epoch: int | None, epoch: int = 0, batch: int | None = None,

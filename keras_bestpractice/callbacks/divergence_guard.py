@@ -591,7 +591,10 @@ class DivergenceGuard(CopyableCallback):
         self.events.append(event)
         self.stop_reason = reason
         self.model.stop_training = True
-        record_stop(self.model, reason)
+        record_stop(self.model, reason, detail={
+            "epoch": self._epoch + 1, "step": None if batch is None else batch + 1,
+            "value": float(value), "what": what,
+            "restored": snapshot.describe() if restored else None})
         message = f"DivergenceGuard: {where}: {what}. " + (
             f"Restored the state of {snapshot.describe()} and stopped training."
             if restored else "Stopped training (nothing restored)."

@@ -246,15 +246,24 @@ class TrainingDiagnostics(CopyableCallback):
         predicted = self._predicted_classes()
         findings.extend(self._probe_findings(predicted))
         history = self._log.to_dict(with_epoch=True)
-        self.report = diagnose(
-            history,
-            extra_findings=findings,
-            skipped_checks=self._skipped,
-            probes=[_flatten_probe(p) for p in self._probes],
-            predicted_classes=predicted,
-            model=ModelFacts.from_any(self.model),
-            **self._reference_args(),
-        )
+
+        def report(extra):
+            return diagnose(
+                history,
+                extra_findings=findings + extra,
+                skipped_checks=self._skipped,
+                probes=[_flatten_probe(p) for p in self._probes],
+                predicted_classes=predicted,
+                model=ModelFacts.from_any(self.model),
+                **self._reference_args(),
+            )
+
+        self.report = report([])
+        guard = self._guard_finding()
+        if guard is not None and not any(f.severity == "error" for f in self.report.findings):
+            # The curves do not show what stopped the run (a spike inside an epoch whose
+            # mean stayed moderate): the guard's own record says it (issue #26).
+            self.report = report([guard])
         if self.report_path is not None:
             self._write(Path(self.report_path))
         if self.verbose:
@@ -273,6 +282,24 @@ class TrainingDiagnostics(CopyableCallback):
         self._prev_kernels = self._grad_fn = None
 
     # ------------------------------------------------------------------ helpers
+    def _guard_finding(self):
+        """`diverging` from `DivergenceGuard`'s record when it stopped this `fit` for a
+        divergence or a non-finite value, else `None`."""
+        from keras_bestpractice._callback import stop_detail_of, stop_reason_of
+        from keras_bestpractice._core.reasons import StopReason
+        from keras_bestpractice.diagnostics.catalog import make_finding
+
+        stopped = stop_reason_of(self.model)
+        if stopped is None or stopped[0] != "DivergenceGuard" or \
+                stopped[1] not in (StopReason.DIVERGED, StopReason.NAN, StopReason.INF):
+            return None
+        detail = stop_detail_of(self.model) or {}
+        epoch = detail.get("epoch")
+        return make_finding("diverging", None if epoch is None else int(epoch) - 1, {
+            "kind": "guard", "reason": str(stopped[1]), "epoch": epoch,
+            "step": detail.get("step"), "value": detail.get("value"),
+            "what": detail.get("what") or str(stopped[1]), "restored": detail.get("restored")})
+
     def _probe_findings(self, predicted: np.ndarray | None) -> list:
         """The findings of the probe batch and the labels (issue #23: SageMaker
         Debugger's rules): dead units, saturated activations, poor initialisation,

@@ -537,8 +537,11 @@ class Diverging:
     @staticmethod
     def detect(view: RunView):
         loss = view.loss
-        if loss is None or view.n < 2:
+        if loss is None or view.n < 1:
             return None
+        # A loss far above the reference level is a blow-up even in a run's only epoch
+        # (issue #26: DivergenceGuard stopped SGD(30) in epoch 1 at a loss of 2e30 and the
+        # report said "healthy, keep the settings").
         blown = _blown_up(view)
         if blown is not None:
             return blown
@@ -582,6 +585,16 @@ class Diverging:
 
     @staticmethod
     def message(ev) -> str:
+        if ev.get("kind") == "guard":
+            restored = (f" It restored the state of {ev['restored']}." if ev.get("restored")
+                        else "")
+            return (f"DivergenceGuard stopped the run in epoch {ev['epoch']}"
+                    + (f" at step {ev['step']}" if ev.get("step") is not None else "")
+                    + f": {ev['what']}.{restored}")
+        if ev.get("kind") == "blown_up" and ev["since_epoch"] == ev["last_epoch"]:
+            return (f"In its last epoch ({ev['since_epoch']}) the training loss was "
+                    f"{ev['tail_loss']:.4g}, {ev['ratio']:.3g}x {ev['reference_name']} "
+                    f"({ev['reference_loss']:.4g}): the weights have blown up.")
         if ev.get("kind") == "blown_up":
             peak = "" if ev["max_loss_epoch"] == ev["since_epoch"] and \
                 ev["max_loss"] <= 1.5 * ev["tail_loss"] else \
@@ -600,6 +613,12 @@ class Diverging:
 
     @staticmethod
     def fix(ev) -> str:
+        if ev.get("kind") == "guard":
+            return ("Divide the learning rate by 10 (find a good one with "
+                    "`keras_bestpractice.tuning.lr_range_test`) and clip gradients "
+                    "(`clipnorm=1.0`); or let the guard retry on its own with "
+                    "`DivergenceGuard(lr_backoff=0.5)`, which rolls back and halves the rate "
+                    "instead of stopping.")
         if ev.get("kind") == "blown_up":
             return ("The learning rate is far too high: divide it by 100 (find a good one with "
                     "`keras_bestpractice.tuning.lr_range_test`), clip gradients (`clipnorm=1.0`) "

@@ -371,3 +371,37 @@ def test_weights_that_never_move_and_a_net_whose_weights_all_move():
     assert finding is not None and finding.evidence["layers"] == ["cut/kernel"]
     clean = probe_report(branches(dead_branch=False), x, y)
     assert clean.get("weights_unchanged") is None, clean.codes
+
+
+def test_a_run_the_guard_stopped_is_not_called_healthy():
+    """Issue #26: DivergenceGuard stopped a run in epoch 2 (loss 17.7 at step 4, best
+    1.36, under the curves' 10x-chance blow-up level) and the report said "healthy, keep
+    the settings". The guard's record now reaches the report."""
+    from sklearn.datasets import load_digits
+
+    from keras_bestpractice.callbacks import DivergenceGuard
+
+    x, y = load_digits(return_X_y=True)
+    x = (x / 16.0).astype("float32")
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((64,)), keras.layers.Dense(32, activation="relu"),
+                              keras.layers.Dense(10, activation="softmax")])
+    model.compile(keras.optimizers.Adam(0.01), "sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+
+    class Jump(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            if epoch == 1:
+                self.model.optimizer.learning_rate.assign(1.0)
+
+    guard = DivergenceGuard(divergence_factor=1.5, patience=3, verbose=0)
+    diag = TrainingDiagnostics(verbose=0)
+    model.fit(x[:1200], y[:1200], validation_data=(x[1200:], y[1200:]), epochs=4,
+              batch_size=32, verbose=0, callbacks=[Jump(), guard, diag])
+    assert guard.stop_reason == "diverged"
+    report = diag.report
+    assert report.primary.code == "diverging" and not report.is_healthy
+    ev = report.primary.evidence
+    assert ev["kind"] == "guard" and ev["epoch"] == guard.events[-1]["epoch_number"]
+    assert "DivergenceGuard stopped the run" in report.primary.message
+    assert "lr_backoff" in report.primary.suggestion

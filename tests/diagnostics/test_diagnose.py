@@ -245,3 +245,15 @@ def test_a_usual_gap_memorisation_and_chance_are_not_validation_lag():
     weak = {k: v for k, v in LAG_DIGITS.items()}
     weak["accuracy"] = [0.2, 0.3, 0.38, 0.42, 0.45, 0.5, 0.52, 0.53]
     assert "val_lags_training" not in diagnose(weak, num_classes=10).codes
+
+
+def test_a_single_epoch_blown_up_is_diverging():
+    # Issue #26: SGD(30) on breast_cancer, stopped by the guard in epoch 1 at a training
+    # loss of 2e30: "healthy, 1 epoch says little, keep the settings".
+    report = diagnose({"loss": [2.008e30], "accuracy": [0.446], "val_loss": [1.25],
+                       "val_accuracy": [0.308]}, loss="binary_crossentropy")
+    assert report.primary.code == "diverging"
+    assert report.primary.evidence["kind"] == "blown_up"
+    assert "In its last epoch (1)" in report.primary.message
+    # One ordinary epoch is still only "says little".
+    assert diagnose({"loss": [2.1], "accuracy": [0.44]}, num_classes=10).is_healthy
