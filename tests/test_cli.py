@@ -49,6 +49,21 @@ def test_console_script_is_installed():
     assert result.returncode == 0 and "keras-bestpractice" in result.stdout
 
 
+def test_python_dash_m_runs_the_command_line(tmp_path):
+    # A user who types `python -m keras_bestpractice diagnose log.csv` (as for pip or
+    # pytest) got "is a package and cannot be directly executed".
+    log = tmp_path / "log.csv"
+    log.write_text("epoch,loss,accuracy\n0,2.30,0.10\n1,2.30,0.10\n2,2.30,0.10\n"
+                   "3,2.30,0.10\n4,2.30,0.10\n5,2.30,0.10\n")
+    done = subprocess.run([sys.executable, "-m", "keras_bestpractice", "diagnose", str(log),
+                           "--num-classes", "10"], capture_output=True, text=True)
+    assert done.returncode == 2, done.stderr   # errors found: not learning
+    assert "not_learning" in done.stdout
+    version = subprocess.run([sys.executable, "-m", "keras_bestpractice", "--version"],
+                             capture_output=True, text=True)
+    assert version.returncode == 0 and "keras-bestpractice" in version.stdout
+
+
 def test_unknown_command_is_a_usage_error():
     assert main(["frobnicate"]) == 64  # EX_USAGE, not 2 ("errors found")
     assert main(["diagnose", "log.csv", "--num-classes", "three"]) == 64
