@@ -27,10 +27,13 @@ def _epoch1(f: Finding) -> str:
 def _subtitle(report: DiagnosticsReport) -> str:
     n = len(report.curves)
     parts = [f"{n} epoch{'s' if n != 1 else ''}"]
-    if report.chance is not None and report.chance.num_classes:
-        how = " (inferred)" if report.chance.source == "inferred" else ""
-        parts.append(f"{report.chance.num_classes} classes{how}, chance loss "
-                     f"{report.chance.loss:.3f}")
+    chance = report.chance
+    if chance is not None and chance.num_classes:
+        how = " (inferred)" if chance.source == "inferred" else ""
+        # A sigmoid output counts its labels, not classes ("1 classes" read as nonsense).
+        what = {"binary": "binary", "multilabel": f"{chance.num_classes} labels"}.get(
+            chance.kind, f"{chance.num_classes} classes")
+        parts.append(f"{what}{how}, chance loss {chance.loss:.3f}")
     return ", ".join(parts)
 
 

@@ -64,3 +64,17 @@ def test_str_is_readable(report):
     assert text.splitlines()[0].startswith("Training diagnostics (25 epochs, 10 classes")
     assert "PRIMARY [warning] overfitting at epoch 6" in text
     assert "Fix:" in text
+
+
+def test_the_heading_names_binary_and_multilabel_outputs():
+    """A new user's `diagnose log.csv --loss binary_crossentropy` said "1 classes"."""
+    import numpy as np
+
+    from keras_bestpractice.diagnostics import diagnose
+
+    history = {"loss": [0.6, 0.4, 0.3, 0.25], "val_loss": [0.6, 0.45, 0.35, 0.3]}
+    binary = str(diagnose(history, loss="binary_crossentropy")).splitlines()[0]
+    assert "binary, chance loss 0.693" in binary and "1 classes" not in binary
+    labels = np.random.default_rng(0).integers(0, 2, (50, 5))
+    multi = str(diagnose(history, loss="binary_crossentropy", targets=labels)).splitlines()[0]
+    assert "5 labels" in multi
