@@ -290,8 +290,11 @@ class TrainingDiagnostics(CopyableCallback):
         from keras_bestpractice.diagnostics.catalog import make_finding
 
         stopped = stop_reason_of(self.model)
+        # `stop_training`: this `fit` was stopped (Keras clears it when a `fit` begins; the
+        # record of an earlier `fit` the guard stopped stays until a guard clears it).
         if stopped is None or stopped[0] != "DivergenceGuard" or \
-                stopped[1] not in (StopReason.DIVERGED, StopReason.NAN, StopReason.INF):
+                stopped[1] not in (StopReason.DIVERGED, StopReason.NAN, StopReason.INF) or \
+                not getattr(self.model, "stop_training", False):
             return None
         detail = stop_detail_of(self.model) or {}
         epoch = detail.get("epoch")

@@ -405,3 +405,9 @@ def test_a_run_the_guard_stopped_is_not_called_healthy():
     assert ev["kind"] == "guard" and ev["epoch"] == guard.events[-1]["epoch_number"]
     assert "DivergenceGuard stopped the run" in report.primary.message
     assert "lr_backoff" in report.primary.suggestion
+    # A later `fit` of the same model without the guard is not judged by its old record.
+    model.optimizer.learning_rate.assign(0.001)
+    later = TrainingDiagnostics(verbose=0)
+    model.fit(x[:1200], y[:1200], validation_data=(x[1200:], y[1200:]), epochs=2,
+              batch_size=32, verbose=0, callbacks=[later])
+    assert all(f.evidence.get("kind") != "guard" for f in later.report.findings)
