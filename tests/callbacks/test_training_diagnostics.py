@@ -242,8 +242,11 @@ def test_training_that_learns_while_validation_stays_at_chance_is_an_error():
 
 
 def test_the_same_network_on_centred_inputs_is_not_called_val_at_chance():
-    codes = batchnorm_run(offset=0.0).codes
-    assert "val_at_chance" not in codes and "val_lags_training" not in codes
+    # (Not asserted: `val_lags_training`. Inputs in [0, 1] still leave the moving
+    # statistics behind on JAX: the model in inference mode scores 0.65 on its training
+    # samples against 0.96 logged, and the warning is right there; 0.81 / 0.95 on
+    # TensorFlow, no warning.)
+    assert "val_at_chance" not in batchnorm_run(offset=0.0).codes
 
 
 def test_validation_far_behind_training_is_a_warning_not_healthy():
