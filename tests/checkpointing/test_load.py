@@ -17,7 +17,8 @@ MIB = 2**20
 # The array being assigned, the copy Keras's `assign` converts, and a first assignment's
 # one-time conversion: three times the largest array (4 MiB), plus bookkeeping; on JAX one
 # more, where the variable sometimes copies the NumPy buffer instead of adopting it (16.0
-# MiB measured once in CI with two test processes on two cores, 9-12 MiB otherwise).
+# MiB measured once in CI with two test processes on two cores; run alone, 0 MiB on JAX,
+# whose variables adopted the buffers, and 8 MiB on TensorFlow).
 # Reading the ~24 MiB file whole held 40-44 MiB: the bound still tells the two apart.
 LIMIT = 17
 
