@@ -1146,7 +1146,7 @@ class GeneralisationGap:
 # at least half-way from chance to perfect, validation lacks at least `VAL_LAG_LOST` of
 # what training gained above chance and `VAL_LAG_GAP` in absolute accuracy, and the
 # validation loss is `OVERFIT_LOSS_RATIO` times the training loss or more. On every
-# labelled corpus, no run labelled healthy comes within 0.2 of the gap at its last epoch.
+# labelled corpus, no run labelled healthy has an accuracy gap of 0.2 at its last epoch.
 VAL_LAG_TAIL = 3
 VAL_LAG_GAP = 0.25
 VAL_LAG_LOST = 1 / 3
@@ -1187,9 +1187,8 @@ class ValLagsTraining:
 
     @staticmethod
     def message(ev) -> str:
-        trend = ("still improving (its loss lowest at epoch " f"{ev['best_val_epoch']})"
-                 if ev["val_still_improving"] else
-                 f"no longer improving (its loss lowest at epoch {ev['best_val_epoch']})")
+        state = "still improving" if ev["val_still_improving"] else "no longer improving"
+        trend = f"{state} (its loss lowest at epoch {ev['best_val_epoch']})"
         return (f"Training accuracy {ev['train_accuracy']:.3f} against validation "
                 f"{ev['val_accuracy']:.3f} over the last {ev['tail_epochs']} epochs: "
                 f"validation lacks {ev['lost_share']:.0%} of what training learned above "
