@@ -98,26 +98,36 @@ def part_collapse(seed: int) -> list[tuple[bool, bool]]:
     return rows
 
 
+def _bn_data(seed: int):
+    """Digits and generated blobs, as the BatchNormalization parts use them."""
+    from sklearn.datasets import load_digits, make_blobs
+
+    return [("digits", load_digits(return_X_y=True)),
+            ("blobs", make_blobs(n_samples=1500, centers=6, n_features=20, cluster_std=3.0,
+                                 random_state=seed))]
+
+
+def _offset_split(x, y, offset: float, seed: int):
+    """Standardised inputs shifted by `offset` standard deviations, shuffled, split 70/30:
+    `(x_train, y_train, x_val, y_val, classes)`."""
+    x = x.astype("float32")
+    x = (x - x.mean(0)) / (x.std(0) + 1e-6) + offset
+    y = y.astype(int)
+    order = np.random.default_rng(seed).permutation(len(y))
+    x, y = x[order], y[order]
+    n_tr = int(0.7 * len(y))
+    return x[:n_tr], y[:n_tr], x[n_tr:], y[n_tr:], int(y.max()) + 1
+
+
 def part_val_at_chance(seed: int) -> list[tuple[bool, bool]]:
     import keras
-    from sklearn.datasets import load_digits, make_blobs
 
     from keras_bestpractice.callbacks import TrainingDiagnostics
 
-    digits = load_digits(return_X_y=True)
-    blobs = make_blobs(n_samples=1500, centers=6, n_features=20, cluster_std=3.0,
-                       random_state=seed)
     rows = []
     for i, ((name, (x, y)), offset) in enumerate(itertools.product(
-            [("digits", digits), ("blobs", blobs)], [0.0, 5.0, 20.0, 80.0])):
-        x = x.astype("float32")
-        x = (x - x.mean(0)) / (x.std(0) + 1e-6) + offset
-        y = y.astype(int)
-        k = int(y.max()) + 1
-        rng = np.random.default_rng(seed + i)
-        order = rng.permutation(len(y))
-        x, y = x[order], y[order]
-        n_tr = int(0.7 * len(y))
+            _bn_data(seed), [0.0, 5.0, 20.0, 80.0])):
+        x_tr, y_tr, x_va, y_va, k = _offset_split(x, y, offset, seed + i)
         keras.utils.set_random_seed(seed + i)
         model = keras.Sequential([keras.Input((x.shape[1],)), keras.layers.Dense(64),
                                   keras.layers.BatchNormalization(momentum=0.999),
@@ -126,9 +136,9 @@ def part_val_at_chance(seed: int) -> list[tuple[bool, bool]]:
         model.compile(keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy",
                       metrics=["accuracy"])
         diag = TrainingDiagnostics(verbose=0)
-        history = model.fit(x[:n_tr], y[:n_tr], validation_data=(x[n_tr:], y[n_tr:]),
+        history = model.fit(x_tr, y_tr, validation_data=(x_va, y_va),
                             epochs=8, batch_size=64, verbose=0, callbacks=[diag]).history
-        majority = np.bincount(y[n_tr:]).max() / (len(y) - n_tr)
+        majority = np.bincount(y_va).max() / len(y_va)
         truth = bool(max(history["val_accuracy"]) <= majority + 0.1
                      and history["accuracy"][-1] > 0.8)
         said = diag.report.primary.code == "val_at_chance"
@@ -153,13 +163,9 @@ def part_mismatch(seed: int) -> list[tuple[bool, bool]]:
     primary finding is `val_lags_training` or `val_at_chance`.
     """
     import keras
-    from sklearn.datasets import load_digits, make_blobs
 
     from keras_bestpractice.callbacks import TrainingDiagnostics
 
-    digits = load_digits(return_X_y=True)
-    blobs = make_blobs(n_samples=1500, centers=6, n_features=20, cluster_std=3.0,
-                       random_state=seed)
     # (name, BatchNormalization momentum or None, input offset, dropout, training samples)
     variants = [("bn0.999 offset 3", 0.999, 3.0, 0.0, None),
                 ("bn0.999 offset 8", 0.999, 8.0, 0.0, None),
@@ -170,16 +176,8 @@ def part_mismatch(seed: int) -> list[tuple[bool, bool]]:
                 ("60 samples", None, 0.0, 0.0, 60)]
     rows = []
     for i, ((name, (x, y)), (label, momentum, offset, dropout, n_small)) in enumerate(
-            itertools.product([("digits", digits), ("blobs", blobs)], variants)):
-        x = x.astype("float32")
-        x = (x - x.mean(0)) / (x.std(0) + 1e-6) + offset
-        y = y.astype(int)
-        k = int(y.max()) + 1
-        rng = np.random.default_rng(seed + i)
-        order = rng.permutation(len(y))
-        x, y = x[order], y[order]
-        n_tr = int(0.7 * len(y))
-        x_tr, y_tr, x_va, y_va = x[:n_tr], y[:n_tr], x[n_tr:], y[n_tr:]
+            itertools.product(_bn_data(seed), variants)):
+        x_tr, y_tr, x_va, y_va, k = _offset_split(x, y, offset, seed + i)
         if n_small:
             x_tr, y_tr = x_tr[:n_small], y_tr[:n_small]
         keras.utils.set_random_seed(seed + i)
